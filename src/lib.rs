@@ -1,0 +1,21 @@
+//! latency-ladder: measure every rung of the latency ladder on the machine it runs on —
+//! L1, L2, L3, RAM, and (in later rungs) SSD, Redis, a database — with one methodology
+//! and one set of statistics, and print it beside the speed table from a caching
+//! lecture, with an honest verdict per row.
+//!
+//! Data flows one way: [`cli`] -> ([`host`], [`memory`]) -> [`record::Run`] ->
+//! [`report`]. A kernel never prints; a report never measures.
+
+pub mod app;
+pub mod cli;
+pub mod counters;
+pub mod error;
+pub mod host;
+pub mod measure;
+pub mod memory;
+pub mod progress;
+pub mod record;
+pub mod report;
+pub mod units;
+
+pub use error::{Error, Result};

@@ -1,0 +1,38 @@
+//! The `ladder` binary: parse the command line, run it, print errors as one line.
+
+use clap::Parser;
+use latency_ladder::{app, cli::Cli};
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            use clap::error::ErrorKind;
+            if matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion)
+                || matches!(
+                    e.kind(),
+                    ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+                )
+            {
+                let _ = e.print();
+                return ExitCode::from(if e.use_stderr() { 2 } else { 0 });
+            }
+            // One clear line: clap's first line names the flag and the reason.
+            let text = e.render().to_string();
+            let line = text
+                .lines()
+                .find(|l| !l.trim().is_empty())
+                .unwrap_or("bad arguments");
+            eprintln!("ladder: {}", line.trim_start_matches("error: "));
+            return ExitCode::from(2);
+        }
+    };
+    match app::run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("ladder: {e}");
+            ExitCode::from(e.exit_code())
+        }
+    }
+}

@@ -1,0 +1,114 @@
+//! The Run record: the one schema every output (terminal table, report.md, CSV, plots,
+//! `--json`) is drawn from, written as `run.json`.
+
+use crate::error::{Error, Result};
+use crate::host::Host;
+use crate::memory::MemorySection;
+use serde::{Deserialize, Serialize};
+use std::path::Path;
+
+/// The version of this schema. Bump it when a field is renamed or removed.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// Everything one invocation measured.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Run {
+    /// The schema version of this record.
+    pub schema_version: u32,
+    /// The ladder version that wrote it.
+    pub tool_version: String,
+    /// The subcommand that produced it ("memory", "run"...).
+    pub command: String,
+    /// When the run started, UTC, RFC 3339.
+    pub started_at: String,
+    /// Wall time of the whole run, seconds.
+    pub wall_seconds: f64,
+    /// The machine.
+    pub host: Host,
+    /// The memory sweep, where one ran.
+    #[serde(default)]
+    pub memory: Option<MemorySection>,
+}
+
+impl Run {
+    /// Reads a `run.json`, refusing an unknown schema version with one clear line.
+    pub fn load(path: &Path) -> Result<Run> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| Error::Input(format!("cannot read {}: {e}", path.display())))?;
+        let value: serde_json::Value = serde_json::from_str(&text)
+            .map_err(|e| Error::Input(format!("{} is not JSON: {e}", path.display())))?;
+        match value.get("schema_version").and_then(|v| v.as_u64()) {
+            Some(v) if v == u64::from(SCHEMA_VERSION) => {}
+            Some(v) => {
+                return Err(Error::Input(format!(
+                    "{} has schema version {v}; this ladder reads version {SCHEMA_VERSION}",
+                    path.display()
+                )))
+            }
+            None => {
+                return Err(Error::Input(format!(
+                    "{} has no schema_version: not a ladder run record",
+                    path.display()
+                )))
+            }
+        }
+        serde_json::from_value(value)
+            .map_err(|e| Error::Input(format!("{} is not a valid run record: {e}", path.display())))
+    }
+}
+
+/// The current time as RFC 3339 UTC (`2026-11-26T21:46:31Z`) and as a date.
+pub fn utc_now() -> (String, String) {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    let (y, m, d) = civil_from_days((secs / 86_400) as i64);
+    let rem = secs % 86_400;
+    let date = format!("{y:04}-{m:02}-{d:02}");
+    let stamp = format!(
+        "{date}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    );
+    (stamp, date)
+}
+
+/// Days since 1970-01-01 to a (year, month, day) in the proleptic Gregorian calendar.
+fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    (y, m, d)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn civil_dates() {
+        assert_eq!(civil_from_days(0), (1970, 1, 1));
+        assert_eq!(civil_from_days(20_418), (2025, 11, 26));
+        assert_eq!(civil_from_days(11_016), (2000, 2, 29));
+    }
+
+    #[test]
+    fn unknown_schema_version_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("run.json");
+        std::fs::write(&p, r#"{"schema_version": 999}"#).unwrap();
+        let e = Run::load(&p).unwrap_err();
+        assert_eq!(e.exit_code(), 2);
+        assert!(e.to_string().contains("schema version 999"));
+        std::fs::write(&p, "not json").unwrap();
+        assert!(Run::load(&p).unwrap_err().to_string().contains("not JSON"));
+    }
+}

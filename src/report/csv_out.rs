@@ -1,0 +1,40 @@
+//! CSV files: one row per measured point. Column names are a public interface.
+
+use crate::error::{Error, Result};
+use crate::memory::MemorySection;
+
+/// `memory.csv`: size_bytes, pages, pages_requested, ns_per_access, ns_median, ns_p99,
+/// cv, cycles_per_access, huge_fraction.
+pub fn memory_csv(mem: &MemorySection) -> Result<Vec<u8>> {
+    let err = |e: csv::Error| Error::Internal(format!("cannot write memory.csv: {e}"));
+    let mut w = csv::Writer::from_writer(Vec::new());
+    w.write_record([
+        "size_bytes",
+        "pages",
+        "pages_requested",
+        "ns_per_access",
+        "ns_median",
+        "ns_p99",
+        "cv",
+        "cycles_per_access",
+        "huge_fraction",
+    ])
+    .map_err(err)?;
+    let opt = |v: Option<f64>| v.map(|v| format!("{v:.4}")).unwrap_or_default();
+    for p in &mem.points {
+        w.write_record([
+            p.size_bytes.to_string(),
+            p.pages.clone(),
+            p.pages_requested.to_string(),
+            format!("{:.4}", p.ns_per_access),
+            format!("{:.4}", p.ns_median),
+            format!("{:.4}", p.ns_p99),
+            format!("{:.4}", p.cv),
+            opt(p.cycles_per_access),
+            opt(p.huge_fraction),
+        ])
+        .map_err(err)?;
+    }
+    w.into_inner()
+        .map_err(|e| Error::Internal(format!("cannot write memory.csv: {e}")))
+}

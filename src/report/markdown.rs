@@ -1,0 +1,92 @@
+//! report.md: the run as a document people paste into their own reports.
+
+use super::{host_line, level_rows, LEVEL_HEADER};
+use crate::record::Run;
+use crate::units::{format_ns, format_size};
+use std::fmt::Write;
+
+fn row(cells: &[String]) -> String {
+    format!("| {} |\n", cells.join(" | "))
+}
+
+fn table(header: &[&str], rows: impl IntoIterator<Item = Vec<String>>) -> String {
+    let mut s = row(&header.iter().map(|h| h.to_string()).collect::<Vec<_>>());
+    s.push_str(&row(&vec!["---".to_string(); header.len()]));
+    for r in rows {
+        s.push_str(&row(&r));
+    }
+    s
+}
+
+/// Renders report.md from the record alone.
+pub fn markdown(run: &Run) -> String {
+    let mut md = String::new();
+    let h = &run.host;
+    let _ = writeln!(md, "# latency-ladder run on {}\n", h.hostname);
+    let _ = writeln!(
+        md,
+        "`ladder {}` · {} · ladder {} · {:.1} s\n",
+        run.command, run.started_at, run.tool_version, run.wall_seconds
+    );
+    let _ = writeln!(md, "{}\n", host_line(run));
+    if !h.caches.is_empty() {
+        let _ = writeln!(md, "Caches as sysfs reports them:\n");
+        md.push_str(&table(
+            &["cache", "size", "line", "shared by CPUs"],
+            h.caches.iter().map(|c| {
+                vec![
+                    c.name(),
+                    format_size(c.size_bytes),
+                    format!("{} B", c.line_bytes),
+                    c.shared_cpus.clone(),
+                ]
+            }),
+        ));
+        md.push('\n');
+    }
+    if let Some(mem) = &run.memory {
+        let c = &mem.config;
+        let _ = writeln!(md, "## Memory hierarchy\n");
+        let _ = writeln!(
+            md,
+            "Pointer chase, {} order, {}-byte nodes, {} to {} at {} points per octave, \
+             {} trials of at least {} ms per point, pinned to CPU {}. Latency is the fastest \
+             trial; levels are found from the curve alone and only then compared with sysfs.\n",
+            c.order,
+            c.node_bytes,
+            format_size(c.min_bytes),
+            format_size(c.max_bytes),
+            c.per_octave,
+            c.trials,
+            c.min_trial_ms,
+            c.cpu
+        );
+        md.push_str(&table(
+            &LEVEL_HEADER,
+            level_rows(mem).into_iter().map(|r| r.to_vec()),
+        ));
+        let _ = writeln!(
+            md,
+            "\n<details><summary>All {} points</summary>\n",
+            mem.points.len()
+        );
+        md.push_str(&table(
+            &["size", "pages", "min", "median", "p99", "cv", "cycles"],
+            mem.points.iter().map(|p| {
+                vec![
+                    format_size(p.size_bytes),
+                    p.pages.clone(),
+                    format_ns(p.ns_per_access),
+                    format_ns(p.ns_median),
+                    format_ns(p.ns_p99),
+                    format!("{:.1}%", p.cv * 100.0),
+                    p.cycles_per_access
+                        .map(|c| format!("{c:.1}"))
+                        .unwrap_or_else(|| "—".into()),
+                ]
+            }),
+        ));
+        md.push_str("\n</details>\n");
+    }
+    md
+}

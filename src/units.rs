@@ -1,0 +1,122 @@
+//! Human-readable sizes: `4K`, `512M`, `1G` (powers of two) in, `32 KiB` out.
+
+/// Parses a byte size: a whole number with an optional K, M, G or T suffix (powers of
+/// two; `KiB`, `KB`, `k` are accepted too). Zero is refused.
+pub fn parse_size(text: &str) -> Result<usize, String> {
+    let t = text.trim();
+    let digits_end = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (num, suffix) = t.split_at(digits_end);
+    if num.is_empty() {
+        return Err(format!(
+            "'{text}' is not a size (use a number with an optional K, M or G suffix)"
+        ));
+    }
+    let shift = match suffix.trim().to_ascii_uppercase().as_str() {
+        "" | "B" => 0,
+        "K" | "KB" | "KIB" => 10,
+        "M" | "MB" | "MIB" => 20,
+        "G" | "GB" | "GIB" => 30,
+        "T" | "TB" | "TIB" => 40,
+        other => return Err(format!("'{text}' has an unknown size suffix '{other}'")),
+    };
+    let value: usize = num
+        .parse()
+        .map_err(|_| format!("'{text}' is too large a size"))?;
+    if value == 0 {
+        return Err(format!("'{text}' is zero; a size must be at least 1 byte"));
+    }
+    value
+        .checked_mul(1usize << shift)
+        .ok_or_else(|| format!("'{text}' is too large a size"))
+}
+
+/// Formats a byte count with the largest binary unit that keeps it readable:
+/// `4 KiB`, `1.5 MiB`, `512 MiB`.
+pub fn format_size(bytes: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut value = bytes as f64;
+    let mut unit = 0;
+    while value >= 1024.0 && unit + 1 < UNITS.len() {
+        value /= 1024.0;
+        unit += 1;
+    }
+    if (value - value.round()).abs() < 0.05 {
+        format!("{} {}", value.round() as u64, UNITS[unit])
+    } else {
+        format!("{value:.1} {}", UNITS[unit])
+    }
+}
+
+/// Formats a latency in nanoseconds with a unit that suits its size: `1.23 ns`,
+/// `84.1 µs`, `52.0 ms`.
+pub fn format_ns(ns: f64) -> String {
+    if !ns.is_finite() {
+        return "n/a".to_string();
+    }
+    let (value, unit) = if ns < 1e3 {
+        (ns, "ns")
+    } else if ns < 1e6 {
+        (ns / 1e3, "µs")
+    } else if ns < 1e9 {
+        (ns / 1e6, "ms")
+    } else {
+        (ns / 1e9, "s")
+    };
+    if value < 10.0 {
+        format!("{value:.2} {unit}")
+    } else if value < 100.0 {
+        format!("{value:.1} {unit}")
+    } else {
+        format!("{value:.0} {unit}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn suffixes_are_powers_of_two() {
+        assert_eq!(parse_size("4K"), Ok(4096));
+        assert_eq!(parse_size("4k"), Ok(4096));
+        assert_eq!(parse_size("2KiB"), Ok(2048));
+        assert_eq!(parse_size("512M"), Ok(512 << 20));
+        assert_eq!(parse_size("1G"), Ok(1 << 30));
+        assert_eq!(parse_size("100"), Ok(100));
+        assert_eq!(parse_size(" 8 MB "), Ok(8 << 20));
+    }
+
+    #[test]
+    fn bad_sizes_are_refused_with_a_reason() {
+        assert!(parse_size("").unwrap_err().contains("not a size"));
+        assert!(parse_size("K").unwrap_err().contains("not a size"));
+        assert!(parse_size("12X")
+            .unwrap_err()
+            .contains("unknown size suffix"));
+        assert!(parse_size("1.5M")
+            .unwrap_err()
+            .contains("unknown size suffix"));
+        assert!(parse_size("0K").unwrap_err().contains("zero"));
+        assert!(parse_size("-4K").unwrap_err().contains("not a size"));
+        assert!(parse_size("99999999999999999999").is_err());
+        assert!(parse_size("99999999999T")
+            .unwrap_err()
+            .contains("too large"));
+    }
+
+    #[test]
+    fn sizes_format_readably() {
+        assert_eq!(format_size(4096), "4 KiB");
+        assert_eq!(format_size(1536 * 1024), "1.5 MiB");
+        assert_eq!(format_size(512 << 20), "512 MiB");
+        assert_eq!(format_size(100), "100 B");
+    }
+
+    #[test]
+    fn latencies_format_with_units() {
+        assert_eq!(format_ns(1.234), "1.23 ns");
+        assert_eq!(format_ns(84_100.0), "84.1 µs");
+        assert_eq!(format_ns(52e6), "52.0 ms");
+        assert_eq!(format_ns(f64::NAN), "n/a");
+    }
+}

@@ -1,0 +1,183 @@
+//! Integration tests: the real `ladder` binary on small sweeps and bad input.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn ladder(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_ladder"))
+        .args(args)
+        .output()
+        .expect("run ladder")
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// Exit 2, exactly one line on stderr that says `needle`, no panic, nothing on stdout.
+fn assert_user_error(o: &Output, needle: &str) {
+    let err = stderr(o);
+    assert_eq!(o.status.code(), Some(2), "stderr: {err}");
+    assert_eq!(err.trim_end().lines().count(), 1, "stderr: {err}");
+    assert!(err.contains(needle), "expected {needle:?} in {err:?}");
+    assert!(!err.contains("panicked"), "{err}");
+    assert!(o.stdout.is_empty());
+}
+
+fn entries(dir: &Path) -> Vec<String> {
+    std::fs::read_dir(dir)
+        .map(|d| {
+            d.filter_map(|e| e.ok())
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[test]
+fn small_sweep_puts_l1_below_ram_and_its_record_round_trips() {
+    let out = tempfile::tempdir().unwrap();
+    let o = ladder(&[
+        "memory",
+        "--min",
+        "4K",
+        "--max",
+        "128M",
+        "--quick",
+        "--quiet",
+        "--json",
+        "--out",
+        out.path().to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let printed: serde_json::Value = serde_json::from_slice(&o.stdout).expect("stdout is JSON");
+
+    let dirs = entries(out.path());
+    assert_eq!(dirs.len(), 1, "{dirs:?}");
+    let dir = out.path().join(&dirs[0]);
+    let mut files = entries(&dir);
+    files.sort();
+    assert_eq!(files, ["memory.csv", "report.md", "run.json"]);
+
+    let run = latency_ladder::record::Run::load(&dir.join("run.json")).unwrap();
+    assert_eq!(serde_json::to_value(&run).unwrap(), printed);
+    let mem = run.memory.expect("memory section");
+    let at = |size: u64| {
+        mem.points
+            .iter()
+            .find(|p| p.size_bytes == size)
+            .map(|p| p.ns_per_access)
+            .unwrap()
+    };
+    let (l1, ram) = (at(8 << 10), at(128 << 20));
+    assert!(l1 * 5.0 < ram, "L1 {l1} ns vs RAM {ram} ns");
+    assert!(mem.levels.iter().any(|l| l.name == "L1d" && l.detected));
+
+    let csv = std::fs::read_to_string(dir.join("memory.csv")).unwrap();
+    assert!(csv.starts_with("size_bytes,pages,pages_requested,ns_per_access,ns_median"));
+    assert_eq!(csv.lines().count(), mem.points.len() + 1);
+    let md = std::fs::read_to_string(dir.join("report.md")).unwrap();
+    assert!(md.contains("## Memory hierarchy") && md.contains("| L1d |"));
+
+    // `ladder report` redraws the same report from run.json alone.
+    std::fs::remove_file(dir.join("report.md")).unwrap();
+    let o = ladder(&["report", "--quiet", dir.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(std::fs::read_to_string(dir.join("report.md")).unwrap(), md);
+}
+
+#[test]
+fn huge_pages_are_checked_not_assumed() {
+    let out = tempfile::tempdir().unwrap();
+    let o = ladder(&[
+        "memory",
+        "--min",
+        "4M",
+        "--max",
+        "8M",
+        "--pages",
+        "both",
+        "--quick",
+        "--quiet",
+        "--json",
+        "--out",
+        out.path().to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let points = v["memory"]["points"].as_array().unwrap();
+    assert!(points.iter().any(|p| p["pages_requested"] == "4k"));
+    assert!(points.iter().any(|p| p["pages_requested"] == "2m"));
+    for p in points {
+        assert!(["4k", "2m", "mixed", "unknown"].contains(&p["pages"].as_str().unwrap()));
+        if p["pages_requested"] == "4k" {
+            assert_eq!(p["pages"], "4k", "{p}");
+        }
+    }
+}
+
+#[test]
+fn host_json_describes_the_machine() {
+    let o = ladder(&["host", "--json"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    for field in [
+        "cpu_model",
+        "caches",
+        "page_size",
+        "thp",
+        "clock_ghz",
+        "hypervisor",
+        "counters",
+    ] {
+        assert!(v.get(field).is_some(), "missing {field}");
+    }
+    let counters = v["counters"].as_array().unwrap();
+    let task_clock = counters.iter().find(|c| c["name"] == "task-clock").unwrap();
+    assert_eq!(task_clock["availability"]["status"], "available");
+}
+
+#[test]
+fn bad_input_exits_2_with_one_line_and_writes_nothing() {
+    let out = tempfile::tempdir().unwrap();
+    let o_arg = out.path().to_str().unwrap();
+    let cases: &[(&[&str], &str)] = &[
+        (&["memory", "--min", "12X"], "unknown size suffix"),
+        (&["memory", "--max", "lots"], "not a size"),
+        (
+            &["memory", "--min", "8M", "--max", "4M"],
+            "larger than --max",
+        ),
+        (&["memory", "--per-octave", "0"], "--per-octave"),
+        (&["memory", "--trials", "0"], "--trials"),
+        (&["memory", "--max", "64T"], "memory available"),
+        (&["memory", "--cpu", "4096"], "--cpu 4096"),
+        (&["memory", "--pages", "1g"], "--pages"),
+        (&["memory", "--frobnicate"], "--frobnicate"),
+    ];
+    for (args, needle) in cases {
+        let mut full = args.to_vec();
+        full.extend(["--quick", "--out", o_arg]);
+        assert_user_error(&ladder(&full), needle);
+    }
+    assert!(entries(out.path()).is_empty(), "{:?}", entries(out.path()));
+}
+
+#[test]
+fn unwritable_out_is_refused_before_measuring() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("a-file");
+    std::fs::write(&file, "x").unwrap();
+    let o = ladder(&["memory", "--quick", "--out", file.to_str().unwrap()]);
+    assert_user_error(&o, "not writable");
+}
+
+#[test]
+fn report_refuses_an_unknown_schema_version() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("run.json"), r#"{"schema_version": 999}"#).unwrap();
+    let o = ladder(&["report", dir.path().to_str().unwrap()]);
+    assert_user_error(&o, "schema version 999");
+    let o = ladder(&["report", "/nonexistent/run"]);
+    assert_user_error(&o, "not a run folder");
+}
