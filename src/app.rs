@@ -227,6 +227,8 @@ fn measure(common: &Common, args: &MemoryArgs, command: &str) -> Result<()> {
         wall_seconds: started.elapsed().as_secs_f64(),
         host,
         memory: Some(section),
+        rungs: Vec::new(),
+        skipped: Vec::new(),
     };
     let dir = report::write_run_dir(&run, &common.out, &date)?;
     finish(common, &run, &dir)

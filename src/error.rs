@@ -22,6 +22,9 @@ pub enum Error {
         /// The underlying error.
         source: io::Error,
     },
+    /// Ctrl-C or SIGTERM arrived; cleanup ran.
+    #[error("interrupted; temporary files, keys and servers of this run were removed")]
+    Interrupted,
     /// Anything else: a bug or an environment we did not expect.
     #[error("{0}")]
     Internal(String),
@@ -33,6 +36,7 @@ impl Error {
         match self {
             Error::Input(_) | Error::Unusable(_) => 2,
             Error::Io { .. } | Error::Internal(_) => 1,
+            Error::Interrupted => 130,
         }
     }
 

@@ -16,6 +16,9 @@ pub mod memory;
 pub mod progress;
 pub mod record;
 pub mod report;
+pub mod services;
+pub mod signal;
+pub mod suite;
 pub mod units;
 
 pub use error::{Error, Result};

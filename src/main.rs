@@ -28,6 +28,7 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    latency_ladder::signal::install();
     match app::run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

@@ -4,6 +4,7 @@
 use crate::error::{Error, Result};
 use crate::host::Host;
 use crate::memory::MemorySection;
+use crate::suite::{Rung, Skipped};
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 
@@ -28,6 +29,12 @@ pub struct Run {
     /// The memory sweep, where one ran.
     #[serde(default)]
     pub memory: Option<MemorySection>,
+    /// The comparison rungs measured (storage, Redis, databases...).
+    #[serde(default)]
+    pub rungs: Vec<Rung>,
+    /// Rungs that could not run, with the reason.
+    #[serde(default)]
+    pub skipped: Vec<Skipped>,
 }
 
 impl Run {

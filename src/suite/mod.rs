@@ -1,0 +1,171 @@
+//! The comparison rungs beyond memory: storage, Redis, databases. Each measures
+//! distributions (hdrhistogram), never a mean alone, into [`Rung`] rows of the record.
+
+use crate::error::{Error, Result};
+use hdrhistogram::Histogram;
+use serde::{Deserialize, Serialize};
+use std::time::Instant;
+
+/// One measured operation of a comparison rung: a latency distribution.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Rung {
+    /// The rung: "ssd", "redis", "sqlite", "postgres", "http".
+    pub rung: String,
+    /// What exactly was timed: "O_DIRECT 4K random read QD1", "GET hit over TCP"...
+    pub method: String,
+    /// Timed operations.
+    pub samples: u64,
+    /// Median, ns.
+    pub p50_ns: f64,
+    /// 90th percentile, ns.
+    pub p90_ns: f64,
+    /// 99th percentile, ns.
+    pub p99_ns: f64,
+    /// Slowest, ns.
+    pub max_ns: f64,
+    /// Fastest, ns.
+    pub min_ns: f64,
+    /// Mean, ns.
+    pub mean_ns: f64,
+    /// Anything a reader must know (a fallback used, a device, a caveat).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+}
+
+/// A rung that could not run, and why.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Skipped {
+    /// The rung.
+    pub rung: String,
+    /// Why it did not run, in one line.
+    pub reason: String,
+}
+
+/// Collects latencies of one operation (ns, 3 significant digits, up to an hour).
+pub struct Latencies {
+    hist: Histogram<u64>,
+}
+
+impl Latencies {
+    /// An empty collector.
+    pub fn new() -> Latencies {
+        Latencies {
+            hist: Histogram::new_with_bounds(1, 3_600_000_000_000, 3)
+                .expect("static histogram bounds are valid"),
+        }
+    }
+
+    /// Records one latency in nanoseconds.
+    pub fn record_ns(&mut self, ns: u64) {
+        self.hist.saturating_record(ns.max(1));
+    }
+
+    /// Times `op` once and records it; `op`'s error is passed through.
+    pub fn time<T>(&mut self, op: impl FnOnce() -> Result<T>) -> Result<T> {
+        let start = Instant::now();
+        let v = op()?;
+        self.record_ns(start.elapsed().as_nanos() as u64);
+        Ok(v)
+    }
+
+    /// Number of recorded samples.
+    pub fn len(&self) -> u64 {
+        self.hist.len()
+    }
+
+    /// Whether nothing was recorded.
+    pub fn is_empty(&self) -> bool {
+        self.hist.is_empty()
+    }
+
+    /// The distribution as a rung row.
+    pub fn rung(
+        &self,
+        rung: &str,
+        method: impl Into<String>,
+        note: Option<String>,
+    ) -> Result<Rung> {
+        if self.hist.is_empty() {
+            return Err(Error::Internal(format!("no samples for {rung}")));
+        }
+        let q = |q: f64| self.hist.value_at_quantile(q) as f64;
+        Ok(Rung {
+            rung: rung.to_string(),
+            method: method.into(),
+            samples: self.hist.len(),
+            p50_ns: q(0.5),
+            p90_ns: q(0.9),
+            p99_ns: q(0.99),
+            max_ns: self.hist.max() as f64,
+            min_ns: self.hist.min() as f64,
+            mean_ns: self.hist.mean(),
+            note,
+        })
+    }
+}
+
+impl Default for Latencies {
+    fn default() -> Self {
+        Latencies::new()
+    }
+}
+
+/// A URL with its password (and any user-info secret) replaced by `***`, for printing
+/// and for the record. Text that does not parse as `scheme://user:pass@host` is
+/// returned with everything between `://` and `@` masked, to be safe.
+pub fn redact_url(url: &str) -> String {
+    let Some(scheme_end) = url.find("://") else {
+        return url.to_string();
+    };
+    let rest = &url[scheme_end + 3..];
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let authority = &rest[..authority_end];
+    let Some(at) = authority.rfind('@') else {
+        return url.to_string();
+    };
+    let userinfo = &authority[..at];
+    let masked = match userinfo.split_once(':') {
+        Some((user, _)) => format!("{user}:***"),
+        None if userinfo.is_empty() => String::new(),
+        None => "***".to_string(),
+    };
+    format!("{}://{}@{}", &url[..scheme_end], masked, &rest[at + 1..])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwords_never_survive_redaction() {
+        assert_eq!(
+            redact_url("redis://:hunter2@127.0.0.1:6379/0"),
+            "redis://:***@127.0.0.1:6379/0"
+        );
+        assert_eq!(
+            redact_url("postgres://bob:s3cr%40t@localhost/db?sslmode=disable"),
+            "postgres://bob:***@localhost/db?sslmode=disable"
+        );
+        assert_eq!(
+            redact_url("redis://127.0.0.1:6379"),
+            "redis://127.0.0.1:6379"
+        );
+        assert_eq!(redact_url("redis://token@host"), "redis://***@host");
+        assert_eq!(redact_url("p://u:a@b@host/x"), "p://u:***@host/x");
+    }
+
+    #[test]
+    fn latencies_summarise_as_percentiles() {
+        let mut l = Latencies::new();
+        for ns in 1..=1000u64 {
+            l.record_ns(ns * 1000);
+        }
+        let r = l.rung("ssd", "test", None).unwrap();
+        assert_eq!(r.samples, 1000);
+        assert!((r.p50_ns / 500_000.0 - 1.0).abs() < 0.01, "{}", r.p50_ns);
+        assert!((r.p99_ns / 990_000.0 - 1.0).abs() < 0.01, "{}", r.p99_ns);
+        assert!(r.min_ns <= r.p50_ns && r.p50_ns <= r.p90_ns && r.p90_ns <= r.p99_ns);
+        assert!(r.p99_ns <= r.max_ns);
+        assert!(Latencies::new().rung("x", "y", None).is_err());
+    }
+}
