@@ -1,13 +1,14 @@
 //! The subcommands: typed options from the CLI, validation (bad input fails before any
 //! measuring), the measurement, and the outputs.
 
-use crate::cli::{Cli, Command, Common, MemoryArgs};
+use crate::cli::{Cli, Command, Common, MemoryArgs, RedisArgs, StorageArgs};
 use crate::error::{Error, Result};
 use crate::host::Host;
 use crate::memory::{self, SweepConfig, NODE_BYTES};
 use crate::progress::Phase;
 use crate::record::{utc_now, Run, SCHEMA_VERSION};
 use crate::report;
+use crate::suite::{self, storage::StorageConfig, Rung};
 use crate::units::format_size;
 use std::io::Write;
 use std::path::Path;
@@ -19,6 +20,8 @@ pub fn run(cli: Cli) -> Result<()> {
     match &cli.command {
         Command::Host => host(common),
         Command::Memory(args) => measure(common, args, "memory"),
+        Command::Storage(args) => storage(common, args),
+        Command::Redis(args) => redis(common, args),
         Command::Run(args) => measure(common, args, "run"),
         Command::Report { run_dir } => redraw(common, run_dir),
     }
@@ -201,37 +204,107 @@ fn point_units(size: u64) -> u64 {
     4 + size / (8 << 20)
 }
 
+/// The start of a recorded run: when, and on what host.
+struct Recorder {
+    started: Instant,
+    stamp: String,
+    date: String,
+    host: Host,
+}
+
+impl Recorder {
+    fn start() -> Recorder {
+        let started = Instant::now();
+        let (stamp, date) = utc_now();
+        Recorder {
+            started,
+            stamp,
+            date,
+            host: Host::probe(),
+        }
+    }
+
+    /// Builds the record, writes the run folder and prints the summary.
+    fn finish(
+        self,
+        common: &Common,
+        command: &str,
+        memory: Option<memory::MemorySection>,
+        rungs: Vec<Rung>,
+    ) -> Result<()> {
+        let run = Run {
+            schema_version: SCHEMA_VERSION,
+            tool_version: env!("CARGO_PKG_VERSION").to_string(),
+            command: command.to_string(),
+            started_at: self.stamp,
+            wall_seconds: self.started.elapsed().as_secs_f64(),
+            host: self.host,
+            memory,
+            rungs,
+            skipped: Vec::new(),
+        };
+        let dir = report::write_run_dir(&run, &common.out, &self.date)?;
+        finish(common, &run, &dir)
+    }
+}
+
 fn measure(common: &Common, args: &MemoryArgs, command: &str) -> Result<()> {
-    let started = Instant::now();
-    let (stamp, date) = utc_now();
-    let host = Host::probe();
-    let cfg = sweep_config(args, common.quick, &host)?;
+    let rec = Recorder::start();
+    let cfg = sweep_config(args, common.quick, &rec.host)?;
     report::check_writable(&common.out)?;
 
     let sizes = memory::grid(cfg.min_bytes, cfg.max_bytes, cfg.per_octave);
     let total: u64 = sizes.iter().map(|&s| point_units(s)).sum::<u64>() * cfg.pages.len() as u64;
     let phase = Phase::new("memory", total, common.quiet);
-    let section = memory::sweep(&cfg, &host, |p| {
+    let section = memory::sweep(&cfg, &rec.host, |p| {
         phase.advance(
             point_units(p.size_bytes),
             format!("{} {}", format_size(p.size_bytes), p.pages_requested),
         )
     })?;
     drop(phase);
+    rec.finish(common, command, Some(section), Vec::new())
+}
 
-    let run = Run {
-        schema_version: SCHEMA_VERSION,
-        tool_version: env!("CARGO_PKG_VERSION").to_string(),
-        command: command.to_string(),
-        started_at: stamp,
-        wall_seconds: started.elapsed().as_secs_f64(),
-        host,
-        memory: Some(section),
-        rungs: Vec::new(),
-        skipped: Vec::new(),
+fn storage(common: &Common, args: &StorageArgs) -> Result<()> {
+    let rec = Recorder::start();
+    report::check_writable(&common.out)?;
+    let cfg = StorageConfig {
+        dir: args.path.clone().unwrap_or_else(|| common.out.clone()),
+        file_size: args
+            .file_size
+            .unwrap_or(if common.quick { 64 << 20 } else { 1 << 30 }),
+        samples: args
+            .samples
+            .unwrap_or(if common.quick { 500 } else { 5000 }),
+        allow_ram: args.allow_ram,
+        seed: 0x55d,
     };
-    let dir = report::write_run_dir(&run, &common.out, &date)?;
-    finish(common, &run, &dir)
+    let phase = Phase::fractional("storage", common.quiet);
+    let rungs = suite::storage::measure(&cfg, |f| phase.set_fraction(f))?;
+    drop(phase);
+    rec.finish(common, "storage", None, rungs)
+}
+
+/// REDIS_URL when set and not empty.
+fn env_url(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
+}
+
+fn redis(common: &Common, args: &RedisArgs) -> Result<()> {
+    let rec = Recorder::start();
+    report::check_writable(&common.out)?;
+    let target = suite::redis::Target::pick(args.url.clone().or_else(|| env_url("REDIS_URL")))?;
+    let cfg = if common.quick {
+        suite::redis::RedisConfig::QUICK
+    } else {
+        suite::redis::RedisConfig::DEFAULT
+    };
+    let phase = Phase::fractional("redis", common.quiet);
+    let rungs = suite::redis::measure(&target, cfg, |f| phase.set_fraction(f))?;
+    drop(phase);
+    drop(target);
+    rec.finish(common, "redis", None, rungs)
 }
 
 /// Prints the summary (stderr with --json, where stdout holds the record) and the JSON.

@@ -41,6 +41,11 @@ pub enum Command {
     Host,
     /// The pointer-chase sweep over working-set sizes, and the levels it shows.
     Memory(MemoryArgs),
+    /// SSD latency: O_DIRECT 4 KiB random reads at queue depth 1, page-cache reads,
+    /// fsync'd writes.
+    Storage(StorageArgs),
+    /// Redis round trips on REDIS_URL, --url, or a managed redis-server.
+    Redis(RedisArgs),
     /// Every rung (today: the memory ladder), written as one run folder.
     Run(MemoryArgs),
     /// Redraw report.md and the CSV files of a run folder from its run.json.
@@ -106,4 +111,31 @@ pub struct MemoryArgs {
     /// Seed of the chain orders (same seed, same chains).
     #[arg(long, value_name = "N", default_value_t = 0x1adde7)]
     pub seed: u64,
+}
+
+/// Flags of the storage rung.
+#[derive(Debug, Clone, Args)]
+pub struct StorageArgs {
+    /// A directory on the filesystem to measure [default: the --out folder's].
+    #[arg(long, value_name = "DIR")]
+    pub path: Option<PathBuf>,
+    /// Size of the test file; larger than any device cache [default: 1G; 64M with
+    /// --quick].
+    #[arg(long, value_name = "SIZE", value_parser = size)]
+    pub file_size: Option<u64>,
+    /// Timed reads of each kind (writes: a tenth) [default: 5000; 500 with --quick].
+    #[arg(long, value_name = "N")]
+    pub samples: Option<u64>,
+    /// Measure a tmpfs or ramfs path anyway (it is RAM, not a disk).
+    #[arg(long)]
+    pub allow_ram: bool,
+}
+
+/// Flags of the Redis rung.
+#[derive(Debug, Clone, Args)]
+pub struct RedisArgs {
+    /// A Redis to measure (redis://[:password@]host:port/db or redis+unix:///path)
+    /// [default: REDIS_URL, else a managed redis-server on loopback].
+    #[arg(long, value_name = "URL")]
+    pub url: Option<String>,
 }

@@ -36,6 +36,19 @@ impl Phase {
     }
 }
 
+impl Phase {
+    /// A phase measured as a fraction done, 0 to 1.
+    pub fn fractional(name: &str, quiet: bool) -> Phase {
+        Phase::new(name, 1000, quiet)
+    }
+
+    /// Sets the fraction done (for phases made with [`Phase::fractional`]).
+    pub fn set_fraction(&self, done: f64) {
+        self.bar
+            .set_position((done.clamp(0.0, 1.0) * 1000.0) as u64);
+    }
+}
+
 impl Drop for Phase {
     fn drop(&mut self) {
         self.bar.finish_and_clear();

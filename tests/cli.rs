@@ -1,38 +1,8 @@
-//! Integration tests: the real `ladder` binary on small sweeps and bad input.
+//! Integration tests: the real `ladder` binary on small memory sweeps and bad input.
 
-use std::path::Path;
-use std::process::{Command, Output};
+mod common;
 
-fn ladder(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_ladder"))
-        .args(args)
-        .output()
-        .expect("run ladder")
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
-/// Exit 2, exactly one line on stderr that says `needle`, no panic, nothing on stdout.
-fn assert_user_error(o: &Output, needle: &str) {
-    let err = stderr(o);
-    assert_eq!(o.status.code(), Some(2), "stderr: {err}");
-    assert_eq!(err.trim_end().lines().count(), 1, "stderr: {err}");
-    assert!(err.contains(needle), "expected {needle:?} in {err:?}");
-    assert!(!err.contains("panicked"), "{err}");
-    assert!(o.stdout.is_empty());
-}
-
-fn entries(dir: &Path) -> Vec<String> {
-    std::fs::read_dir(dir)
-        .map(|d| {
-            d.filter_map(|e| e.ok())
-                .map(|e| e.file_name().to_string_lossy().into_owned())
-                .collect()
-        })
-        .unwrap_or_default()
-}
+use common::*;
 
 #[test]
 fn small_sweep_puts_l1_below_ram_and_its_record_round_trips() {

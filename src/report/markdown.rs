@@ -1,6 +1,8 @@
 //! report.md: the run as a document people paste into their own reports.
 
-use super::{host_line, level_rows, LEVEL_HEADER};
+use super::{
+    host_line, level_rows, rung_notes, rung_rows, skipped_lines, LEVEL_HEADER, RUNG_HEADER,
+};
 use crate::record::Run;
 use crate::units::{format_ns, format_size};
 use std::fmt::Write;
@@ -87,6 +89,21 @@ pub fn markdown(run: &Run) -> String {
             }),
         ));
         md.push_str("\n</details>\n");
+    }
+    if !run.rungs.is_empty() || !run.skipped.is_empty() {
+        let _ = writeln!(md, "\n## Comparison rungs\n");
+        let _ = writeln!(
+            md,
+            "Each row is a distribution of single operations (hdrhistogram), not a mean.\n"
+        );
+        md.push_str(&table(
+            &RUNG_HEADER,
+            rung_rows(&run.rungs).into_iter().map(|r| r.to_vec()),
+        ));
+        md.push('\n');
+        for line in rung_notes(&run.rungs).into_iter().chain(skipped_lines(run)) {
+            let _ = writeln!(md, "- {line}");
+        }
     }
     md
 }

@@ -199,3 +199,47 @@ pub fn host_line(run: &Run) -> String {
         h.thp.as_deref().unwrap_or("unavailable"),
     )
 }
+
+/// Header of the comparison-rung table.
+pub const RUNG_HEADER: [&str; 7] = ["rung", "method", "samples", "p50", "p90", "p99", "max"];
+
+/// One row per measured operation: the table shared by the terminal and report.md.
+pub fn rung_rows(rungs: &[crate::suite::Rung]) -> Vec<[String; 7]> {
+    use crate::units::format_ns;
+    rungs
+        .iter()
+        .map(|r| {
+            [
+                r.rung.clone(),
+                r.method.clone(),
+                r.samples.to_string(),
+                format_ns(r.p50_ns),
+                format_ns(r.p90_ns),
+                format_ns(r.p99_ns),
+                format_ns(r.max_ns),
+            ]
+        })
+        .collect()
+}
+
+/// "rung: reason" lines for the rungs that did not run.
+pub fn skipped_lines(run: &Run) -> Vec<String> {
+    run.skipped
+        .iter()
+        .map(|s| format!("{}: not measured — {}", s.rung, s.reason))
+        .collect()
+}
+
+/// The distinct notes of the rungs (device, fallbacks), one line each.
+pub fn rung_notes(rungs: &[crate::suite::Rung]) -> Vec<String> {
+    let mut notes: Vec<String> = Vec::new();
+    for r in rungs {
+        if let Some(n) = &r.note {
+            let line = format!("{}: {n}", r.rung);
+            if !notes.contains(&line) {
+                notes.push(line);
+            }
+        }
+    }
+    notes
+}

@@ -1,6 +1,8 @@
 //! The terminal summary printed at the end of a run.
 
-use super::{host_line, level_rows, LEVEL_HEADER};
+use super::{
+    host_line, level_rows, rung_notes, rung_rows, skipped_lines, LEVEL_HEADER, RUNG_HEADER,
+};
 use crate::record::Run;
 use comfy_table::{presets::UTF8_FULL_CONDENSED, ContentArrangement, Table};
 
@@ -20,6 +22,31 @@ pub fn terminal(run: &Run) -> String {
             mem.points.len(),
             mem.config.order,
             mem.config.cpu
+        ));
+    }
+    if !run.rungs.is_empty() {
+        let mut t = Table::new();
+        t.load_preset(UTF8_FULL_CONDENSED)
+            .set_content_arrangement(ContentArrangement::Dynamic)
+            .set_header(RUNG_HEADER);
+        for row in rung_rows(&run.rungs) {
+            t.add_row(row);
+        }
+        out.push_str(&format!(
+            "{t}
+"
+        ));
+        for note in rung_notes(&run.rungs) {
+            out.push_str(&format!(
+                "  {note}
+"
+            ));
+        }
+    }
+    for line in skipped_lines(run) {
+        out.push_str(&format!(
+            "{line}
+"
         ));
     }
     out

@@ -1,6 +1,9 @@
 //! The comparison rungs beyond memory: storage, Redis, databases. Each measures
 //! distributions (hdrhistogram), never a mean alone, into [`Rung`] rows of the record.
 
+pub mod redis;
+pub mod storage;
+
 use crate::error::{Error, Result};
 use hdrhistogram::Histogram;
 use serde::{Deserialize, Serialize};

@@ -1,0 +1,243 @@
+//! The Redis rung: round trips of PING, GET (hit and miss), SET with TTL and INCR, over
+//! TCP and a unix socket, back-to-back and spaced out (an idle server and client answer
+//! slower), and a pipelined batch for the per-command cost.
+//!
+//! Safe on a user's server: every key lives under one run-unique prefix and is deleted
+//! at the end (a guard does it after an error or Ctrl-C too); no FLUSHDB, FLUSHALL or
+//! CONFIG SET; the URL's password never reaches a message or the record.
+
+use super::{redact_url, Latencies, Rung};
+use crate::error::{Error, Result};
+use crate::services::redis::ManagedRedis;
+use redis::{Commands, Connection};
+use std::time::Duration;
+
+/// How long connecting may take before the target counts as unreachable.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
+/// Commands per pipelined batch.
+pub const BATCH: usize = 100;
+
+/// How many samples to take.
+#[derive(Debug, Clone, Copy)]
+pub struct RedisConfig {
+    /// Back-to-back samples per operation and transport.
+    pub samples: u64,
+    /// Samples per spacing (1 ms and 10 ms apart).
+    pub spaced_samples: u64,
+    /// Pipelined batches.
+    pub batches: u64,
+}
+
+impl RedisConfig {
+    /// The default: 5000 back-to-back, 200 spaced, 200 batches.
+    pub const DEFAULT: RedisConfig = RedisConfig {
+        samples: 5000,
+        spaced_samples: 200,
+        batches: 200,
+    };
+    /// For smoke tests.
+    pub const QUICK: RedisConfig = RedisConfig {
+        samples: 300,
+        spaced_samples: 20,
+        batches: 20,
+    };
+}
+
+/// Where the measured Redis is: the user's URL, or a managed server we started.
+pub enum Target {
+    /// A user-provided server (REDIS_URL or --url).
+    Url(String),
+    /// A managed redis-server, stopped when this is dropped.
+    Managed(ManagedRedis),
+}
+
+impl Target {
+    /// The user's URL if given, else a managed server (an error names how to install
+    /// redis-server when it is missing).
+    pub fn pick(url: Option<String>) -> Result<Target> {
+        match url {
+            Some(u) => Ok(Target::Url(u)),
+            None => Ok(Target::Managed(ManagedRedis::start()?)),
+        }
+    }
+
+    /// (transport name, URL) pairs to measure.
+    fn transports(&self) -> Vec<(&'static str, String)> {
+        match self {
+            Target::Url(u) if u.starts_with("redis+unix:") || u.starts_with("unix:") => {
+                vec![("unix socket", u.clone())]
+            }
+            Target::Url(u) => vec![("TCP", u.clone())],
+            Target::Managed(m) => vec![("TCP", m.tcp_url()), ("unix socket", m.unix_url())],
+        }
+    }
+}
+
+/// Connects with a timeout; every error is one redacted line (exit 2).
+pub fn connect(url: &str) -> Result<Connection> {
+    let shown = redact_url(url);
+    let client = redis::Client::open(url)
+        .map_err(|e| Error::Input(format!("bad Redis URL {shown}: {}", one_line(&e))))?;
+    let conn = client
+        .get_connection_with_timeout(CONNECT_TIMEOUT)
+        .map_err(|e| Error::Unusable(format!("cannot use Redis at {shown}: {}", one_line(&e))))?;
+    conn.set_read_timeout(Some(Duration::from_secs(10)))
+        .and_then(|_| conn.set_write_timeout(Some(Duration::from_secs(10))))
+        .map_err(|e| Error::Unusable(format!("Redis at {shown}: {}", one_line(&e))))?;
+    Ok(conn)
+}
+
+fn one_line(e: &redis::RedisError) -> String {
+    e.to_string().lines().next().unwrap_or("error").to_string()
+}
+
+/// Deletes every key of the run (under its prefix) when dropped.
+struct KeyGuard {
+    url: String,
+    prefix: String,
+}
+
+impl KeyGuard {
+    fn key(&self, name: &str) -> String {
+        format!("{}{name}", self.prefix)
+    }
+}
+
+impl Drop for KeyGuard {
+    fn drop(&mut self) {
+        let Ok(mut conn) = connect(&self.url) else {
+            return;
+        };
+        let pattern = format!("{}*", self.prefix);
+        let keys: Vec<String> = conn
+            .scan_match::<_, String>(&pattern)
+            .map(|it| it.filter_map(|k| k.ok()).collect())
+            .unwrap_or_default();
+        if !keys.is_empty() {
+            let _: redis::RedisResult<()> = conn.del(keys);
+        }
+    }
+}
+
+fn run_prefix() -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    format!(
+        "ladder:{}:{:08x}:",
+        std::process::id(),
+        nanos ^ rand::random::<u32>()
+    )
+}
+
+/// Measures every operation on every transport of `target`.
+pub fn measure(
+    target: &Target,
+    cfg: RedisConfig,
+    mut on_progress: impl FnMut(f64),
+) -> Result<Vec<Rung>> {
+    let transports = target.transports();
+    let mut rungs = Vec::new();
+    for (ti, (transport, url)) in transports.iter().enumerate() {
+        let shown = redact_url(url);
+        let mut conn = connect(url)?;
+        let guard = KeyGuard {
+            url: url.clone(),
+            prefix: run_prefix(),
+        };
+        let (hit, miss, ttl, counter) = (
+            guard.key("hit"),
+            guard.key("miss"),
+            guard.key("ttl"),
+            guard.key("counter"),
+        );
+        let value = "x".repeat(100);
+        let err =
+            |e: redis::RedisError| Error::Unusable(format!("Redis at {shown}: {}", one_line(&e)));
+        let () = conn.set(&hit, &value).map_err(err)?;
+
+        type Op<'a> = Box<dyn FnMut(&mut Connection) -> redis::RedisResult<()> + 'a>;
+        let ops: Vec<(&str, Op)> = vec![
+            (
+                "PING",
+                Box::new(|c| redis::cmd("PING").query::<String>(c).map(drop)),
+            ),
+            (
+                "GET hit",
+                Box::new(|c| c.get::<_, Option<String>>(&hit).map(drop)),
+            ),
+            (
+                "GET miss",
+                Box::new(|c| c.get::<_, Option<String>>(&miss).map(drop)),
+            ),
+            (
+                "SET with TTL (EX 60)",
+                Box::new(|c| c.set_ex::<_, _, ()>(&ttl, &value, 60)),
+            ),
+            (
+                "INCR",
+                Box::new(|c| c.incr::<_, _, i64>(&counter, 1).map(drop)),
+            ),
+        ];
+        let steps = (ops.len() + 3) as f64 * transports.len() as f64;
+        let mut step = ti as f64 * (ops.len() + 3) as f64;
+        for (name, mut op) in ops {
+            // A short untimed warm-up, then the timed round trips.
+            for _ in 0..cfg.samples.min(100) {
+                op(&mut conn).map_err(err)?;
+            }
+            let mut l = Latencies::new();
+            for _ in 0..cfg.samples {
+                crate::signal::check()?;
+                l.time(|| op(&mut conn).map_err(err))?;
+            }
+            rungs.push(l.rung(
+                "redis",
+                format!("{name} over {transport}, back-to-back"),
+                None,
+            )?);
+            step += 1.0;
+            on_progress(step / steps);
+        }
+
+        for gap_ms in [1u64, 10] {
+            let mut l = Latencies::new();
+            for _ in 0..cfg.spaced_samples {
+                crate::signal::check()?;
+                std::thread::sleep(Duration::from_millis(gap_ms));
+                l.time(|| conn.get::<_, Option<String>>(&hit).map_err(err))?;
+            }
+            rungs.push(l.rung(
+                "redis",
+                format!("GET hit over {transport}, {gap_ms} ms apart"),
+                Some(
+                    "the client sleeps between commands; idle CPUs and sockets wake slower".into(),
+                ),
+            )?);
+            step += 1.0;
+            on_progress(step / steps);
+        }
+
+        let mut pipe = redis::pipe();
+        for _ in 0..BATCH {
+            pipe.get(&hit);
+        }
+        let mut l = Latencies::new();
+        for _ in 0..cfg.batches {
+            crate::signal::check()?;
+            let start = std::time::Instant::now();
+            let _: Vec<Option<String>> = pipe.query(&mut conn).map_err(err)?;
+            l.record_ns(start.elapsed().as_nanos() as u64 / BATCH as u64);
+        }
+        rungs.push(l.rung(
+            "redis",
+            format!("GET hit over {transport}, pipelined {BATCH} per batch (per command)"),
+            None,
+        )?);
+        step += 1.0;
+        on_progress(step / steps);
+        drop(guard);
+    }
+    Ok(rungs)
+}

@@ -1,0 +1,318 @@
+//! The SSD rung: 4 KiB random reads at queue depth 1 that bypass the page cache
+//! (O_DIRECT, aligned buffer), the same reads from a warm page cache for contrast, and
+//! fsync'd 4 KiB writes — from a file in a run-owned temp dir on the filesystem asked
+//! for. A tmpfs or ramfs path is refused (it is RAM, not a disk) unless allowed.
+
+use super::{Latencies, Rung};
+use crate::error::{Error, Result};
+use rand::rngs::SmallRng;
+use rand::{RngExt, SeedableRng};
+use std::alloc::{alloc_zeroed, dealloc, Layout};
+use std::fs::{File, OpenOptions};
+use std::io::Write;
+use std::os::unix::fs::{FileExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+
+/// The I/O size and alignment.
+pub const BLOCK: usize = 4096;
+
+/// What to measure.
+#[derive(Debug, Clone)]
+pub struct StorageConfig {
+    /// A directory on the filesystem to measure.
+    pub dir: PathBuf,
+    /// Size of the test file, bytes (a multiple of [`BLOCK`]).
+    pub file_size: u64,
+    /// Timed reads per kind (writes: a tenth of this).
+    pub samples: u64,
+    /// Measure a RAM-backed filesystem anyway.
+    pub allow_ram: bool,
+    /// Seed of the offsets.
+    pub seed: u64,
+}
+
+/// The filesystem and device under a path, from /proc/self/mountinfo.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Mount {
+    /// Mount point.
+    pub point: PathBuf,
+    /// Filesystem type ("ext4", "tmpfs"...).
+    pub fstype: String,
+    /// Mount source (the device, e.g. "/dev/vda").
+    pub source: String,
+}
+
+/// Finds the mount holding `path` in mountinfo text (the longest matching mount point).
+pub fn mount_of(mountinfo: &str, path: &Path) -> Option<Mount> {
+    mountinfo
+        .lines()
+        .filter_map(|line| {
+            let (left, right) = line.split_once(" - ")?;
+            let point = left.split_whitespace().nth(4)?.replace("\\040", " ");
+            let mut r = right.split_whitespace();
+            let fstype = r.next()?.to_string();
+            let source = r.next().unwrap_or("").to_string();
+            Some(Mount {
+                point: PathBuf::from(point),
+                fstype,
+                source,
+            })
+        })
+        .filter(|m| path.starts_with(&m.point))
+        .max_by_key(|m| m.point.as_os_str().len())
+}
+
+/// Whether a filesystem type keeps its data in RAM.
+pub fn is_ram_fs(fstype: &str) -> bool {
+    matches!(fstype, "tmpfs" | "ramfs" | "devtmpfs")
+}
+
+/// A 4 KiB-aligned I/O buffer (O_DIRECT needs aligned memory, lengths and offsets).
+struct AlignedBlock {
+    ptr: *mut u8,
+}
+
+impl AlignedBlock {
+    fn new() -> AlignedBlock {
+        let layout = Self::layout();
+        // SAFETY: the layout has a non-zero size.
+        let ptr = unsafe { alloc_zeroed(layout) };
+        if ptr.is_null() {
+            std::alloc::handle_alloc_error(layout);
+        }
+        AlignedBlock { ptr }
+    }
+
+    fn layout() -> Layout {
+        Layout::from_size_align(BLOCK, BLOCK).expect("4096 is a valid size and alignment")
+    }
+
+    fn as_mut(&mut self) -> &mut [u8] {
+        // SAFETY: ptr holds BLOCK bytes we own exclusively.
+        unsafe { std::slice::from_raw_parts_mut(self.ptr, BLOCK) }
+    }
+}
+
+impl Drop for AlignedBlock {
+    fn drop(&mut self) {
+        // SAFETY: allocated with this layout in new().
+        unsafe { dealloc(self.ptr, Self::layout()) }
+    }
+}
+
+fn fadvise(file: &File, offset: u64, len: u64, advice: libc::c_int) {
+    use std::os::fd::AsRawFd;
+    // SAFETY: a valid open fd; posix_fadvise only gives the kernel a hint.
+    unsafe {
+        libc::posix_fadvise(file.as_raw_fd(), offset as i64, len as i64, advice);
+    }
+}
+
+/// Writes `size` bytes of pseudo-random data (not zeros: some devices compress or
+/// skip them) and syncs them to the device.
+fn fill(path: &Path, size: u64, rng: &mut SmallRng) -> Result<()> {
+    let mut f = File::create(path).map_err(|e| Error::io(path, e))?;
+    let mut chunk = vec![0u8; 1 << 20];
+    let mut left = size;
+    while left > 0 {
+        crate::signal::check()?;
+        rng.fill(&mut chunk[..]);
+        let n = left.min(chunk.len() as u64) as usize;
+        f.write_all(&chunk[..n]).map_err(|e| Error::io(path, e))?;
+        left -= n as u64;
+    }
+    f.sync_all().map_err(|e| Error::io(path, e))
+}
+
+/// Runs the storage rung: returns the O_DIRECT reads, the warm page-cache reads and the
+/// fsync'd writes. `on_progress` is told the fraction done.
+pub fn measure(cfg: &StorageConfig, mut on_progress: impl FnMut(f64)) -> Result<Vec<Rung>> {
+    let dir = cfg
+        .dir
+        .canonicalize()
+        .map_err(|e| Error::Input(format!("--path {}: {e}", cfg.dir.display())))?;
+    let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+    let mount = mount_of(&mountinfo, &dir);
+    let fstype = mount.as_ref().map_or("unknown", |m| m.fstype.as_str());
+    if is_ram_fs(fstype) && !cfg.allow_ram {
+        return Err(Error::Unusable(format!(
+            "{} is on {fstype}, which is RAM, not a disk; pick a path on a real disk or pass --allow-ram",
+            dir.display()
+        )));
+    }
+    let blocks = cfg.file_size / BLOCK as u64;
+    if blocks == 0 {
+        return Err(Error::Input(format!(
+            "--file-size must be at least {BLOCK} bytes"
+        )));
+    }
+    if cfg.samples == 0 {
+        return Err(Error::Input("--samples must be at least 1".into()));
+    }
+    let free = free_bytes(&dir);
+    if free.is_some_and(|f| f < cfg.file_size + (64 << 20)) {
+        return Err(Error::Unusable(format!(
+            "{} has {} free; the test file needs {} plus 64 MiB",
+            dir.display(),
+            crate::units::format_size(free.unwrap_or(0)),
+            crate::units::format_size(cfg.file_size)
+        )));
+    }
+    let where_ = match &mount {
+        Some(m) => format!("{} on {} ({})", m.fstype, m.source, m.point.display()),
+        None => "unknown filesystem".into(),
+    };
+
+    let tmp = tempfile::Builder::new()
+        .prefix(".ladder-storage-")
+        .tempdir_in(&dir)
+        .map_err(|e| Error::Input(format!("cannot write in {}: {e}", dir.display())))?;
+    let path = tmp.path().join("data.bin");
+    let mut rng = SmallRng::seed_from_u64(cfg.seed);
+    let size = blocks * BLOCK as u64;
+    fill(&path, size, &mut rng)?;
+    on_progress(0.25);
+
+    let mut block = AlignedBlock::new();
+    let offset = |rng: &mut SmallRng| rng.random_range(0..blocks) * BLOCK as u64;
+    let io = |e| Error::io(&path, e);
+
+    // 1. Reads that bypass the page cache.
+    let (file, direct) = match OpenOptions::new()
+        .read(true)
+        .write(true)
+        .custom_flags(libc::O_DIRECT)
+        .open(&path)
+    {
+        Ok(f) if f.read_exact_at(block.as_mut(), 0).is_ok() => (f, true),
+        _ => {
+            let f = OpenOptions::new()
+                .read(true)
+                .write(true)
+                .open(&path)
+                .map_err(io)?;
+            fadvise(&f, 0, size, libc::POSIX_FADV_RANDOM);
+            fadvise(&f, 0, size, libc::POSIX_FADV_DONTNEED);
+            (f, false)
+        }
+    };
+    let mut cold = Latencies::new();
+    for i in 0..cfg.samples {
+        crate::signal::check()?;
+        let off = offset(&mut rng);
+        cold.time(|| file.read_exact_at(block.as_mut(), off).map_err(io))?;
+        if !direct {
+            fadvise(&file, off, BLOCK as u64, libc::POSIX_FADV_DONTNEED);
+        }
+        if i % 256 == 0 {
+            on_progress(0.25 + 0.35 * i as f64 / cfg.samples as f64);
+        }
+    }
+    let (method, note) = if direct {
+        ("O_DIRECT 4K random read QD1", where_.clone())
+    } else {
+        (
+            "4K random read QD1, page cache dropped (fallback)",
+            format!(
+                "{where_}; O_DIRECT was refused, so each read used fsync + POSIX_FADV_RANDOM + \
+                 POSIX_FADV_DONTNEED instead"
+            ),
+        )
+    };
+    let mut rungs = vec![cold.rung("ssd", method, Some(note))?];
+
+    // 2. The same reads from a warm page cache.
+    let buffered = File::open(&path).map_err(io)?;
+    let mut chunk = vec![0u8; 1 << 20];
+    let mut at = 0;
+    while at < size {
+        let n = buffered.read_at(&mut chunk, at).map_err(io)?;
+        if n == 0 {
+            break;
+        }
+        at += n as u64;
+    }
+    let mut warm = Latencies::new();
+    for _ in 0..cfg.samples {
+        crate::signal::check()?;
+        let off = offset(&mut rng);
+        warm.time(|| buffered.read_exact_at(block.as_mut(), off).map_err(io))?;
+    }
+    on_progress(0.7);
+    rungs.push(warm.rung(
+        "page cache",
+        "buffered 4K random read QD1, warm page cache (RAM)",
+        Some(where_.clone()),
+    )?);
+
+    // 3. 4 KiB writes, each made durable before the next.
+    let writes = (cfg.samples / 10).max(1);
+    let mut synced = Latencies::new();
+    for i in 0..writes {
+        crate::signal::check()?;
+        let off = offset(&mut rng);
+        rng.fill(block.as_mut());
+        synced.time(|| {
+            file.write_all_at(block.as_mut(), off).map_err(io)?;
+            file.sync_data().map_err(io)
+        })?;
+        if i % 64 == 0 {
+            on_progress(0.7 + 0.3 * i as f64 / writes as f64);
+        }
+    }
+    rungs.push(synced.rung(
+        "ssd",
+        if direct {
+            "O_DIRECT 4K random write + fdatasync QD1"
+        } else {
+            "4K random write + fdatasync QD1"
+        },
+        Some(where_),
+    )?);
+    drop(file);
+    drop(buffered);
+    tmp.close().map_err(|e| Error::io(&dir, e))?;
+    on_progress(1.0);
+    Ok(rungs)
+}
+
+/// Bytes free for an unprivileged user on the filesystem of `dir`.
+fn free_bytes(dir: &Path) -> Option<u64> {
+    use std::os::unix::ffi::OsStrExt;
+    let c = std::ffi::CString::new(dir.as_os_str().as_bytes()).ok()?;
+    // SAFETY: statvfs fills the zeroed struct; c is a valid NUL-terminated path.
+    let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
+    // SAFETY: as above.
+    let rc = unsafe { libc::statvfs(c.as_ptr(), &mut st) };
+    (rc == 0).then(|| st.f_bavail as u64 * st.f_frsize as u64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MOUNTINFO: &str = "\
+22 1 254:0 / / rw,relatime shared:1 - ext4 /dev/vda rw
+30 22 0:26 / /dev/shm rw,nosuid,nodev shared:2 - tmpfs tmpfs rw
+31 22 0:27 / /tmp/my\\040dir rw shared:3 - tmpfs none rw
+";
+
+    #[test]
+    fn the_longest_mount_point_wins() {
+        let m = mount_of(MOUNTINFO, Path::new("/work/results")).unwrap();
+        assert_eq!((m.fstype.as_str(), m.source.as_str()), ("ext4", "/dev/vda"));
+        let m = mount_of(MOUNTINFO, Path::new("/dev/shm/x")).unwrap();
+        assert_eq!(m.fstype, "tmpfs");
+        let m = mount_of(MOUNTINFO, Path::new("/tmp/my dir/a")).unwrap();
+        assert_eq!(m.point, Path::new("/tmp/my dir"));
+        // A sibling whose name merely starts the same is not inside the mount.
+        let m = mount_of(MOUNTINFO, Path::new("/dev/shmem")).unwrap();
+        assert_eq!(m.fstype, "ext4");
+    }
+
+    #[test]
+    fn ram_filesystems_are_recognised() {
+        assert!(is_ram_fs("tmpfs") && is_ram_fs("ramfs"));
+        assert!(!is_ram_fs("ext4") && !is_ram_fs("xfs"));
+    }
+}

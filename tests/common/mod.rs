@@ -1,0 +1,124 @@
+//! Helpers shared by the integration tests: run the real binary, check user errors,
+//! start throwaway servers on loopback.
+#![allow(dead_code)] // each test binary uses its own subset
+
+use std::path::Path;
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+/// Runs `ladder` with `args` (and `env` set), waiting for it.
+pub fn ladder_env(args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_ladder"));
+    cmd.args(args)
+        .env_remove("REDIS_URL")
+        .env_remove("DATABASE_URL");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd.output().expect("run ladder")
+}
+
+/// Runs `ladder` with `args`.
+pub fn ladder(args: &[&str]) -> Output {
+    ladder_env(args, &[])
+}
+
+/// The process's stderr as text.
+pub fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// Exit 2, exactly one line on stderr that says `needle`, no panic, nothing on stdout.
+pub fn assert_user_error(o: &Output, needle: &str) {
+    let err = stderr(o);
+    assert_eq!(o.status.code(), Some(2), "stderr: {err}");
+    assert_eq!(err.trim_end().lines().count(), 1, "stderr: {err}");
+    assert!(err.contains(needle), "expected {needle:?} in {err:?}");
+    assert!(!err.contains("panicked"), "{err}");
+    assert!(o.stdout.is_empty());
+}
+
+/// The names in a directory.
+pub fn entries(dir: &Path) -> Vec<String> {
+    std::fs::read_dir(dir)
+        .map(|d| {
+            d.filter_map(|e| e.ok())
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Whether a process with this pid still exists.
+pub fn alive(pid: u32) -> bool {
+    Path::new(&format!("/proc/{pid}")).exists()
+}
+
+/// Pids of processes whose command line contains `needle`.
+pub fn pids_with(needle: &str) -> Vec<u32> {
+    entries(Path::new("/proc"))
+        .into_iter()
+        .filter_map(|n| n.parse::<u32>().ok())
+        .filter(|pid| {
+            std::fs::read(format!("/proc/{pid}/cmdline"))
+                .map(|c| String::from_utf8_lossy(&c).contains(needle))
+                .unwrap_or(false)
+        })
+        .collect()
+}
+
+/// A redis-server the test owns (not ladder's managed one), killed on drop.
+pub struct TestRedis {
+    child: Child,
+    pub port: u16,
+    _dir: tempfile::TempDir,
+}
+
+impl TestRedis {
+    /// Starts one on a free loopback port, with `extra` arguments; `None` when
+    /// redis-server is not installed.
+    pub fn start(extra: &[&str]) -> Option<TestRedis> {
+        let bin = latency_ladder::services::find_binary("redis-server", &[])?;
+        let dir = tempfile::Builder::new()
+            .prefix("test-redis-")
+            .tempdir()
+            .unwrap();
+        let port = latency_ladder::services::free_port().unwrap();
+        let child = Command::new(bin)
+            .args([
+                "--port",
+                &port.to_string(),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+            ])
+            .args(["--appendonly", "no", "--dir"])
+            .arg(dir.path())
+            .args(extra)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let start = Instant::now();
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                start.elapsed() < Duration::from_secs(10),
+                "test redis did not start"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Some(TestRedis {
+            child,
+            port,
+            _dir: dir,
+        })
+    }
+}
+
+impl Drop for TestRedis {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

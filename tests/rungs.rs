@@ -1,0 +1,201 @@
+//! Integration tests of the storage and Redis rungs, on real files and real servers.
+
+mod common;
+
+use common::*;
+use redis::Commands;
+
+fn out_dir() -> tempfile::TempDir {
+    tempfile::tempdir().unwrap()
+}
+
+fn run_json(args: &[&str], out: &std::path::Path) -> serde_json::Value {
+    let mut full = args.to_vec();
+    full.extend([
+        "--quick",
+        "--quiet",
+        "--json",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    let o = ladder(&full);
+    assert!(o.status.success(), "{}", stderr(&o));
+    serde_json::from_slice(&o.stdout).expect("stdout is JSON")
+}
+
+fn methods(v: &serde_json::Value) -> Vec<String> {
+    v["rungs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["method"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[test]
+fn storage_on_a_temp_dir_measures_and_leaves_nothing() {
+    let target = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+    let out = out_dir();
+    let v = run_json(
+        &[
+            "storage",
+            "--path",
+            target.path().to_str().unwrap(),
+            "--file-size",
+            "16M",
+            "--samples",
+            "200",
+        ],
+        out.path(),
+    );
+    let m = methods(&v);
+    assert!(m.iter().any(|m| m.contains("4K random read QD1")), "{m:?}");
+    assert!(m.iter().any(|m| m.contains("warm page cache")), "{m:?}");
+    assert!(m.iter().any(|m| m.contains("fdatasync")), "{m:?}");
+    for r in v["rungs"].as_array().unwrap() {
+        let p50 = r["p50_ns"].as_f64().unwrap();
+        assert!(p50 > 0.0 && p50 <= r["p99_ns"].as_f64().unwrap());
+        assert!(
+            r["note"].as_str().unwrap().contains(" on "),
+            "device recorded: {r}"
+        );
+    }
+    assert!(
+        entries(target.path()).is_empty(),
+        "left behind: {:?}",
+        entries(target.path())
+    );
+}
+
+#[test]
+fn storage_refuses_tmpfs() {
+    let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    let Some(shm) = ["/dev/shm", "/run"].into_iter().find(|p| {
+        latency_ladder::suite::storage::mount_of(&mountinfo, std::path::Path::new(p))
+            .is_some_and(|m| m.fstype == "tmpfs")
+    }) else {
+        eprintln!("skipped: no tmpfs mount to try");
+        return;
+    };
+    let out = out_dir();
+    let o = ladder(&[
+        "storage",
+        "--quick",
+        "--path",
+        shm,
+        "--out",
+        out.path().to_str().unwrap(),
+    ]);
+    assert_user_error(&o, "tmpfs");
+    assert!(entries(out.path()).is_empty());
+}
+
+#[test]
+fn managed_redis_is_measured_then_gone() {
+    if latency_ladder::services::find_binary("redis-server", &[]).is_none() {
+        eprintln!("skipped: redis-server is not installed (scripts/setup-services.sh)");
+        return;
+    }
+    let before = pids_with("ladder-redis-");
+    let out = out_dir();
+    let v = run_json(&["redis"], out.path());
+    let m = methods(&v);
+    for want in [
+        "PING over TCP, back-to-back",
+        "GET hit over unix socket, back-to-back",
+        "GET miss over TCP, back-to-back",
+        "SET with TTL (EX 60) over TCP, back-to-back",
+        "INCR over unix socket, back-to-back",
+        "GET hit over TCP, 10 ms apart",
+        "GET hit over unix socket, pipelined 100 per batch (per command)",
+    ] {
+        assert!(m.iter().any(|x| x == want), "missing {want} in {m:?}");
+    }
+    let after = pids_with("ladder-redis-");
+    assert!(
+        after.iter().all(|p| before.contains(p)),
+        "left running: {after:?}"
+    );
+}
+
+#[test]
+fn a_users_redis_keeps_its_keys_and_gets_none_of_ours() {
+    let Some(server) = TestRedis::start(&[]) else {
+        eprintln!("skipped: redis-server is not installed (scripts/setup-services.sh)");
+        return;
+    };
+    let url = format!("redis://127.0.0.1:{}/", server.port);
+    let mut c = redis::Client::open(url.as_str())
+        .unwrap()
+        .get_connection()
+        .unwrap();
+    let () = c.set("user:session:42", "keep me").unwrap();
+    let out = out_dir();
+    let v = run_json(&["redis", "--url", &url], out.path());
+    assert!(methods(&v).iter().all(|m| m.contains("over TCP")));
+    let kept: String = c.get("user:session:42").unwrap();
+    assert_eq!(kept, "keep me");
+    let keys: Vec<String> = c.keys("*").unwrap();
+    assert_eq!(keys, ["user:session:42"]);
+
+    // REDIS_URL is the default target.
+    let o = ladder_env(
+        &[
+            "redis",
+            "--quick",
+            "--quiet",
+            "--out",
+            out.path().to_str().unwrap(),
+        ],
+        &[("REDIS_URL", &url)],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let keys: Vec<String> = c.keys("*").unwrap();
+    assert_eq!(keys, ["user:session:42"]);
+}
+
+#[test]
+fn unreachable_redis_exits_2_in_one_line() {
+    let out = out_dir();
+    let start = std::time::Instant::now();
+    let o = ladder(&[
+        "redis",
+        "--quick",
+        "--url",
+        "redis://127.0.0.1:1/",
+        "--out",
+        out.path().to_str().unwrap(),
+    ]);
+    assert_user_error(&o, "cannot use Redis at redis://127.0.0.1:1/");
+    assert!(start.elapsed().as_secs() < 30);
+    let o = ladder(&[
+        "redis",
+        "--url",
+        "http://nope",
+        "--out",
+        out.path().to_str().unwrap(),
+    ]);
+    assert_user_error(&o, "Redis URL");
+    assert!(entries(out.path()).is_empty());
+}
+
+#[test]
+fn a_wrong_password_exits_2_without_showing_it() {
+    let Some(server) = TestRedis::start(&["--requirepass", "right-horse-battery"]) else {
+        eprintln!("skipped: redis-server is not installed (scripts/setup-services.sh)");
+        return;
+    };
+    let out = out_dir();
+    let url = format!("redis://:wrong-staple-9@127.0.0.1:{}/", server.port);
+    let o = ladder(&[
+        "redis",
+        "--quick",
+        "--url",
+        &url,
+        "--out",
+        out.path().to_str().unwrap(),
+    ]);
+    assert_user_error(&o, ":***@127.0.0.1");
+    assert!(!stderr(&o).contains("wrong-staple-9"));
+    assert!(!stderr(&o).contains("right-horse-battery"));
+}
