@@ -1,14 +1,14 @@
 //! The subcommands: typed options from the CLI, validation (bad input fails before any
 //! measuring), the measurement, and the outputs.
 
-use crate::cli::{Cli, Command, Common, MemoryArgs, RedisArgs, StorageArgs};
+use crate::cli::{Cli, Command, Common, MemoryArgs, RedisArgs, RunArgs, RungName, StorageArgs};
 use crate::error::{Error, Result};
 use crate::host::Host;
 use crate::memory::{self, SweepConfig, NODE_BYTES};
 use crate::progress::Phase;
 use crate::record::{utc_now, Run, SCHEMA_VERSION};
 use crate::report;
-use crate::suite::{self, storage::StorageConfig, Rung};
+use crate::suite::{self, storage::StorageConfig, Rung, Skipped};
 use crate::units::format_size;
 use std::io::Write;
 use std::path::Path;
@@ -22,7 +22,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Memory(args) => measure(common, args, "memory"),
         Command::Storage(args) => storage(common, args),
         Command::Redis(args) => redis(common, args),
-        Command::Run(args) => measure(common, args, "run"),
+        Command::Run(args) => run_all(common, args),
         Command::Report { run_dir } => redraw(common, run_dir),
     }
 }
@@ -208,18 +208,16 @@ fn point_units(size: u64) -> u64 {
 struct Recorder {
     started: Instant,
     stamp: String,
-    date: String,
     host: Host,
 }
 
 impl Recorder {
     fn start() -> Recorder {
         let started = Instant::now();
-        let (stamp, date) = utc_now();
+        let (stamp, _) = utc_now();
         Recorder {
             started,
             stamp,
-            date,
             host: Host::probe(),
         }
     }
@@ -232,7 +230,19 @@ impl Recorder {
         memory: Option<memory::MemorySection>,
         rungs: Vec<Rung>,
     ) -> Result<()> {
-        let run = Run {
+        let run = self.record(command, memory, rungs, Vec::new());
+        write_and_print(common, &run)
+    }
+
+    /// The record of what was measured.
+    fn record(
+        self,
+        command: &str,
+        memory: Option<memory::MemorySection>,
+        rungs: Vec<Rung>,
+        skipped: Vec<Skipped>,
+    ) -> Run {
+        Run {
             schema_version: SCHEMA_VERSION,
             tool_version: env!("CARGO_PKG_VERSION").to_string(),
             command: command.to_string(),
@@ -241,48 +251,76 @@ impl Recorder {
             host: self.host,
             memory,
             rungs,
-            skipped: Vec::new(),
-        };
-        let dir = report::write_run_dir(&run, &common.out, &self.date)?;
-        finish(common, &run, &dir)
+            skipped,
+            ladder: Vec::new(),
+            comparisons: Vec::new(),
+        }
     }
+}
+
+/// Writes the run folder (named for the run's start date) and prints the summary.
+fn write_and_print(common: &Common, run: &Run) -> Result<()> {
+    let date = run.started_at.get(..10).unwrap_or("undated");
+    let dir = report::write_run_dir(run, &common.out, date)?;
+    finish(common, run, &dir)
+}
+
+/// The memory sweep with its progress bar.
+fn sweep_with_progress(
+    cfg: &SweepConfig,
+    host: &Host,
+    quiet: bool,
+) -> Result<memory::MemorySection> {
+    let sizes = memory::grid(cfg.min_bytes, cfg.max_bytes, cfg.per_octave);
+    let total: u64 = sizes.iter().map(|&s| point_units(s)).sum::<u64>() * cfg.pages.len() as u64;
+    let phase = Phase::new("memory", total, quiet);
+    memory::sweep(cfg, host, |p| {
+        phase.advance(
+            point_units(p.size_bytes),
+            format!("{} {}", format_size(p.size_bytes), p.pages_requested),
+        )
+    })
 }
 
 fn measure(common: &Common, args: &MemoryArgs, command: &str) -> Result<()> {
     let rec = Recorder::start();
     let cfg = sweep_config(args, common.quick, &rec.host)?;
     report::check_writable(&common.out)?;
-
-    let sizes = memory::grid(cfg.min_bytes, cfg.max_bytes, cfg.per_octave);
-    let total: u64 = sizes.iter().map(|&s| point_units(s)).sum::<u64>() * cfg.pages.len() as u64;
-    let phase = Phase::new("memory", total, common.quiet);
-    let section = memory::sweep(&cfg, &rec.host, |p| {
-        phase.advance(
-            point_units(p.size_bytes),
-            format!("{} {}", format_size(p.size_bytes), p.pages_requested),
-        )
-    })?;
-    drop(phase);
+    let section = sweep_with_progress(&cfg, &rec.host, common.quiet)?;
     rec.finish(common, command, Some(section), Vec::new())
+}
+
+/// The storage configuration for a directory (default sizes per --quick).
+fn storage_config(
+    common: &Common,
+    dir: Option<&Path>,
+    args: Option<&StorageArgs>,
+) -> StorageConfig {
+    StorageConfig {
+        dir: dir.map_or_else(|| common.out.clone(), Path::to_path_buf),
+        file_size: args.and_then(|a| a.file_size).unwrap_or(if common.quick {
+            64 << 20
+        } else {
+            1 << 30
+        }),
+        samples: args
+            .and_then(|a| a.samples)
+            .unwrap_or(if common.quick { 500 } else { 5000 }),
+        allow_ram: args.is_some_and(|a| a.allow_ram),
+        seed: 0x55d,
+    }
+}
+
+fn storage_rungs(cfg: &StorageConfig, quiet: bool) -> Result<Vec<Rung>> {
+    let phase = Phase::fractional("storage", quiet);
+    suite::storage::measure(cfg, |f| phase.set_fraction(f))
 }
 
 fn storage(common: &Common, args: &StorageArgs) -> Result<()> {
     let rec = Recorder::start();
     report::check_writable(&common.out)?;
-    let cfg = StorageConfig {
-        dir: args.path.clone().unwrap_or_else(|| common.out.clone()),
-        file_size: args
-            .file_size
-            .unwrap_or(if common.quick { 64 << 20 } else { 1 << 30 }),
-        samples: args
-            .samples
-            .unwrap_or(if common.quick { 500 } else { 5000 }),
-        allow_ram: args.allow_ram,
-        seed: 0x55d,
-    };
-    let phase = Phase::fractional("storage", common.quiet);
-    let rungs = suite::storage::measure(&cfg, |f| phase.set_fraction(f))?;
-    drop(phase);
+    let cfg = storage_config(common, args.path.as_deref(), Some(args));
+    let rungs = storage_rungs(&cfg, common.quiet)?;
     rec.finish(common, "storage", None, rungs)
 }
 
@@ -291,20 +329,113 @@ fn env_url(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|v| !v.trim().is_empty())
 }
 
-fn redis(common: &Common, args: &RedisArgs) -> Result<()> {
-    let rec = Recorder::start();
-    report::check_writable(&common.out)?;
-    let target = suite::redis::Target::pick(args.url.clone().or_else(|| env_url("REDIS_URL")))?;
+/// Measures Redis at `url`, or on a managed server (stopped before this returns).
+fn redis_rungs(url: Option<String>, common: &Common) -> Result<Vec<Rung>> {
+    let target = suite::redis::Target::pick(url)?;
     let cfg = if common.quick {
         suite::redis::RedisConfig::QUICK
     } else {
         suite::redis::RedisConfig::DEFAULT
     };
     let phase = Phase::fractional("redis", common.quiet);
-    let rungs = suite::redis::measure(&target, cfg, |f| phase.set_fraction(f))?;
-    drop(phase);
-    drop(target);
+    suite::redis::measure(&target, cfg, |f| phase.set_fraction(f))
+}
+
+fn redis(common: &Common, args: &RedisArgs) -> Result<()> {
+    let rec = Recorder::start();
+    report::check_writable(&common.out)?;
+    let rungs = redis_rungs(args.url.clone().or_else(|| env_url("REDIS_URL")), common)?;
     rec.finish(common, "redis", None, rungs)
+}
+
+/// Adds a rung's outcome: its rows, or a skipped entry with the reason. Only Ctrl-C
+/// stops the run; every other failure is one rung that could not run.
+fn attempt(
+    rung: &str,
+    outcome: Result<Vec<Rung>>,
+    rungs: &mut Vec<Rung>,
+    skipped: &mut Vec<Skipped>,
+) -> Result<()> {
+    match outcome {
+        Ok(rows) => rungs.extend(rows),
+        Err(Error::Interrupted) => return Err(Error::Interrupted),
+        Err(e) => skipped.push(Skipped {
+            rung: rung.to_string(),
+            reason: e.to_string(),
+        }),
+    }
+    Ok(())
+}
+
+fn run_all(common: &Common, args: &RunArgs) -> Result<()> {
+    let rec = Recorder::start();
+    let wants = |r: RungName| !args.skip.contains(&r);
+    // Every piece of bad input fails here, before anything is measured.
+    let sweep = wants(RungName::Memory)
+        .then(|| sweep_config(&args.memory, common.quick, &rec.host))
+        .transpose()?;
+    if let Some(url) = &args.http_url {
+        suite::http::parse_url(url)?;
+    }
+    let redis_url = args.redis_url.clone().or_else(|| env_url("REDIS_URL"));
+    if let Some(url) = &redis_url {
+        redis::Client::open(url.as_str())
+            .map_err(|e| Error::Input(format!("bad Redis URL {}: {e}", suite::redact_url(url))))?;
+    }
+    report::check_writable(&common.out)?;
+
+    let mut rungs = Vec::new();
+    let mut skipped = Vec::new();
+    let skip = |rung: &str| Skipped {
+        rung: rung.to_string(),
+        reason: "skipped with --skip".to_string(),
+    };
+    let memory = match sweep {
+        Some(cfg) => Some(sweep_with_progress(&cfg, &rec.host, common.quiet)?),
+        None => {
+            skipped.push(skip("memory"));
+            None
+        }
+    };
+    if wants(RungName::Ssd) {
+        let cfg = storage_config(common, args.storage_path.as_deref(), None);
+        attempt(
+            "ssd",
+            storage_rungs(&cfg, common.quiet),
+            &mut rungs,
+            &mut skipped,
+        )?;
+    } else {
+        skipped.push(skip("ssd"));
+    }
+    if wants(RungName::Redis) {
+        attempt(
+            "redis",
+            redis_rungs(redis_url, common),
+            &mut rungs,
+            &mut skipped,
+        )?;
+    } else {
+        skipped.push(skip("redis"));
+    }
+    match (&args.http_url, wants(RungName::Http)) {
+        (Some(url), true) => {
+            let phase = Phase::fractional("http", common.quiet);
+            let samples = if common.quick { 5 } else { 50 };
+            let outcome = suite::http::measure(url, samples, |f| phase.set_fraction(f));
+            drop(phase);
+            attempt("http", outcome.map(|r| vec![r]), &mut rungs, &mut skipped)?;
+        }
+        (None, true) => skipped.push(Skipped {
+            rung: "http".into(),
+            reason: "pass --http-url".into(),
+        }),
+        (_, false) => skipped.push(skip("http")),
+    }
+    let mut run = rec.record("run", memory, rungs, skipped);
+    run.ladder = crate::ladder::rows(&run);
+    run.comparisons = crate::ladder::comparisons(&run.ladder);
+    write_and_print(common, &run)
 }
 
 /// Prints the summary (stderr with --json, where stdout holds the record) and the JSON.

@@ -46,8 +46,8 @@ pub enum Command {
     Storage(StorageArgs),
     /// Redis round trips on REDIS_URL, --url, or a managed redis-server.
     Redis(RedisArgs),
-    /// Every rung (today: the memory ladder), written as one run folder.
-    Run(MemoryArgs),
+    /// Every rung and the lecture's table beside it, written as one run folder.
+    Run(RunArgs),
     /// Redraw report.md and the CSV files of a run folder from its run.json.
     Report {
         /// A run folder holding run.json.
@@ -138,4 +138,37 @@ pub struct RedisArgs {
     /// [default: REDIS_URL, else a managed redis-server on loopback].
     #[arg(long, value_name = "URL")]
     pub url: Option<String>,
+}
+
+/// A rung `ladder run` can skip.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum RungName {
+    /// The memory sweep (L1, L2/L3, RAM).
+    Memory,
+    /// The storage rung.
+    Ssd,
+    /// The Redis rung.
+    Redis,
+    /// The external-API rung.
+    Http,
+}
+
+/// Flags of `ladder run`.
+#[derive(Debug, Clone, Args)]
+pub struct RunArgs {
+    /// The memory sweep's flags.
+    #[command(flatten)]
+    pub memory: MemoryArgs,
+    /// Rungs to leave out, comma-separated.
+    #[arg(long, value_enum, value_delimiter = ',', value_name = "RUNG,...")]
+    pub skip: Vec<RungName>,
+    /// An http:// URL for the External API row (timed GETs, a new connection each).
+    #[arg(long, value_name = "URL")]
+    pub http_url: Option<String>,
+    /// A Redis to measure [default: REDIS_URL, else a managed redis-server].
+    #[arg(long, value_name = "URL")]
+    pub redis_url: Option<String>,
+    /// A directory on the disk to measure [default: the --out folder's].
+    #[arg(long, value_name = "DIR")]
+    pub storage_path: Option<PathBuf>,
 }

@@ -11,6 +11,7 @@ pub mod cli;
 pub mod counters;
 pub mod error;
 pub mod host;
+pub mod ladder;
 pub mod measure;
 pub mod memory;
 pub mod progress;

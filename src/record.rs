@@ -3,6 +3,7 @@
 
 use crate::error::{Error, Result};
 use crate::host::Host;
+use crate::ladder::{Comparison, LadderRow};
 use crate::memory::MemorySection;
 use crate::suite::{Rung, Skipped};
 use serde::{Deserialize, Serialize};
@@ -35,6 +36,12 @@ pub struct Run {
     /// Rungs that could not run, with the reason.
     #[serde(default)]
     pub skipped: Vec<Skipped>,
+    /// The lecture's table beside the measurements (`ladder run`).
+    #[serde(default)]
+    pub ladder: Vec<LadderRow>,
+    /// The lecture's comparisons, recomputed.
+    #[serde(default)]
+    pub comparisons: Vec<Comparison>,
 }
 
 impl Run {

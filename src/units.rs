@@ -71,6 +71,21 @@ pub fn format_ns(ns: f64) -> String {
     }
 }
 
+/// A round latency in its natural unit without padding digits: `1 ns`, `100 µs`,
+/// `0.5 ms`, `200 ms` (for the lecture's claims).
+pub fn format_ns_round(ns: f64) -> String {
+    let (value, unit) = if ns < 1e3 {
+        (ns, "ns")
+    } else if ns < 1e6 {
+        (ns / 1e3, "µs")
+    } else if ns < 1e9 {
+        (ns / 1e6, "ms")
+    } else {
+        (ns / 1e9, "s")
+    };
+    format!("{} {unit}", (value * 1000.0).round() / 1000.0)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -118,5 +133,8 @@ mod tests {
         assert_eq!(format_ns(84_100.0), "84.1 µs");
         assert_eq!(format_ns(52e6), "52.0 ms");
         assert_eq!(format_ns(f64::NAN), "n/a");
+        assert_eq!(format_ns_round(1.0), "1 ns");
+        assert_eq!(format_ns_round(100_000.0), "100 µs");
+        assert_eq!(format_ns_round(50e6), "50 ms");
     }
 }

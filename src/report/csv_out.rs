@@ -38,3 +38,37 @@ pub fn memory_csv(mem: &MemorySection) -> Result<Vec<u8>> {
     w.into_inner()
         .map_err(|e| Error::Internal(format!("cannot write memory.csv: {e}")))
 }
+
+/// `ladder.csv`: rung, lecture_claim_ns, measured_p50_ns, measured_p99_ns,
+/// measured_median_ns, ratio, method, verdict.
+pub fn ladder_csv(rows: &[crate::ladder::LadderRow]) -> Result<Vec<u8>> {
+    let err = |e: csv::Error| Error::Internal(format!("cannot write ladder.csv: {e}"));
+    let mut w = csv::Writer::from_writer(Vec::new());
+    w.write_record([
+        "rung",
+        "lecture_claim_ns",
+        "measured_p50_ns",
+        "measured_p99_ns",
+        "measured_median_ns",
+        "ratio",
+        "method",
+        "verdict",
+    ])
+    .map_err(err)?;
+    let opt = |v: Option<f64>| v.map(|v| format!("{v:.4}")).unwrap_or_default();
+    for r in rows {
+        w.write_record([
+            r.rung.clone(),
+            format!("{}", r.lecture_claim_ns),
+            opt(r.measured_ns),
+            opt(r.p99_ns),
+            opt(r.median_ns),
+            r.ratio.map(|x| format!("{x:.6}")).unwrap_or_default(),
+            r.method.clone(),
+            r.verdict.clone(),
+        ])
+        .map_err(err)?;
+    }
+    w.into_inner()
+        .map_err(|e| Error::Internal(format!("cannot write ladder.csv: {e}")))
+}

@@ -1,7 +1,8 @@
 //! report.md: the run as a document people paste into their own reports.
 
 use super::{
-    host_line, level_rows, rung_notes, rung_rows, skipped_lines, LEVEL_HEADER, RUNG_HEADER,
+    comparison_lines, host_line, ladder_rows, level_rows, rung_notes, rung_rows, skipped_lines,
+    LADDER_HEADER, LEVEL_HEADER, RUNG_HEADER,
 };
 use crate::record::Run;
 use crate::units::{format_ns, format_size};
@@ -31,6 +32,24 @@ pub fn markdown(run: &Run) -> String {
         run.command, run.started_at, run.tool_version, run.wall_seconds
     );
     let _ = writeln!(md, "{}\n", host_line(run));
+    if !run.ladder.is_empty() {
+        let _ = writeln!(md, "## The lecture's table, measured\n");
+        let _ = writeln!(
+            md,
+            "Each row: what the lecture claims, what this machine measured (p50 of a \
+             distribution, or a memory level's plateau from the fastest trials), how, and the \
+             ratio measured / claim.\n"
+        );
+        md.push_str(&table(
+            &LADDER_HEADER,
+            ladder_rows(run).into_iter().map(|r| r.to_vec()),
+        ));
+        md.push('\n');
+        for line in comparison_lines(run) {
+            let _ = writeln!(md, "- {line}");
+        }
+        md.push('\n');
+    }
     if !h.caches.is_empty() {
         let _ = writeln!(md, "Caches as sysfs reports them:\n");
         md.push_str(&table(

@@ -5,7 +5,7 @@ mod csv_out;
 mod markdown;
 mod table;
 
-pub use csv_out::memory_csv;
+pub use csv_out::{ladder_csv, memory_csv};
 pub use markdown::markdown;
 pub use table::terminal;
 
@@ -105,6 +105,9 @@ pub fn render_all(run: &Run) -> Result<Vec<(&'static str, Vec<u8>)>> {
     ];
     if let Some(mem) = &run.memory {
         files.push(("memory.csv", memory_csv(mem)?));
+    }
+    if !run.ladder.is_empty() {
+        files.push(("ladder.csv", ladder_csv(&run.ladder)?));
     }
     Ok(files)
 }
@@ -242,4 +245,64 @@ pub fn rung_notes(rungs: &[crate::suite::Rung]) -> Vec<String> {
         }
     }
     notes
+}
+
+/// Header of the ladder table.
+pub const LADDER_HEADER: [&str; 7] = [
+    "rung",
+    "lecture says",
+    "measured",
+    "p99 / median",
+    "method",
+    "ratio",
+    "verdict",
+];
+
+/// One row per lecture rung: the table shared by the terminal and report.md.
+pub fn ladder_rows(run: &Run) -> Vec<[String; 7]> {
+    use crate::units::format_ns;
+    let dash = || "—".to_string();
+    run.ladder
+        .iter()
+        .map(|r| {
+            [
+                r.rung.clone(),
+                format!("~{}", crate::units::format_ns_round(r.lecture_claim_ns)),
+                r.measured_ns.map(format_ns).unwrap_or_else(dash),
+                match (r.p99_ns, r.median_ns) {
+                    (Some(p99), _) => format!("p99 {}", format_ns(p99)),
+                    (None, Some(median)) => format!("median {}", format_ns(median)),
+                    _ => dash(),
+                },
+                if r.measured_ns.is_some() {
+                    r.method.clone()
+                } else {
+                    dash()
+                },
+                r.ratio.map(|x| format!("{x:.3}")).unwrap_or_else(dash),
+                r.verdict.clone(),
+            ]
+        })
+        .collect()
+}
+
+/// One sentence per recomputed comparison.
+pub fn comparison_lines(run: &Run) -> Vec<String> {
+    use crate::ladder::factor;
+    run.comparisons
+        .iter()
+        .map(|c| match c.measured_factor {
+            Some(m) => format!(
+                "{}: {} measured (the lecture's numbers give {})",
+                c.name,
+                factor(m),
+                factor(c.lecture_factor)
+            ),
+            None => format!(
+                "{}: not measured (the lecture's numbers give {})",
+                c.name,
+                factor(c.lecture_factor)
+            ),
+        })
+        .collect()
 }

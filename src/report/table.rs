@@ -1,53 +1,55 @@
 //! The terminal summary printed at the end of a run.
 
 use super::{
-    host_line, level_rows, rung_notes, rung_rows, skipped_lines, LEVEL_HEADER, RUNG_HEADER,
+    comparison_lines, host_line, ladder_rows, level_rows, rung_notes, rung_rows, skipped_lines,
+    LADDER_HEADER, LEVEL_HEADER, RUNG_HEADER,
 };
 use crate::record::Run;
 use comfy_table::{presets::UTF8_FULL_CONDENSED, ContentArrangement, Table};
+use std::fmt::Write;
 
-/// The end-of-run summary: host line and the memory levels table.
+fn table<const N: usize>(header: [&str; N], rows: Vec<[String; N]>) -> Table {
+    let mut t = Table::new();
+    t.load_preset(UTF8_FULL_CONDENSED)
+        .set_content_arrangement(ContentArrangement::Dynamic)
+        .set_header(header);
+    for row in rows {
+        t.add_row(row);
+    }
+    t
+}
+
+/// The end-of-run summary: host line, memory levels, comparison rungs, the ladder.
 pub fn terminal(run: &Run) -> String {
     let mut out = format!("{}\n", host_line(run));
     if let Some(mem) = &run.memory {
-        let mut t = Table::new();
-        t.load_preset(UTF8_FULL_CONDENSED)
-            .set_content_arrangement(ContentArrangement::Dynamic)
-            .set_header(LEVEL_HEADER);
-        for row in level_rows(mem) {
-            t.add_row(row);
-        }
-        out.push_str(&format!(
-            "memory: {} points, {} order, pinned to CPU {}\n{t}\n",
+        let _ = writeln!(
+            out,
+            "memory: {} points, {} order, pinned to CPU {}\n{}",
             mem.points.len(),
             mem.config.order,
-            mem.config.cpu
-        ));
+            mem.config.cpu,
+            table(LEVEL_HEADER, level_rows(mem))
+        );
     }
     if !run.rungs.is_empty() {
-        let mut t = Table::new();
-        t.load_preset(UTF8_FULL_CONDENSED)
-            .set_content_arrangement(ContentArrangement::Dynamic)
-            .set_header(RUNG_HEADER);
-        for row in rung_rows(&run.rungs) {
-            t.add_row(row);
-        }
-        out.push_str(&format!(
-            "{t}
-"
-        ));
+        let _ = writeln!(out, "{}", table(RUNG_HEADER, rung_rows(&run.rungs)));
         for note in rung_notes(&run.rungs) {
-            out.push_str(&format!(
-                "  {note}
-"
-            ));
+            let _ = writeln!(out, "  {note}");
         }
     }
     for line in skipped_lines(run) {
-        out.push_str(&format!(
-            "{line}
-"
-        ));
+        let _ = writeln!(out, "{line}");
+    }
+    if !run.ladder.is_empty() {
+        let _ = writeln!(
+            out,
+            "the lecture's table, measured here:\n{}",
+            table(LADDER_HEADER, ladder_rows(run))
+        );
+        for line in comparison_lines(run) {
+            let _ = writeln!(out, "  {line}");
+        }
     }
     out
 }
