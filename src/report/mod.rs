@@ -112,18 +112,34 @@ pub fn render_all(run: &Run) -> Result<Vec<(&'static str, Vec<u8>)>> {
     Ok(files)
 }
 
+/// Writes every file of a run folder into `dir`: the rendered text files and the
+/// plots. With `with_record` false, run.json is left out (it is the source).
+fn write_files(run: &Run, dir: &Path, with_record: bool) -> Result<()> {
+    for (name, bytes) in render_all(run)? {
+        if name == "run.json" && !with_record {
+            continue;
+        }
+        let p = dir.join(name);
+        fs::write(&p, bytes).map_err(|e| Error::io(&p, e))?;
+    }
+    crate::plot::draw_run(run, dir)?;
+    Ok(())
+}
+
+/// A hidden temp folder inside `parent`, removed on drop unless kept.
+fn staging(parent: &Path) -> Result<tempfile::TempDir> {
+    tempfile::Builder::new()
+        .prefix(".ladder-tmp-")
+        .tempdir_in(parent)
+        .map_err(|e| Error::io(parent, e))
+}
+
 /// Writes a whole run folder under `out` or nothing: files go to a hidden temp folder
 /// first, which is renamed into place at the end. Returns the folder.
 pub fn write_run_dir(run: &Run, out: &Path, date: &str) -> Result<PathBuf> {
     fs::create_dir_all(out).map_err(|e| Error::io(out, e))?;
-    let tmp = tempfile::Builder::new()
-        .prefix(".ladder-run-")
-        .tempdir_in(out)
-        .map_err(|e| Error::io(out, e))?;
-    for (name, bytes) in render_all(run)? {
-        let p = tmp.path().join(name);
-        fs::write(&p, bytes).map_err(|e| Error::io(&p, e))?;
-    }
+    let tmp = staging(out)?;
+    write_files(run, tmp.path(), true)?;
     let dir = run_dir_name(out, date, &run.host.hostname);
     let tmp_path = tmp.keep();
     fs::rename(&tmp_path, &dir).map_err(|e| {
@@ -133,17 +149,16 @@ pub fn write_run_dir(run: &Run, out: &Path, date: &str) -> Result<PathBuf> {
     Ok(dir)
 }
 
-/// Rewrites the files of an existing run folder from its record (for `ladder report`),
-/// each file replaced atomically.
+/// Redraws the files of an existing run folder from its record (for `ladder report`):
+/// everything is drawn in a temp folder first, then each file is renamed over its old
+/// version, so a failure leaves the folder as it was.
 pub fn rewrite_run_dir(run: &Run, dir: &Path) -> Result<()> {
-    for (name, bytes) in render_all(run)? {
-        if name == "run.json" {
-            continue;
-        }
-        let mut f = tempfile::NamedTempFile::new_in(dir).map_err(|e| Error::io(dir, e))?;
-        std::io::Write::write_all(&mut f, &bytes).map_err(|e| Error::io(dir, e))?;
-        f.persist(dir.join(name))
-            .map_err(|e| Error::io(dir.join(name), e.error))?;
+    let tmp = staging(dir)?;
+    write_files(run, tmp.path(), false)?;
+    for entry in fs::read_dir(tmp.path()).map_err(|e| Error::io(tmp.path(), e))? {
+        let entry = entry.map_err(|e| Error::io(tmp.path(), e))?;
+        let target = dir.join(entry.file_name());
+        fs::rename(entry.path(), &target).map_err(|e| Error::io(&target, e))?;
     }
     Ok(())
 }
