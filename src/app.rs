@@ -24,6 +24,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Redis(args) => redis(common, args),
         Command::Run(args) => run_all(common, args),
         Command::Report { run_dir } => redraw(common, run_dir),
+        Command::Compare { run_dirs } => compare(common, run_dirs),
     }
 }
 
@@ -453,14 +454,53 @@ fn finish(common: &Common, run: &Run, dir: &Path) -> Result<()> {
     }
 }
 
-fn redraw(common: &Common, run_dir: &Path) -> Result<()> {
+/// Loads the record of a run folder; a missing folder is the user's error.
+fn load_dir(run_dir: &Path) -> Result<Run> {
     if !run_dir.is_dir() {
         return Err(Error::Input(format!(
             "{} is not a run folder",
             run_dir.display()
         )));
     }
-    let run = Run::load(&run_dir.join("run.json"))?;
+    Run::load(&run_dir.join("run.json"))
+}
+
+fn compare(common: &Common, run_dirs: &[std::path::PathBuf]) -> Result<()> {
+    let runs = run_dirs
+        .iter()
+        .map(|d| {
+            Ok(report::compare::Named {
+                name: d
+                    .canonicalize()
+                    .ok()
+                    .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
+                    .unwrap_or_else(|| d.display().to_string()),
+                run: load_dir(d)?,
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    report::check_writable(&common.out)?;
+    let (_, date) = utc_now();
+    let dir = report::write_compare_dir(&runs, &common.out, &date)?;
+    if common.json {
+        let records: Vec<&Run> = runs.iter().map(|r| &r.run).collect();
+        let json = serde_json::to_string_pretty(&records)
+            .map_err(|e| Error::Internal(format!("cannot serialise the runs: {e}")))?;
+        return stdout_line(&json);
+    }
+    let (header, rows) = report::compare::compare_table(&runs);
+    let mut t = comfy_table::Table::new();
+    t.load_preset(comfy_table::presets::UTF8_FULL_CONDENSED)
+        .set_content_arrangement(comfy_table::ContentArrangement::Dynamic)
+        .set_header(header);
+    for row in rows {
+        t.add_row(row);
+    }
+    stdout_line(&format!("{t}\nresults: {}", dir.display()))
+}
+
+fn redraw(common: &Common, run_dir: &Path) -> Result<()> {
+    let run = load_dir(run_dir)?;
     report::rewrite_run_dir(&run, run_dir)?;
     finish(common, &run, run_dir)
 }

@@ -48,7 +48,13 @@ pub enum Command {
     Redis(RedisArgs),
     /// Every rung and the lecture's table beside it, written as one run folder.
     Run(RunArgs),
-    /// Redraw report.md and the CSV files of a run folder from its run.json.
+    /// Several runs side by side: a table, and overlaid curves and ladders.
+    Compare {
+        /// Run folders holding run.json (from this machine or copied from others).
+        #[arg(required = true, num_args = 2..)]
+        run_dirs: Vec<PathBuf>,
+    },
+    /// Redraw report.md, the CSV files and the plots of a run folder from its run.json.
     Report {
         /// A run folder holding run.json.
         run_dir: PathBuf,

@@ -126,3 +126,17 @@ pub fn markdown(run: &Run) -> String {
     }
     md
 }
+
+/// compare.md: the side-by-side table of several runs.
+pub fn compare_markdown(runs: &[super::compare::Named]) -> String {
+    let (header, rows) = super::compare::compare_table(runs);
+    let mut md = String::from("# latency-ladder comparison\n\n");
+    for r in runs {
+        let _ = writeln!(md, "- **{}**: {}", r.name, host_line(&r.run));
+    }
+    md.push('\n');
+    let header: Vec<&str> = header.iter().map(String::as_str).collect();
+    md.push_str(&table(&header, rows));
+    md.push_str("\nMemory levels are plateau latencies (fastest trials); ladder rows are p50s.\n");
+    md
+}

@@ -1,6 +1,7 @@
 //! From one Run record to what people read: the terminal table, report.md, CSV files,
 //! and the results folder that holds them. A report never measures.
 
+pub mod compare;
 mod csv_out;
 mod markdown;
 mod table;
@@ -141,6 +142,34 @@ pub fn write_run_dir(run: &Run, out: &Path, date: &str) -> Result<PathBuf> {
     let tmp = staging(out)?;
     write_files(run, tmp.path(), true)?;
     let dir = run_dir_name(out, date, &run.host.hostname);
+    let tmp_path = tmp.keep();
+    fs::rename(&tmp_path, &dir).map_err(|e| {
+        let _ = fs::remove_dir_all(&tmp_path);
+        Error::io(&dir, e)
+    })?;
+    Ok(dir)
+}
+
+/// Writes a comparison folder under `out` (whole or not at all): compare.md and the
+/// overlaid latency and ladder charts. Returns the folder.
+pub fn write_compare_dir(runs: &[compare::Named], out: &Path, date: &str) -> Result<PathBuf> {
+    fs::create_dir_all(out).map_err(|e| Error::io(out, e))?;
+    let tmp = staging(out)?;
+    let md = markdown::compare_markdown(runs);
+    let p = tmp.path().join("compare.md");
+    fs::write(&p, md).map_err(|e| Error::io(&p, e))?;
+    let labelled: Vec<crate::plot::Labelled> = runs
+        .iter()
+        .map(|r| crate::plot::Labelled {
+            label: r.name.clone(),
+            run: &r.run,
+        })
+        .collect();
+    crate::plot::latency_chart(&labelled, tmp.path(), "latency")?;
+    if runs.iter().all(|r| !r.run.ladder.is_empty()) {
+        crate::plot::ladder_chart(&labelled, tmp.path(), "ladder")?;
+    }
+    let dir = run_dir_name(out, date, "compare");
     let tmp_path = tmp.keep();
     fs::rename(&tmp_path, &dir).map_err(|e| {
         let _ = fs::remove_dir_all(&tmp_path);

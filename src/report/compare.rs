@@ -1,0 +1,66 @@
+//! `ladder compare`: several runs side by side — the memory levels and the ladder rows
+//! as one table, and the curves and ladders overlaid in one picture each.
+
+use crate::record::Run;
+use crate::units::format_ns;
+
+/// A run and the name it goes by in the comparison (its folder name).
+pub struct Named {
+    /// Column title.
+    pub name: String,
+    /// The record.
+    pub run: Run,
+}
+
+/// The side-by-side table: a header (what, then one column per run) and rows.
+pub fn compare_table(runs: &[Named]) -> (Vec<String>, Vec<Vec<String>>) {
+    let mut header = vec!["what".to_string()];
+    header.extend(runs.iter().map(|r| r.name.clone()));
+    let mut rows: Vec<Vec<String>> = Vec::new();
+    let cell = |v: Option<f64>| v.map(format_ns).unwrap_or_else(|| "—".into());
+
+    rows.push(
+        std::iter::once("CPU".to_string())
+            .chain(runs.iter().map(|r| r.run.host.cpu_model.clone().unwrap_or_else(|| "unknown".into())))
+            .collect(),
+    );
+    let mut level_names: Vec<String> = Vec::new();
+    for r in runs {
+        for l in r.run.memory.iter().flat_map(|m| m.levels.iter()) {
+            if !level_names.contains(&l.name) {
+                level_names.push(l.name.clone());
+            }
+        }
+    }
+    for name in &level_names {
+        let mut row = vec![format!("{name} latency")];
+        row.extend(runs.iter().map(|r| {
+            cell(
+                r.run
+                    .memory
+                    .iter()
+                    .flat_map(|m| m.levels.iter())
+                    .find(|l| &l.name == name && l.detected)
+                    .and_then(|l| l.latency_ns),
+            )
+        }));
+        rows.push(row);
+    }
+    let mut rungs: Vec<String> = Vec::new();
+    for r in runs {
+        // The memory rows of the ladder repeat the levels above.
+        for l in r.run.ladder.iter().filter(|l| l.p99_ns.is_some() || l.median_ns.is_none()) {
+            if !rungs.contains(&l.rung) {
+                rungs.push(l.rung.clone());
+            }
+        }
+    }
+    for rung in &rungs {
+        let mut row = vec![format!("{rung} p50")];
+        row.extend(runs.iter().map(|r| {
+            cell(r.run.ladder.iter().find(|l| &l.rung == rung).and_then(|l| l.measured_ns))
+        }));
+        rows.push(row);
+    }
+    (header, rows)
+}
