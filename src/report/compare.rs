@@ -21,7 +21,13 @@ pub fn compare_table(runs: &[Named]) -> (Vec<String>, Vec<Vec<String>>) {
 
     rows.push(
         std::iter::once("CPU".to_string())
-            .chain(runs.iter().map(|r| r.run.host.cpu_model.clone().unwrap_or_else(|| "unknown".into())))
+            .chain(runs.iter().map(|r| {
+                r.run
+                    .host
+                    .cpu_model
+                    .clone()
+                    .unwrap_or_else(|| "unknown".into())
+            }))
             .collect(),
     );
     let mut level_names: Vec<String> = Vec::new();
@@ -49,7 +55,12 @@ pub fn compare_table(runs: &[Named]) -> (Vec<String>, Vec<Vec<String>>) {
     let mut rungs: Vec<String> = Vec::new();
     for r in runs {
         // The memory rows of the ladder repeat the levels above.
-        for l in r.run.ladder.iter().filter(|l| l.p99_ns.is_some() || l.median_ns.is_none()) {
+        for l in r
+            .run
+            .ladder
+            .iter()
+            .filter(|l| l.p99_ns.is_some() || l.median_ns.is_none())
+        {
             if !rungs.contains(&l.rung) {
                 rungs.push(l.rung.clone());
             }
@@ -58,7 +69,13 @@ pub fn compare_table(runs: &[Named]) -> (Vec<String>, Vec<Vec<String>>) {
     for rung in &rungs {
         let mut row = vec![format!("{rung} p50")];
         row.extend(runs.iter().map(|r| {
-            cell(r.run.ladder.iter().find(|l| &l.rung == rung).and_then(|l| l.measured_ns))
+            cell(
+                r.run
+                    .ladder
+                    .iter()
+                    .find(|l| &l.rung == rung)
+                    .and_then(|l| l.measured_ns),
+            )
         }));
         rows.push(row);
     }

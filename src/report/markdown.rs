@@ -48,7 +48,7 @@ pub fn markdown(run: &Run) -> String {
         for line in comparison_lines(run) {
             let _ = writeln!(md, "- {line}");
         }
-        md.push('\n');
+        let _ = writeln!(md, "\n![The ladder: lecture vs measured](ladder.png)\n");
     }
     if !h.caches.is_empty() {
         let _ = writeln!(md, "Caches as sysfs reports them:\n");
@@ -82,6 +82,7 @@ pub fn markdown(run: &Run) -> String {
             c.min_trial_ms,
             c.cpu
         );
+        let _ = writeln!(md, "![Latency curve](latency.png)\n");
         md.push_str(&table(
             &LEVEL_HEADER,
             level_rows(mem).into_iter().map(|r| r.to_vec()),
