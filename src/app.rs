@@ -196,6 +196,12 @@ pub fn sweep_config(args: &MemoryArgs, quick: bool, host: &Host) -> Result<Sweep
         seed: args.seed,
         node_bytes: NODE_BYTES as u64,
         window_bytes: memory::chain::WINDOW_BYTES as u64,
+        counters: args.counters.clone().map(|c| c.0).unwrap_or_else(|| {
+            crate::counters::DEFAULT_EVENTS
+                .iter()
+                .map(|s| s.to_string())
+                .collect()
+        }),
     })
 }
 

@@ -85,6 +85,14 @@ impl PagesArg {
     }
 }
 
+/// A checked `--counters` list (a newtype, so clap takes it as one value).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CounterList(pub Vec<String>);
+
+fn counter_list(s: &str) -> Result<CounterList, String> {
+    crate::counters::parse_list(s).map(CounterList)
+}
+
 fn size(s: &str) -> Result<u64, String> {
     crate::units::parse_size(s).map(|v| v as u64)
 }
@@ -114,6 +122,12 @@ pub struct MemoryArgs {
     /// Trials per point [default: 7; 3 with --quick].
     #[arg(long, value_name = "N")]
     pub trials: Option<usize>,
+    /// Perf counters to read around each timed trial: perf's names (cycles,
+    /// instructions, L1-dcache-load-misses, LLC-load-misses, dTLB-load-misses,
+    /// task-clock, page-faults, context-switches, cpu-migrations), raw rNNNN, or none
+    /// [default: all of the named ones].
+    #[arg(long, value_name = "LIST", value_parser = counter_list)]
+    pub counters: Option<CounterList>,
     /// Seed of the chain orders (same seed, same chains).
     #[arg(long, value_name = "N", default_value_t = 0x1adde7)]
     pub seed: u64,

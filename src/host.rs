@@ -323,7 +323,7 @@ pub fn calibrate_clock_ghz() -> Option<f64> {
         trials: 5,
         min_trial: std::time::Duration::from_millis(10),
     };
-    let ns_per_iter = crate::measure::per_op_ns(add_chain, 10_000, policy);
+    let ns_per_iter = crate::measure::per_op_ns(add_chain, 10_000, policy, &mut ());
     let best = ns_per_iter.iter().copied().fold(f64::INFINITY, f64::min);
     (best.is_finite() && best > 0.0).then(|| ADDS_PER_ITER as f64 / best)
 }

@@ -39,11 +39,29 @@ pub fn time_once(mut op: impl FnMut(u64), steps: u64) -> f64 {
     start.elapsed().as_secs_f64()
 }
 
+/// Something to do just outside each timed trial (e.g. enable and read counters), so
+/// its own cost is not timed.
+pub trait TrialHook {
+    /// Called right before a timed trial starts.
+    fn begin(&mut self) {}
+    /// Called right after a timed trial of `steps` operations ended.
+    fn end(&mut self, _steps: u64) {}
+}
+
+/// No hook.
+impl TrialHook for () {}
+
 /// Measures `op(steps)`, which performs `steps` operations, as nanoseconds per operation.
 ///
 /// The step count is grown from `first_steps` until one run lasts at least
-/// `policy.min_trial`, then `policy.trials` trials of that length are timed.
-pub fn per_op_ns(mut op: impl FnMut(u64), first_steps: u64, policy: TrialPolicy) -> Vec<f64> {
+/// `policy.min_trial`, then `policy.trials` trials of that length are timed, each
+/// wrapped by `hook` (calibration runs are not).
+pub fn per_op_ns(
+    mut op: impl FnMut(u64),
+    first_steps: u64,
+    policy: TrialPolicy,
+    hook: &mut impl TrialHook,
+) -> Vec<f64> {
     let target = policy.min_trial.as_secs_f64();
     let mut steps = first_steps.max(1);
     loop {
@@ -60,6 +78,11 @@ pub fn per_op_ns(mut op: impl FnMut(u64), first_steps: u64, policy: TrialPolicy)
         steps = (steps as f64 * scale).ceil() as u64;
     }
     (0..policy.trials.max(1))
-        .map(|_| time_once(&mut op, steps) * 1e9 / steps as f64)
+        .map(|_| {
+            hook.begin();
+            let secs = time_once(&mut op, steps);
+            hook.end(steps);
+            secs * 1e9 / steps as f64
+        })
         .collect()
 }

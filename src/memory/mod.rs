@@ -9,11 +9,13 @@ pub mod levels;
 pub use buffer::PageKind;
 pub use chain::Order;
 
+use crate::counters::{CounterGroup, Reading};
 use crate::error::{Error, Result};
 use crate::host::Host;
 use crate::measure::{per_op_ns, Summary, TrialPolicy};
 use buffer::Buffer;
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 
 /// Bytes between chain nodes: one cache line on every CPU we target.
 pub const NODE_BYTES: usize = 64;
@@ -49,6 +51,9 @@ pub struct SweepConfig {
     pub node_bytes: u64,
     /// TLB-local window, bytes.
     pub window_bytes: u64,
+    /// Perf counters read around each timed trial, by perf's names.
+    #[serde(default)]
+    pub counters: Vec<String>,
 }
 
 impl SweepConfig {
@@ -84,6 +89,9 @@ pub struct MemoryPoint {
     pub cycles_per_access: Option<f64>,
     /// Trials taken.
     pub trials: usize,
+    /// Perf counter readings per access over the timed trials.
+    #[serde(default)]
+    pub counters: BTreeMap<String, Reading>,
 }
 
 /// The memory section of a run: configuration, every point, detected levels.
@@ -183,6 +191,7 @@ pub fn measure_point(
     pages: PageKind,
     cfg: &SweepConfig,
     clock_ghz: Option<f64>,
+    counters: &mut CounterGroup,
 ) -> Result<MemoryPoint> {
     let mut chain = Chain::new(
         size,
@@ -199,7 +208,12 @@ pub fn measure_point(
         None => "unknown",
     };
     chain.chase((chain.nodes() as u64).min(MAX_WARMUP_STEPS));
-    let trials = per_op_ns(|steps| chain.chase(steps), FIRST_STEPS, cfg.policy());
+    let trials = per_op_ns(
+        |steps| chain.chase(steps),
+        FIRST_STEPS,
+        cfg.policy(),
+        counters,
+    );
     drop(chain);
     let s = Summary::of(&trials)
         .ok_or_else(|| Error::Internal(format!("no valid trials at {size} bytes")))?;
@@ -214,6 +228,7 @@ pub fn measure_point(
         cv: s.cv,
         cycles_per_access: clock_ghz.map(|g| s.min * g),
         trials: s.n,
+        counters: counters.take().into_iter().collect(),
     })
 }
 
@@ -229,10 +244,12 @@ pub fn sweep(
     let cache_sizes: Vec<u64> = host.data_caches().iter().map(|c| c.size_bytes).collect();
     let mut points = Vec::new();
     let mut found = Vec::new();
+    let mut counters = CounterGroup::open(&cfg.counters);
     for &pages in &cfg.pages {
         let mut series = Vec::with_capacity(sizes.len());
         for &size in &sizes {
-            let point = measure_point(size, pages, cfg, host.clock_ghz)?;
+            crate::signal::check()?;
+            let point = measure_point(size, pages, cfg, host.clock_ghz, &mut counters)?;
             on_point(&point);
             series.push(point);
         }

@@ -4,11 +4,12 @@ use crate::error::{Error, Result};
 use crate::memory::MemorySection;
 
 /// `memory.csv`: size_bytes, pages, pages_requested, ns_per_access, ns_median, ns_p99,
-/// cv, cycles_per_access, huge_fraction.
+/// cv, cycles_per_access, huge_fraction, then `<counter>_per_access` for each perf
+/// counter (a number, or unsupported / not permitted / not counted).
 pub fn memory_csv(mem: &MemorySection) -> Result<Vec<u8>> {
     let err = |e: csv::Error| Error::Internal(format!("cannot write memory.csv: {e}"));
     let mut w = csv::Writer::from_writer(Vec::new());
-    w.write_record([
+    let mut header: Vec<String> = [
         "size_bytes",
         "pages",
         "pages_requested",
@@ -18,11 +19,19 @@ pub fn memory_csv(mem: &MemorySection) -> Result<Vec<u8>> {
         "cv",
         "cycles_per_access",
         "huge_fraction",
-    ])
-    .map_err(err)?;
+    ]
+    .map(String::from)
+    .to_vec();
+    header.extend(
+        mem.config
+            .counters
+            .iter()
+            .map(|c| format!("{c}_per_access")),
+    );
+    w.write_record(&header).map_err(err)?;
     let opt = |v: Option<f64>| v.map(|v| format!("{v:.4}")).unwrap_or_default();
     for p in &mem.points {
-        w.write_record([
+        let mut row = vec![
             p.size_bytes.to_string(),
             p.pages.clone(),
             p.pages_requested.to_string(),
@@ -32,8 +41,14 @@ pub fn memory_csv(mem: &MemorySection) -> Result<Vec<u8>> {
             format!("{:.4}", p.cv),
             opt(p.cycles_per_access),
             opt(p.huge_fraction),
-        ])
-        .map_err(err)?;
+        ];
+        row.extend(mem.config.counters.iter().map(|c| {
+            p.counters.get(c).map_or_else(String::new, |r| match r {
+                crate::counters::Reading::Counted { per_access, .. } => format!("{per_access:.6}"),
+                other => other.cell(),
+            })
+        }));
+        w.write_record(&row).map_err(err)?;
     }
     w.into_inner()
         .map_err(|e| Error::Internal(format!("cannot write memory.csv: {e}")))

@@ -109,6 +109,7 @@ pub fn markdown(run: &Run) -> String {
             }),
         ));
         md.push_str("\n</details>\n");
+        md.push_str(&super::counters::section(mem, run.host.clock_ghz));
     }
     if !run.rungs.is_empty() || !run.skipped.is_empty() {
         let _ = writeln!(md, "\n## Comparison rungs\n");
