@@ -27,7 +27,16 @@ fn small_sweep_puts_l1_below_ram_and_its_record_round_trips() {
     let dir = out.path().join(&dirs[0]);
     let mut files = entries(&dir);
     files.sort();
-    assert_eq!(files, ["memory.csv", "report.md", "run.json"]);
+    assert_eq!(
+        files,
+        [
+            "latency.png",
+            "latency.svg",
+            "memory.csv",
+            "report.md",
+            "run.json"
+        ]
+    );
 
     let run = latency_ladder::record::Run::load(&dir.join("run.json")).unwrap();
     assert_eq!(serde_json::to_value(&run).unwrap(), printed);
