@@ -38,7 +38,6 @@ fn sentence(level: &str, p: &MemoryPoint) -> String {
         (_, Some(l1), Some(llc)) if l1 >= 0.5 && llc < 0.1 => format!(
             "{level}: {l1:.2} L1 misses and {llc:.3} LLC misses per access — served by a cache between L1 and DRAM"
         ),
-        (_, None, None) => format!("{level}: no hardware counters, so nothing to say about where the loads were served"),
         _ => format!(
             "{level}: {} L1 misses and {} LLC misses per access",
             l1.map_or("?".into(), |v| format!("{v:.2}")),
@@ -117,7 +116,7 @@ pub fn section(mem: &MemorySection, clock_ghz: Option<f64>) -> String {
         let _ = writeln!(md, "Not available here: {}.\n", missing.join("; "));
     }
     let names = &mem.config.counters;
-    let mut header = vec!["level".to_string(), "size".to_string()];
+    let mut header = vec!["level".to_string(), "pages".to_string(), "size".to_string()];
     header.extend(names.iter().map(|n| format!("{n}/access")));
     header.push("IPC".into());
     let _ = writeln!(md, "| {} |", header.join(" | "));
@@ -127,7 +126,11 @@ pub fn section(mem: &MemorySection, clock_ghz: Option<f64>) -> String {
         let Some(p) = plateau_point(mem, level) else {
             continue;
         };
-        let mut row = vec![level.name.clone(), crate::units::format_size(p.size_bytes)];
+        let mut row = vec![
+            level.name.clone(),
+            p.pages.clone(),
+            crate::units::format_size(p.size_bytes),
+        ];
         row.extend(
             names
                 .iter()
@@ -141,8 +144,27 @@ pub fn section(mem: &MemorySection, clock_ghz: Option<f64>) -> String {
         sentences.push(sentence(&level.name, p));
     }
     md.push('\n');
-    for s in sentences {
-        let _ = writeln!(md, "- {s}");
+    let any_hardware = mem.points.iter().any(|p| {
+        [
+            "cycles",
+            "instructions",
+            "L1-dcache-load-misses",
+            "LLC-load-misses",
+        ]
+        .iter()
+        .any(|n| per(p, n).is_some())
+    });
+    if any_hardware {
+        for s in sentences {
+            let _ = writeln!(md, "- {s}");
+        }
+    } else {
+        let _ = writeln!(
+            md,
+            "- No hardware counter could be read here, so the counters cannot say which \
+             level served the loads; the software counters show the trials ran undisturbed \
+             (no page faults, context switches or migrations inside them) or that they did not."
+        );
     }
     for w in sanity_warnings(mem, clock_ghz) {
         let _ = writeln!(md, "- ⚠ {w}");
@@ -205,7 +227,7 @@ mod tests {
         let mem = with_hardware(run.memory.unwrap(), clock, 1.0);
         let md = section(&mem, Some(clock));
         assert!(
-            md.contains("| level | size | cycles/access | instructions/access"),
+            md.contains("| level | pages | size | cycles/access | instructions/access"),
             "{md}"
         );
         assert!(
@@ -255,6 +277,10 @@ mod tests {
         );
         assert!(md.contains("| unsupported |"), "{md}");
         assert!(!md.contains("| 0.0000 |"), "{md}");
+        assert!(
+            md.contains("No hardware counter could be read here"),
+            "{md}"
+        );
         assert!(sanity_warnings(&mem, run.host.clock_ghz).is_empty());
     }
 }
