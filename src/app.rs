@@ -1,9 +1,12 @@
 //! The subcommands: typed options from the CLI, validation (bad input fails before any
 //! measuring), the measurement, and the outputs.
 
-use crate::cli::{Cli, Command, Common, MemoryArgs, RedisArgs, RunArgs, RungName, StorageArgs};
+use crate::cli::{
+    Cli, Command, Common, MemoryArgs, RedisArgs, RunArgs, RungName, StorageArgs, StrideArgs,
+};
 use crate::error::{Error, Result};
 use crate::host::Host;
+use crate::memory::patterns::{PatternConfig, WorkingSet};
 use crate::memory::{self, SweepConfig, NODE_BYTES};
 use crate::progress::Phase;
 use crate::record::{utc_now, Run, SCHEMA_VERSION};
@@ -20,6 +23,7 @@ pub fn run(cli: Cli) -> Result<()> {
     match &cli.command {
         Command::Host => host(common),
         Command::Memory(args) => measure(common, args, "memory"),
+        Command::Stride(args) => stride(common, args),
         Command::Storage(args) => storage(common, args),
         Command::Redis(args) => redis(common, args),
         Command::Run(args) => run_all(common, args),
@@ -257,6 +261,7 @@ impl Recorder {
             wall_seconds: self.started.elapsed().as_secs_f64(),
             host: self.host,
             memory,
+            patterns: None,
             rungs,
             skipped,
             ladder: Vec::new(),
@@ -295,6 +300,119 @@ fn measure(common: &Common, args: &MemoryArgs, command: &str) -> Result<()> {
     report::check_writable(&common.out)?;
     let section = sweep_with_progress(&cfg, &rec.host, common.quiet)?;
     rec.finish(common, command, Some(section), Vec::new())
+}
+
+/// The working sets for the pattern experiments: the middle of each detected cache
+/// plateau, a RAM set well past the last cache, and the user's sizes.
+fn working_sets(mem: &memory::MemorySection, user: &[u64], ram_bytes: u64) -> Vec<WorkingSet> {
+    let mut sets: Vec<WorkingSet> = mem
+        .levels
+        .iter()
+        .filter(|l| l.detected && l.name != "RAM")
+        .filter_map(|l| {
+            let (lo, hi) = l.plateau_bytes?;
+            let middle = ((lo as f64 * hi as f64).sqrt() as u64).div_ceil(4096) * 4096;
+            Some(WorkingSet {
+                level: l.name.clone(),
+                size_bytes: middle,
+            })
+        })
+        .collect();
+    sets.push(WorkingSet {
+        level: "RAM".into(),
+        size_bytes: ram_bytes,
+    });
+    sets.extend(user.iter().map(|&s| WorkingSet {
+        level: "user".into(),
+        size_bytes: s.div_ceil(4096) * 4096,
+    }));
+    sets
+}
+
+fn stride(common: &Common, args: &StrideArgs) -> Result<()> {
+    let rec = Recorder::start();
+    let host = &rec.host;
+    let available = host.mem_available_bytes.unwrap_or(u64::MAX);
+    let tlb_bytes = args
+        .tlb_size
+        .unwrap_or(if common.quick { 256 << 20 } else { 1 << 30 });
+    if let Some(&too_big) = args
+        .sizes
+        .iter()
+        .chain([&tlb_bytes])
+        .find(|&&s| s > available / 2)
+    {
+        return Err(Error::Input(format!(
+            "a working set of {} is more than half of the {} of memory available",
+            format_size(too_big),
+            format_size(available)
+        )));
+    }
+    // A short sweep finds the levels the working sets are taken from.
+    let sweep_args = MemoryArgs {
+        min: 4096,
+        max: None,
+        per_octave: Some(2),
+        pages: crate::cli::PagesArg::Small,
+        order: memory::Order::TlbLocal,
+        cpu: args.cpu,
+        trials: Some(3),
+        counters: Some(crate::cli::CounterList(Vec::new())),
+        seed: 0x1adde7,
+    };
+    let cfg = sweep_config(&sweep_args, true, host)?;
+    let background_cpu = match args.background_cpu {
+        Some(c) if !host.cpus.contains(&c) || c == cfg.cpu => {
+            return Err(Error::Input(format!(
+                "--background-cpu {c} must be an available CPU other than the measuring one"
+            )))
+        }
+        Some(c) => Some(c),
+        None => host.cpus.iter().copied().find(|&c| c != cfg.cpu),
+    };
+    report::check_writable(&common.out)?;
+    let mem = sweep_with_progress(
+        &SweepConfig {
+            max_bytes: cfg.max_bytes.max(256 << 20).min(available / 2),
+            ..cfg.clone()
+        },
+        host,
+        common.quiet,
+    )?;
+    let llc = mem
+        .levels
+        .iter()
+        .filter(|l| l.name != "RAM")
+        .filter_map(|l| l.size_bytes)
+        .max()
+        .unwrap_or(32 << 20);
+    let ram_bytes = (8 * llc).clamp(
+        if common.quick { 64 << 20 } else { 256 << 20 },
+        (available / 4).max(64 << 20),
+    );
+    let pcfg = PatternConfig {
+        sets: working_sets(&mem, &args.sizes, ram_bytes),
+        tlb_bytes,
+        cpu: cfg.cpu,
+        background_cpu,
+        policy: if common.quick {
+            crate::measure::TrialPolicy::QUICK
+        } else {
+            crate::measure::TrialPolicy {
+                trials: 5,
+                min_trial: std::time::Duration::from_millis(10),
+            }
+        },
+        clock_ghz: host.clock_ghz,
+        seed: 0x5711de,
+    };
+    let sysfs_line = host.data_caches().first().map(|c| c.line_bytes);
+    let phase = Phase::fractional("patterns", common.quiet);
+    let patterns = memory::patterns::run(&pcfg, sysfs_line, |f| phase.set_fraction(f))?;
+    drop(phase);
+    let mut run = rec.record("stride", Some(mem), Vec::new(), Vec::new());
+    run.patterns = Some(patterns);
+    write_and_print(common, &run)
 }
 
 /// The storage configuration for a directory (default sizes per --quick).

@@ -41,6 +41,9 @@ pub enum Command {
     Host,
     /// The pointer-chase sweep over working-set sizes, and the levels it shows.
     Memory(MemoryArgs),
+    /// Access patterns: stride and line size, read bandwidth per level, TLB cost with
+    /// 4 KiB and 2 MiB pages, memory-level parallelism, loaded latency.
+    Stride(StrideArgs),
     /// SSD latency: O_DIRECT 4 KiB random reads at queue depth 1, page-cache reads,
     /// fsync'd writes.
     Storage(StorageArgs),
@@ -191,4 +194,22 @@ pub struct RunArgs {
     /// A directory on the disk to measure [default: the --out folder's].
     #[arg(long, value_name = "DIR")]
     pub storage_path: Option<PathBuf>,
+}
+
+/// Flags of `ladder stride`.
+#[derive(Debug, Clone, Args)]
+pub struct StrideArgs {
+    /// Also measure this working set (repeatable), beside one per detected level.
+    #[arg(long = "size", value_name = "SIZE", value_parser = size)]
+    pub sizes: Vec<u64>,
+    /// Working set of the TLB chains [default: 1G; 256M with --quick].
+    #[arg(long, value_name = "SIZE", value_parser = size)]
+    pub tlb_size: Option<u64>,
+    /// CPU of the measuring thread [default: the last CPU].
+    #[arg(long, value_name = "N")]
+    pub cpu: Option<usize>,
+    /// CPU of the background stream for loaded latency [default: another CPU than
+    /// --cpu, if there is one].
+    #[arg(long, value_name = "N")]
+    pub background_cpu: Option<usize>,
 }

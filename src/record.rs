@@ -4,6 +4,7 @@
 use crate::error::{Error, Result};
 use crate::host::Host;
 use crate::ladder::{Comparison, LadderRow};
+use crate::memory::patterns::PatternsSection;
 use crate::memory::MemorySection;
 use crate::suite::{Rung, Skipped};
 use serde::{Deserialize, Serialize};
@@ -30,6 +31,9 @@ pub struct Run {
     /// The memory sweep, where one ran.
     #[serde(default)]
     pub memory: Option<MemorySection>,
+    /// Access patterns (`ladder stride`): stride, bandwidth, tlb, parallel, loaded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub patterns: Option<PatternsSection>,
     /// The comparison rungs measured (storage, Redis, databases...).
     #[serde(default)]
     pub rungs: Vec<Rung>,

@@ -33,6 +33,8 @@ pub enum Order {
     TlbLocal,
     /// One random cycle over the whole buffer.
     Random,
+    /// Address order.
+    Sequential,
 }
 
 impl fmt::Display for Order {
@@ -40,6 +42,7 @@ impl fmt::Display for Order {
         f.write_str(match self {
             Order::TlbLocal => "tlb-local",
             Order::Random => "random",
+            Order::Sequential => "sequential",
         })
     }
 }
@@ -65,10 +68,14 @@ pub fn visit_order(
     seed: u64,
     mut visit: impl FnMut(usize),
 ) {
+    if order == Order::Sequential {
+        (0..nodes).for_each(visit);
+        return;
+    }
     let mut rng = SmallRng::seed_from_u64(seed);
     let (per_window, phases) = match order {
         Order::TlbLocal => ((WINDOW_BYTES / node_bytes).max(1), PHASES),
-        Order::Random => (nodes.max(1), 1),
+        Order::Random | Order::Sequential => (nodes.max(1), 1),
     };
     let windows = nodes.div_ceil(per_window);
     let window_cycle = sattolo(windows, &mut rng);
@@ -91,8 +98,67 @@ pub fn visit_order(
     }
 }
 
-/// Writes a chain over `nodes` nodes `node_bytes` apart starting at `base`: each node's
-/// first word is the absolute address of the next. Returns the first node's address.
+/// Builds a cycle node by node: each pushed node's address is written into the
+/// previous node; `finish` closes the cycle.
+struct Linker {
+    base: *mut u8,
+    first: Option<usize>,
+    prev: Option<usize>,
+}
+
+impl Linker {
+    fn new(base: *mut u8) -> Linker {
+        Linker {
+            base,
+            first: None,
+            prev: None,
+        }
+    }
+
+    /// # Safety
+    /// `off` must be distinct from earlier ones, `usize`-aligned and leave room for a
+    /// `usize` inside the writable buffer at `base`.
+    unsafe fn push(&mut self, off: usize) {
+        // SAFETY: the caller vouches that the offset lies inside the buffer.
+        let here = unsafe { self.base.add(off) };
+        if let Some(p) = self.prev {
+            // SAFETY: p was pushed before under the same contract.
+            unsafe { (self.base.add(p) as *mut usize).write(here as usize) };
+        }
+        self.first.get_or_insert(off);
+        self.prev = Some(off);
+    }
+
+    /// Links the last node back to the first; returns the first node's address.
+    fn finish(self) -> *const u8 {
+        if let (Some(f), Some(p)) = (self.first, self.prev) {
+            // SAFETY: both offsets were pushed under push's contract.
+            unsafe { (self.base.add(p) as *mut usize).write(self.base.add(f) as usize) };
+        }
+        // SAFETY: `first` is inside the buffer, or the offset is 0.
+        unsafe { self.base.add(self.first.unwrap_or(0)) }
+    }
+}
+
+/// Links the byte offsets `offsets` of the buffer at `base` into one cycle, in the order
+/// given: the word at each offset gets the absolute address of the next, the last the
+/// address of the first. Returns the first node's address (`base` when empty).
+///
+/// # Safety
+/// Every offset must be distinct, a multiple of `size_of::<usize>()`, and leave room
+/// for a `usize` inside the buffer at `base`, which must be valid for writes.
+pub unsafe fn link(base: *mut u8, offsets: impl IntoIterator<Item = usize>) -> *const u8 {
+    let mut l = Linker::new(base);
+    for off in offsets {
+        // SAFETY: the caller's contract is push's.
+        unsafe { l.push(off) };
+    }
+    l.finish()
+}
+
+/// Writes a chain over `nodes` nodes `node_bytes` apart starting at `base`, in `order`.
+/// Returns the first node's address. Nothing but the chain itself is allocated beyond
+/// one window's worth of indices.
 ///
 /// # Safety
 /// `base` must be valid for writes of `nodes * node_bytes` bytes, aligned for `usize`,
@@ -104,26 +170,12 @@ pub unsafe fn write_chain(
     order: Order,
     seed: u64,
 ) -> *const u8 {
-    let mut first: Option<usize> = None;
-    let mut prev: Option<usize> = None;
+    let mut l = Linker::new(base);
     visit_order(nodes, node_bytes, order, seed, |i| {
-        // SAFETY: i < nodes, so the node lies inside the buffer the caller vouched for.
-        let here = unsafe { base.add(i * node_bytes) };
-        if let Some(p) = prev {
-            // SAFETY: p < nodes, same buffer; aligned per the caller's contract.
-            unsafe { (base.add(p * node_bytes) as *mut usize).write(here as usize) };
-        }
-        first.get_or_insert(i);
-        prev = Some(i);
+        // SAFETY: every visited index is a distinct node inside the buffer.
+        unsafe { l.push(i * node_bytes) }
     });
-    if let (Some(f), Some(p)) = (first, prev) {
-        // SAFETY: both indices < nodes.
-        unsafe {
-            (base.add(p * node_bytes) as *mut usize).write(base.add(f * node_bytes) as usize)
-        };
-    }
-    // SAFETY: index 0 or `first` is inside the buffer.
-    unsafe { base.add(first.unwrap_or(0) * node_bytes) }
+    l.finish()
 }
 
 /// Follows a chain from `start` and checks that it is one cycle through all `nodes`
@@ -222,10 +274,10 @@ mod tests {
         fn chain_is_one_cycle_through_every_node(
             nodes in 1usize..20_000,
             seed in any::<u64>(),
-            random in any::<bool>(),
+            which in 0usize..3,
             wide in any::<bool>(),
         ) {
-            let order = if random { Order::Random } else { Order::TlbLocal };
+            let order = [Order::Random, Order::TlbLocal, Order::Sequential][which];
             let node_bytes = if wide { 128 } else { 64 };
             prop_assert!(chain_in_vec(nodes, node_bytes, order, seed));
         }

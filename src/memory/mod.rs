@@ -4,7 +4,9 @@
 pub mod buffer;
 pub mod chain;
 pub mod chase;
+pub mod kernels;
 pub mod levels;
+pub mod patterns;
 
 pub use buffer::PageKind;
 pub use chain::Order;
@@ -164,6 +166,25 @@ impl Chain {
             "chain over {nodes} nodes is not a single cycle"
         );
         Ok(Chain { buf, at, nodes })
+    }
+
+    /// Builds a chain through the given byte offsets of a fresh `len`-byte buffer, in
+    /// that order (for layouts the standard orders do not give).
+    pub fn from_offsets(len: usize, pages: PageKind, offsets: &[usize]) -> Result<Chain> {
+        if let Some(&bad) = offsets.iter().find(|&&o| o % 8 != 0 || o + 8 > len) {
+            return Err(Error::Internal(format!(
+                "offset {bad} does not fit a {len}-byte buffer"
+            )));
+        }
+        let mut buf = Buffer::new(len, pages)?;
+        // SAFETY: offsets were checked against the buffer above (and are distinct by
+        // the callers' construction).
+        let at = unsafe { chain::link(buf.as_mut_ptr(), offsets.iter().copied()) };
+        Ok(Chain {
+            buf,
+            at,
+            nodes: offsets.len(),
+        })
     }
 
     /// Nodes in the chain.

@@ -1,0 +1,226 @@
+//! The access-pattern kernels beside the plain chase: independent chains interleaved in
+//! one loop (memory-level parallelism) and streaming reads with the widest vector loads
+//! the CPU offers (bandwidth). Like the chase, they never print and keep their results
+//! alive with `black_box`.
+
+use std::hint::black_box;
+
+/// Follows `K` independent chains at once, `steps` loads each, and returns where each
+/// stopped.
+///
+/// # Safety
+/// Every pointer in `starts` must point into a live chain built by
+/// [`super::chain::write_chain`].
+#[inline(never)]
+pub unsafe fn chase_parallel<const K: usize>(mut p: [*const u8; K], steps: u64) -> [*const u8; K] {
+    for _ in 0..steps {
+        for q in p.iter_mut() {
+            // SAFETY: every node holds the address of another node of its chain.
+            *q = unsafe { *(*q as *const *const u8) };
+        }
+    }
+    black_box(p)
+}
+
+/// The vector width a streaming read uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Isa {
+    /// 512-bit loads.
+    Avx512,
+    /// 256-bit loads.
+    Avx2,
+    /// 128-bit loads.
+    Sse2,
+    /// 64-bit loads.
+    Scalar,
+}
+
+impl Isa {
+    /// The widest loads this CPU offers, detected at run time.
+    pub fn detect() -> Isa {
+        #[cfg(target_arch = "x86_64")]
+        {
+            if std::arch::is_x86_feature_detected!("avx512f") {
+                return Isa::Avx512;
+            }
+            if std::arch::is_x86_feature_detected!("avx2") {
+                return Isa::Avx2;
+            }
+            Isa::Sse2
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        Isa::Scalar
+    }
+
+    /// Bytes per load.
+    pub fn width(self) -> usize {
+        match self {
+            Isa::Avx512 => 64,
+            Isa::Avx2 => 32,
+            Isa::Sse2 => 16,
+            Isa::Scalar => 8,
+        }
+    }
+}
+
+/// Bytes one streaming iteration reads: 8 loads of the widest width, so the buffer
+/// length must be a multiple of 512.
+pub const STREAM_BLOCK: usize = 512;
+
+/// Reads `len` bytes from `ptr` `passes` times with independent loads of `isa`'s width
+/// (eight accumulators, so loads never wait on each other), and returns a fold of what
+/// was read.
+///
+/// # Safety
+/// `ptr` must be valid for reads of `len` bytes, 64-byte aligned, and `len` a multiple
+/// of [`STREAM_BLOCK`]; `isa` must be supported by this CPU ([`Isa::detect`]).
+pub unsafe fn stream_read(isa: Isa, ptr: *const u8, len: usize, passes: u64) -> u64 {
+    match isa {
+        // SAFETY: the caller vouches for the buffer and the ISA.
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx512 => unsafe { x86::read_avx512(ptr, len, passes) },
+        // SAFETY: as above.
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx2 => unsafe { x86::read_avx2(ptr, len, passes) },
+        // SAFETY: as above.
+        #[cfg(target_arch = "x86_64")]
+        Isa::Sse2 => unsafe { x86::read_sse2(ptr, len, passes) },
+        // SAFETY: as above.
+        _ => unsafe { read_scalar(ptr, len, passes) },
+    }
+}
+
+/// 64-bit loads, eight accumulators.
+///
+/// # Safety
+/// As [`stream_read`].
+unsafe fn read_scalar(ptr: *const u8, len: usize, passes: u64) -> u64 {
+    let p = ptr as *const u64;
+    let mut acc = [0u64; 8];
+    for _ in 0..passes {
+        for i in (0..len / 8).step_by(8) {
+            for (j, a) in acc.iter_mut().enumerate() {
+                // SAFETY: i + j < len / 8.
+                *a ^= unsafe { p.add(i + j).read_volatile() };
+            }
+        }
+    }
+    black_box(acc.iter().fold(0, |x, y| x ^ y))
+}
+
+#[cfg(target_arch = "x86_64")]
+mod x86 {
+    use std::arch::x86_64::*;
+    use std::hint::black_box;
+
+    macro_rules! reader {
+        ($name:ident, $feature:literal, $ty:ty, $load:ident, $xor:ident, $zero:ident, $width:expr) => {
+            /// Eight independent accumulators of this width, XORed with every load.
+            ///
+            /// # Safety
+            /// As `stream_read`, and the CPU must support the feature.
+            #[target_feature(enable = $feature)]
+            pub unsafe fn $name(ptr: *const u8, len: usize, passes: u64) -> u64 {
+                let mut acc: [$ty; 8] = [$zero(); 8];
+                for _ in 0..passes {
+                    let mut off = 0;
+                    while off < len {
+                        for (j, a) in acc.iter_mut().enumerate() {
+                            // SAFETY: off + 8 * width <= len and ptr is 64-byte aligned.
+                            let v = unsafe { $load(ptr.add(off + j * $width) as *const _) };
+                            *a = $xor(*a, v);
+                        }
+                        off += 8 * $width;
+                    }
+                }
+                let folded = acc.iter().fold($zero(), |x, y| $xor(x, *y));
+                // SAFETY: reading the lanes of a local vector.
+                let lanes: [u64; $width / 8] = unsafe { std::mem::transmute(folded) };
+                black_box(lanes.iter().fold(0, |x, y| x ^ y))
+            }
+        };
+    }
+
+    reader!(
+        read_avx512,
+        "avx512f",
+        __m512i,
+        _mm512_load_si512,
+        _mm512_xor_si512,
+        _mm512_setzero_si512,
+        64
+    );
+    reader!(
+        read_avx2,
+        "avx2",
+        __m256i,
+        _mm256_load_si256,
+        _mm256_xor_si256,
+        _mm256_setzero_si256,
+        32
+    );
+    reader!(
+        read_sse2,
+        "sse2",
+        __m128i,
+        _mm_load_si128,
+        _mm_xor_si128,
+        _mm_setzero_si128,
+        16
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::memory::chain::{is_single_cycle, write_chain, Order};
+
+    #[test]
+    fn every_isa_reads_the_same_fold() {
+        let words: Vec<u64> = (0..4096u64)
+            .map(|i| i.wrapping_mul(0x9e37_79b9_7f4a_7c15))
+            .collect();
+        let mut buf =
+            crate::memory::buffer::Buffer::new(words.len() * 8, crate::memory::PageKind::Small)
+                .unwrap();
+        let p = buf.as_mut_ptr();
+        // SAFETY: the buffer holds words.len() * 8 bytes.
+        unsafe { std::ptr::copy_nonoverlapping(words.as_ptr() as *const u8, p, words.len() * 8) };
+        let want = words.iter().fold(0, |a, b| a ^ b);
+        let best = Isa::detect();
+        for isa in [Isa::Scalar, Isa::Sse2, Isa::Avx2, Isa::Avx512] {
+            if isa.width() > best.width() {
+                continue;
+            }
+            // SAFETY: aligned buffer of a multiple of 512 bytes; ISA checked above.
+            let got = unsafe { stream_read(isa, p, words.len() * 8, 1) };
+            assert_eq!(got, want, "{isa:?}");
+        }
+    }
+
+    #[test]
+    fn parallel_chains_each_return_after_a_full_cycle() {
+        // Four disjoint chains over one buffer: node i belongs to chain i % 4.
+        let nodes = 4096;
+        let mut v = vec![0usize; nodes * 8];
+        let base = v.as_mut_ptr() as *mut u8;
+        let k = 4;
+        let starts: Vec<*const u8> = (0..k)
+            .map(|c| {
+                // SAFETY: each chain is written over its own quarter of nodes, which are
+                // 4 * 64 bytes apart starting at node c.
+                unsafe {
+                    let start =
+                        write_chain(base.add(c * 64), nodes / k, 64 * k, Order::Random, c as u64);
+                    assert!(is_single_cycle(base.add(c * 64), start, nodes / k, 64 * k));
+                    start
+                }
+            })
+            .collect();
+        let p = [starts[0], starts[1], starts[2], starts[3]];
+        // SAFETY: the chains live in v.
+        let end = unsafe { chase_parallel(p, (nodes / k) as u64) };
+        assert_eq!(end, p);
+    }
+}

@@ -1,0 +1,710 @@
+//! Access patterns beyond the plain sweep (`ladder stride`): stride and line size, read
+//! bandwidth per level, TLB cost with 4 KiB and 2 MiB pages, memory-level parallelism,
+//! and latency under a streaming load on another core.
+
+use super::kernels::{chase_parallel, stream_read, Isa, STREAM_BLOCK};
+use super::levels::plateaus;
+use super::{buffer::Buffer, Chain, Order, PageKind, NODE_BYTES};
+use crate::error::{Error, Result};
+use crate::measure::{per_op_ns, Summary, TrialPolicy};
+use rand::rngs::SmallRng;
+use rand::{RngExt, SeedableRng};
+use serde::{Deserialize, Serialize};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// A working set named after the level it sits in.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WorkingSet {
+    /// "L1d", "L2", "L3", "RAM", or "user" for a size named with --size.
+    pub level: String,
+    /// Bytes.
+    pub size_bytes: u64,
+}
+
+/// What to run.
+#[derive(Debug, Clone)]
+pub struct PatternConfig {
+    /// One working set per detected level (and any the user named).
+    pub sets: Vec<WorkingSet>,
+    /// The working set for the TLB orders (the issue's figure is at 1 GiB).
+    pub tlb_bytes: u64,
+    /// The measuring CPU.
+    pub cpu: usize,
+    /// Another CPU for the background stream, if the host has one.
+    pub background_cpu: Option<usize>,
+    /// Trials per point.
+    pub policy: TrialPolicy,
+    /// Calibrated clock, for cycles and bytes per cycle.
+    pub clock_ghz: Option<f64>,
+    /// Seed of every random layout.
+    pub seed: u64,
+}
+
+/// Latency against stride for one working set.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StridePoint {
+    /// Bytes between consecutive nodes.
+    pub stride_bytes: u64,
+    /// Chase in address order (a prefetcher can follow it), ns per access.
+    pub sequential_ns: f64,
+    /// The same nodes in random order (it cannot), ns per access.
+    pub random_ns: f64,
+}
+
+/// The stride curve of one working set.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StrideSet {
+    /// Where the working set sits.
+    pub set: WorkingSet,
+    /// One point per stride, 8 B to 4 KiB.
+    pub points: Vec<StridePoint>,
+}
+
+/// The line-size probe: after a miss on a region, a second load `offset_bytes` further.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ProbePoint {
+    /// Distance of the second load from the first.
+    pub offset_bytes: u64,
+    /// ns per pair of loads.
+    pub ns_per_pair: f64,
+}
+
+/// Read bandwidth in one level.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Bandwidth {
+    /// Level name.
+    pub level: String,
+    /// Working set, bytes.
+    pub size_bytes: u64,
+    /// Best trial, GB/s (10^9 bytes per second).
+    pub read_gbps: f64,
+    /// The same in bytes per core cycle.
+    pub bytes_per_cycle: Option<f64>,
+    /// Loads used.
+    pub isa: Isa,
+}
+
+/// One TLB measurement.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TlbPoint {
+    /// Chain order.
+    pub order: Order,
+    /// Page size asked for.
+    pub pages: PageKind,
+    /// Page size obtained ("4k", "2m", "mixed").
+    pub pages_obtained: String,
+    /// Working set, bytes.
+    pub size_bytes: u64,
+    /// ns per access (fastest trial).
+    pub ns_per_access: f64,
+}
+
+/// One point of the one-access-per-page chase.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PagePoint {
+    /// Pages visited (one line each, at random offsets so they spread over cache sets).
+    pub pages: u64,
+    /// ns per access.
+    pub ns_per_access: f64,
+    /// The same number of lines packed together in random order (same cache footprint,
+    /// few pages), ns per access.
+    pub packed_ns: f64,
+    /// The difference: what spreading over pages costs, the TLB's share.
+    pub tlb_ns: f64,
+}
+
+/// The TLB section.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TlbSection {
+    /// TLB-local and fully random chains, with 4 KiB and 2 MiB pages.
+    pub orders: Vec<TlbPoint>,
+    /// One access per 4 KiB page, against the number of pages.
+    pub per_page: Vec<PagePoint>,
+    /// Page counts at which the per-page curve steps up: TLB entries the curve shows.
+    pub reach_entries: Vec<u64>,
+}
+
+/// Independent chains interleaved in one loop.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ParallelPoint {
+    /// Level of the working set.
+    pub level: String,
+    /// Working set, bytes.
+    pub size_bytes: u64,
+    /// Chains.
+    pub chains: u32,
+    /// ns per access over all chains.
+    pub ns_per_access: f64,
+    /// Latency of one chain / time per access here: loads in flight (Little's law).
+    pub misses_in_flight: f64,
+}
+
+/// Latency while another core streams reads.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LoadedPoint {
+    /// Share of time the background thread streams (0 = idle, 1 = flat out).
+    pub intensity: f64,
+    /// Bandwidth the background thread achieved, GB/s.
+    pub background_gbps: f64,
+    /// Chase latency at the RAM working set, ns.
+    pub latency_ns: f64,
+}
+
+/// Everything `ladder stride` measures. The headline figures come first; scripts read
+/// them by these names.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PatternsSection {
+    /// Cache line size detected from the line probe.
+    pub line_size_bytes: Option<u64>,
+    /// What sysfs says (coherency_line_size).
+    pub sysfs_line_bytes: Option<u64>,
+    /// Fully random minus TLB-local at `tlb_bytes`, 4 KiB pages, ns.
+    pub tlb_penalty_ns: Option<f64>,
+    /// The same with 2 MiB pages, ns.
+    pub tlb_penalty_2m_ns: Option<f64>,
+    /// Loads in flight with 16 chains at the RAM working set.
+    pub misses_in_flight: Option<f64>,
+    /// Latency against stride, per working set.
+    pub stride: Vec<StrideSet>,
+    /// The line-size probe.
+    pub line_probe: Vec<ProbePoint>,
+    /// Read bandwidth per level.
+    pub bandwidth: Vec<Bandwidth>,
+    /// Page-walk cost and TLB reach.
+    pub tlb: TlbSection,
+    /// Memory-level parallelism.
+    pub parallel: Vec<ParallelPoint>,
+    /// Loaded latency (empty with one CPU).
+    pub loaded: Vec<LoadedPoint>,
+    /// Plain sentences about what the figures show.
+    pub notes: Vec<String>,
+}
+
+/// Strides of the stride experiment: 8 B to 4 KiB.
+pub const STRIDES: [u64; 10] = [8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096];
+/// Offsets of the line probe.
+pub const PROBE_OFFSETS: [u64; 9] = [8, 16, 32, 64, 128, 256, 512, 1024, 2048];
+/// TLB costs below this are noise for knee detection.
+const TLB_FLOOR_NS: f64 = 0.5;
+/// Chain counts of the parallelism experiment.
+pub const CHAINS: [u32; 5] = [1, 2, 4, 8, 16];
+/// Background intensities of the loaded-latency experiment.
+pub const INTENSITIES: [f64; 4] = [0.0, 0.25, 0.5, 1.0];
+
+fn best(trials: &[f64]) -> Result<f64> {
+    Summary::of(trials)
+        .map(|s| s.min)
+        .ok_or_else(|| Error::Internal("no valid trials".into()))
+}
+
+/// ns per access of a chain, fastest trial, after a warm-up pass.
+fn time_chain(chain: &mut Chain, policy: TrialPolicy) -> Result<f64> {
+    crate::signal::check()?;
+    chain.chase((chain.nodes() as u64).min(1 << 18));
+    best(&per_op_ns(|s| chain.chase(s), 4096, policy, &mut ()))
+}
+
+fn stride_set(set: &WorkingSet, cfg: &PatternConfig) -> Result<StrideSet> {
+    let mut points = Vec::new();
+    for &s in &STRIDES {
+        let nodes = (set.size_bytes / s).max(2);
+        let size = nodes * s;
+        let seq = time_chain(
+            &mut Chain::new(
+                size,
+                s as usize,
+                PageKind::Small,
+                Order::Sequential,
+                cfg.seed,
+            )?,
+            cfg.policy,
+        )?;
+        let rnd = time_chain(
+            &mut Chain::new(size, s as usize, PageKind::Small, Order::Random, cfg.seed)?,
+            cfg.policy,
+        )?;
+        points.push(StridePoint {
+            stride_bytes: s,
+            sequential_ns: seq,
+            random_ns: rnd,
+        });
+    }
+    Ok(StrideSet {
+        set: set.clone(),
+        points,
+    })
+}
+
+/// Pages visited by the line probe: enough that the lines it touches overflow L1 many
+/// times over, few enough that they stay in L2/L3.
+const PROBE_PAGES: usize = 8192;
+
+/// The line-size probe: one pair of loads per 4 KiB page, pages in random order. The
+/// first load of a pair goes to `base + offset`, the second to `base` (a random
+/// line-aligned spot in the first half of the page). Both land in one line exactly when
+/// the offset is below the line size; the first load always misses L1 (the pages'
+/// lines overflow it), so the pair costs a miss plus either an L1 hit or a second miss.
+/// Going down, not up, keeps a next-line prefetcher from hiding the second miss.
+fn line_probe(cfg: &PatternConfig) -> Result<Vec<ProbePoint>> {
+    let page = 4096usize;
+    let mut rng = SmallRng::seed_from_u64(cfg.seed);
+    let mut order: Vec<usize> = (0..PROBE_PAGES).collect();
+    for i in (1..PROBE_PAGES).rev() {
+        order.swap(i, rng.random_range(0..=i));
+    }
+    let bases: Vec<usize> = order
+        .iter()
+        .map(|&p| p * page + rng.random_range(0..page / 2 / NODE_BYTES) * NODE_BYTES)
+        .collect();
+    let mut out = Vec::new();
+    for &d in &PROBE_OFFSETS {
+        let offsets: Vec<usize> = bases.iter().flat_map(|&b| [b + d as usize, b]).collect();
+        let mut chain = Chain::from_offsets(PROBE_PAGES * page, PageKind::Small, &offsets)?;
+        out.push(ProbePoint {
+            offset_bytes: d,
+            ns_per_pair: time_chain(&mut chain, cfg.policy)? * 2.0,
+        });
+    }
+    Ok(out)
+}
+
+/// The line size from the probe: the first offset whose pair costs more than halfway
+/// from the cheapest pair (same line) to the dearest (two lines).
+pub fn detect_line_size(probe: &[ProbePoint]) -> Option<u64> {
+    let lo = probe
+        .iter()
+        .map(|p| p.ns_per_pair)
+        .fold(f64::INFINITY, f64::min);
+    let hi = probe.iter().map(|p| p.ns_per_pair).fold(0.0, f64::max);
+    if !(hi > lo * 1.3) {
+        return None;
+    }
+    let mid = (lo + hi) / 2.0;
+    probe
+        .iter()
+        .find(|p| p.ns_per_pair > mid)
+        .map(|p| p.offset_bytes)
+}
+
+fn bandwidth(set: &WorkingSet, cfg: &PatternConfig) -> Result<Bandwidth> {
+    crate::signal::check()?;
+    let isa = Isa::detect();
+    let len = (set.size_bytes as usize).div_ceil(STREAM_BLOCK) * STREAM_BLOCK;
+    let mut buf = Buffer::new(len, PageKind::Small)?;
+    let p = buf.as_mut_ptr();
+    // SAFETY: the buffer holds len bytes; filling faults every page in.
+    unsafe { std::ptr::write_bytes(p, 1, len) };
+    // One "step" is one pass over the buffer.
+    // SAFETY: page-aligned buffer of a multiple of 512 bytes; ISA detected at run time.
+    let ns_per_pass = best(&per_op_ns(
+        |passes| {
+            unsafe { stream_read(isa, p, len, passes) };
+        },
+        1,
+        cfg.policy,
+        &mut (),
+    ))?;
+    let gbps = len as f64 / ns_per_pass;
+    Ok(Bandwidth {
+        level: set.level.clone(),
+        size_bytes: len as u64,
+        read_gbps: gbps,
+        bytes_per_cycle: cfg.clock_ghz.map(|g| gbps / g),
+        isa,
+    })
+}
+
+fn tlb_point(order: Order, pages: PageKind, size: u64, cfg: &PatternConfig) -> Result<TlbPoint> {
+    let mut chain = Chain::new(size, NODE_BYTES, pages, order, cfg.seed)?;
+    let obtained = match chain.huge_fraction() {
+        Some(f) if f >= 0.9 => "2m",
+        Some(f) if f <= 0.1 => "4k",
+        Some(_) => "mixed",
+        None => "unknown",
+    };
+    Ok(TlbPoint {
+        order,
+        pages,
+        pages_obtained: obtained.into(),
+        size_bytes: size,
+        ns_per_access: time_chain(&mut chain, cfg.policy)?,
+    })
+}
+
+/// One line in each of `pages` 4 KiB pages (random line, random page order).
+fn per_page(pages: u64, cfg: &PatternConfig) -> Result<PagePoint> {
+    let page = 4096usize;
+    let mut rng = SmallRng::seed_from_u64(cfg.seed ^ pages);
+    let mut order: Vec<usize> = (0..pages as usize).collect();
+    for i in (1..order.len()).rev() {
+        order.swap(i, rng.random_range(0..=i));
+    }
+    let offsets: Vec<usize> = order
+        .iter()
+        .map(|&p| p * page + rng.random_range(0..page / NODE_BYTES) * NODE_BYTES)
+        .collect();
+    let mut chain = Chain::from_offsets(pages as usize * page, PageKind::Small, &offsets)?;
+    let spread = time_chain(&mut chain, cfg.policy)?;
+    drop(chain);
+    let mut packed = Chain::new(
+        pages * NODE_BYTES as u64,
+        NODE_BYTES,
+        PageKind::Small,
+        Order::Random,
+        cfg.seed,
+    )?;
+    let packed = time_chain(&mut packed, cfg.policy)?;
+    Ok(PagePoint {
+        pages,
+        ns_per_access: spread,
+        packed_ns: packed,
+        tlb_ns: spread - packed,
+    })
+}
+
+macro_rules! parallel_time {
+    ($k:expr, $starts:expr, $policy:expr) => {{
+        let mut p: [*const u8; $k] = $starts.try_into().expect("one start per chain");
+        per_op_ns(
+            // SAFETY: the starts point into live chains owned by the caller.
+            |steps| p = unsafe { chase_parallel::<$k>(p, steps) },
+            1024,
+            $policy,
+            &mut (),
+        )
+    }};
+}
+
+/// `k` disjoint chains over one buffer (node i belongs to chain i mod k), each in
+/// TLB-local order, chased together: ns per access over all chains.
+fn parallel(set: &WorkingSet, k: u32, cfg: &PatternConfig) -> Result<f64> {
+    crate::signal::check()?;
+    let k_us = k as usize;
+    let nodes = (set.size_bytes as usize / NODE_BYTES / k_us).max(2);
+    let mut buf = Buffer::new(nodes * k_us * NODE_BYTES, PageKind::Small)?;
+    let base = buf.as_mut_ptr();
+    let starts: Vec<*const u8> = (0..k_us)
+        .map(|c| {
+            // SAFETY: chain c uses nodes c, c + k, c + 2k... all inside the buffer.
+            unsafe {
+                super::chain::write_chain(
+                    base.add(c * NODE_BYTES),
+                    nodes,
+                    NODE_BYTES * k_us,
+                    Order::TlbLocal,
+                    cfg.seed + c as u64,
+                )
+            }
+        })
+        .collect();
+    let trials = match k {
+        1 => parallel_time!(1, starts, cfg.policy),
+        2 => parallel_time!(2, starts, cfg.policy),
+        4 => parallel_time!(4, starts, cfg.policy),
+        8 => parallel_time!(8, starts, cfg.policy),
+        16 => parallel_time!(16, starts, cfg.policy),
+        other => return Err(Error::Internal(format!("no kernel for {other} chains"))),
+    };
+    drop(buf);
+    Ok(best(&trials)? / f64::from(k))
+}
+
+/// A background thread streaming reads over its own RAM-sized buffer on `cpu`, busy
+/// `intensity` of the time; stopped and joined on drop.
+struct Background {
+    stop: Arc<AtomicBool>,
+    bytes: Arc<AtomicU64>,
+    handle: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Background {
+    fn start(cpu: usize, intensity: f64, size: usize) -> Result<Background> {
+        let stop = Arc::new(AtomicBool::new(false));
+        let bytes = Arc::new(AtomicU64::new(0));
+        let mut buf = Buffer::new(size, PageKind::Small)?;
+        // SAFETY: the buffer holds size bytes.
+        unsafe { std::ptr::write_bytes(buf.as_mut_ptr(), 1, size) };
+        let (s, b) = (stop.clone(), bytes.clone());
+        let handle = std::thread::spawn(move || {
+            core_affinity::set_for_current(core_affinity::CoreId { id: cpu });
+            let isa = Isa::detect();
+            let chunk = 1 << 20;
+            let p = buf.as_mut_ptr();
+            let mut at = 0usize;
+            while !s.load(Ordering::Relaxed) {
+                let t = Instant::now();
+                // SAFETY: at + chunk <= size; aligned; ISA detected.
+                unsafe { stream_read(isa, p.add(at), chunk, 1) };
+                b.fetch_add(chunk as u64, Ordering::Relaxed);
+                at = (at + chunk) % (size - chunk + 1) / STREAM_BLOCK * STREAM_BLOCK;
+                let busy = t.elapsed();
+                let idle = busy.mul_f64((1.0 - intensity) / intensity);
+                let until = Instant::now() + idle;
+                while Instant::now() < until {
+                    std::hint::spin_loop();
+                }
+            }
+            drop(buf);
+        });
+        Ok(Background {
+            stop,
+            bytes,
+            handle: Some(handle),
+        })
+    }
+}
+
+impl Drop for Background {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(h) = self.handle.take() {
+            let _ = h.join();
+        }
+    }
+}
+
+fn loaded(ram: &WorkingSet, cfg: &PatternConfig) -> Result<Vec<LoadedPoint>> {
+    let Some(bg_cpu) = cfg.background_cpu else {
+        return Ok(Vec::new());
+    };
+    let mut chain = Chain::new(
+        ram.size_bytes,
+        NODE_BYTES,
+        PageKind::Small,
+        Order::TlbLocal,
+        cfg.seed,
+    )?;
+    let mut out = Vec::new();
+    for &intensity in &INTENSITIES {
+        let bg = (intensity > 0.0)
+            .then(|| Background::start(bg_cpu, intensity, 256 << 20))
+            .transpose()?;
+        std::thread::sleep(Duration::from_millis(20));
+        let before = bg.as_ref().map_or(0, |b| b.bytes.load(Ordering::Relaxed));
+        let t = Instant::now();
+        let latency = time_chain(&mut chain, cfg.policy)?;
+        let secs = t.elapsed().as_secs_f64();
+        let after = bg.as_ref().map_or(0, |b| b.bytes.load(Ordering::Relaxed));
+        drop(bg);
+        out.push(LoadedPoint {
+            intensity,
+            background_gbps: (after - before) as f64 / secs / 1e9,
+            latency_ns: latency,
+        });
+    }
+    Ok(out)
+}
+
+/// Runs every experiment; `on_progress` gets the fraction done.
+pub fn run(
+    cfg: &PatternConfig,
+    sysfs_line: Option<u64>,
+    mut on_progress: impl FnMut(f64),
+) -> Result<PatternsSection> {
+    let ram = cfg
+        .sets
+        .iter()
+        .find(|s| s.level == "RAM")
+        .cloned()
+        .ok_or_else(|| Error::Internal("no RAM working set".into()))?;
+    let steps = (cfg.sets.len() * 2 + 12) as f64;
+    let mut done = 0.0;
+    let mut tick = |n: f64| {
+        done += n;
+        on_progress(done / steps);
+    };
+
+    let mut stride = Vec::new();
+    for set in &cfg.sets {
+        // The stride sets cap the RAM set at 64 MiB: the random layout at 8-byte stride
+        // needs an index per node.
+        let capped = WorkingSet {
+            level: set.level.clone(),
+            size_bytes: set.size_bytes.min(64 << 20),
+        };
+        stride.push(stride_set(&capped, cfg)?);
+        tick(1.0);
+    }
+    let line_probe = line_probe(cfg)?;
+    tick(1.0);
+    let line_size_bytes = detect_line_size(&line_probe);
+
+    let mut bw = Vec::new();
+    for set in &cfg.sets {
+        bw.push(bandwidth(set, cfg)?);
+        tick(1.0);
+    }
+
+    let mut orders = Vec::new();
+    for pages in [PageKind::Small, PageKind::Huge] {
+        for order in [Order::TlbLocal, Order::Random] {
+            orders.push(tlb_point(order, pages, cfg.tlb_bytes, cfg)?);
+            tick(1.0);
+        }
+    }
+    let penalty = |pages: PageKind| {
+        let at = |o: Order| {
+            orders
+                .iter()
+                .find(|p| p.order == o && p.pages == pages)
+                .map(|p| p.ns_per_access)
+        };
+        Some(at(Order::Random)? - at(Order::TlbLocal)?)
+    };
+    let (tlb_penalty_ns, tlb_penalty_2m_ns) = (penalty(PageKind::Small), penalty(PageKind::Huge));
+
+    let mut per_page_points = Vec::new();
+    let mut pages = 8u64;
+    while pages <= 16384 {
+        per_page_points.push(per_page(pages, cfg)?);
+        pages *= 2;
+    }
+    tick(2.0);
+    // Knees of the TLB share alone (floored, so noise around zero is one plateau).
+    let xs: Vec<u64> = per_page_points.iter().map(|p| p.pages).collect();
+    let ys: Vec<f64> = per_page_points
+        .iter()
+        .map(|p| p.tlb_ns.max(TLB_FLOOR_NS))
+        .collect();
+    let found = plateaus(&xs, &ys);
+    let reach_entries: Vec<u64> = found
+        .iter()
+        .take(found.len().saturating_sub(1))
+        .map(|p| xs[p.last])
+        .collect();
+
+    let mut par = Vec::new();
+    for set in cfg.sets.iter().filter(|s| s.level != "L1d") {
+        let mut one = None;
+        for &k in &CHAINS {
+            let ns = parallel(set, k, cfg)?;
+            let single = *one.get_or_insert(ns);
+            par.push(ParallelPoint {
+                level: set.level.clone(),
+                size_bytes: set.size_bytes,
+                chains: k,
+                ns_per_access: ns,
+                misses_in_flight: single / ns,
+            });
+        }
+        tick(1.0);
+    }
+    let misses_in_flight = par
+        .iter()
+        .find(|p| p.level == "RAM" && p.chains == 16)
+        .map(|p| p.misses_in_flight);
+
+    let loaded_points = loaded(&ram, cfg)?;
+    tick(3.0);
+
+    let mut notes = Vec::new();
+    match (line_size_bytes, sysfs_line) {
+        (Some(l), Some(s)) if l == s => notes.push(format!("line size {l} B, as sysfs says")),
+        (Some(l), Some(s)) => notes.push(format!("line size {l} B detected; sysfs says {s} B")),
+        (None, _) => notes.push("the line probe shows no step: line size not detected".into()),
+        (Some(l), None) => notes.push(format!("line size {l} B (sysfs does not say)")),
+    }
+    if let (Some(small), Some(huge)) = (tlb_penalty_ns, tlb_penalty_2m_ns) {
+        let huge_obtained = orders
+            .iter()
+            .filter(|p| p.pages == PageKind::Huge)
+            .all(|p| p.pages_obtained == "2m");
+        if !huge_obtained {
+            notes.push("2 MiB pages could not be had for every TLB chain (THP refused or fragmented memory)".into());
+        }
+        if huge > 0.5 * small {
+            notes.push(format!(
+                "2 MiB pages do not remove the random-order penalty here ({huge:.0} ns of {small:.0} ns \
+                 remains): in a guest the host may back memory with 4 KiB pages, so the combined \
+                 translation is still cached per 4 KiB; part of the gap can also be DRAM row \
+                 locality, which the TLB-local order keeps and a fully random one loses"
+            ));
+        } else {
+            notes.push(format!(
+                "2 MiB pages cut the page-walk penalty from {small:.0} ns to {huge:.0} ns"
+            ));
+        }
+    }
+    if cfg.background_cpu.is_none() {
+        notes.push("loaded latency needs a second CPU; this host has one".into());
+    }
+    Ok(PatternsSection {
+        line_size_bytes,
+        sysfs_line_bytes: sysfs_line,
+        tlb_penalty_ns,
+        tlb_penalty_2m_ns,
+        misses_in_flight,
+        stride,
+        line_probe,
+        bandwidth: bw,
+        tlb: TlbSection {
+            orders,
+            per_page: per_page_points,
+            reach_entries,
+        },
+        parallel: par,
+        loaded: loaded_points,
+        notes,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn probe(costs: &[f64]) -> Vec<ProbePoint> {
+        PROBE_OFFSETS
+            .iter()
+            .zip(costs)
+            .map(|(&d, &c)| ProbePoint {
+                offset_bytes: d,
+                ns_per_pair: c,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn line_size_is_where_the_second_load_starts_to_miss() {
+        // Same line up to 32 B: miss + hit; from 64 B: two misses.
+        let p = probe(&[
+            101.0, 100.0, 102.0, 190.0, 200.0, 201.0, 199.0, 200.0, 202.0,
+        ]);
+        assert_eq!(detect_line_size(&p), Some(64));
+        // A 128-byte line with an adjacent-line prefetcher blurring 128 a little.
+        let p = probe(&[60.0, 61.0, 60.0, 62.0, 150.0, 170.0, 171.0, 170.0, 172.0]);
+        assert_eq!(detect_line_size(&p), Some(128));
+    }
+
+    #[test]
+    fn a_flat_probe_detects_nothing() {
+        let p = probe(&[100.0, 101.0, 99.0, 100.0, 102.0, 100.0, 101.0, 100.0, 99.0]);
+        assert_eq!(detect_line_size(&p), None);
+    }
+
+    #[test]
+    fn tlb_reach_shows_as_knees_of_the_per_page_curve() {
+        // 64 L1 entries, 2048 L2 entries: three plateaus.
+        let xs: Vec<u64> = (3..=14).map(|e| 1u64 << e).collect();
+        let ys: Vec<f64> = xs
+            .iter()
+            .map(|&p| {
+                if p <= 64 {
+                    1.0
+                } else if p <= 2048 {
+                    3.0
+                } else {
+                    20.0
+                }
+            })
+            .collect();
+        let found = plateaus(&xs, &ys);
+        let reach: Vec<u64> = found
+            .iter()
+            .take(found.len() - 1)
+            .map(|p| xs[p.last])
+            .collect();
+        assert_eq!(reach, [64, 2048]);
+    }
+}
