@@ -1,7 +1,7 @@
 //! The subcommands: typed options from the CLI, validation (bad input fails before any
 //! measuring), the measurement, and the outputs.
 
-use crate::cli::{Cli, Command, Common, MemoryArgs};
+use crate::cli::{Cli, Command, Common, DbArgs, MemoryArgs};
 use crate::error::{Error, Result};
 use crate::host::Host;
 use crate::memory::{self, SweepConfig, NODE_BYTES};
@@ -20,6 +20,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Host => host(common),
         Command::Memory(args) => measure(common, args, "memory"),
         Command::Run(args) => measure(common, args, "run"),
+        Command::Db(args) => db(common, args),
         Command::Report { run_dir } => redraw(common, run_dir),
     }
 }
@@ -229,6 +230,81 @@ fn measure(common: &Common, args: &MemoryArgs, command: &str) -> Result<()> {
         memory: Some(section),
         rungs: Vec::new(),
         skipped: Vec::new(),
+    };
+    let dir = report::write_run_dir(&run, &common.out, &date)?;
+    finish(common, &run, &dir)
+}
+
+/// The smallest data set: the range query needs a few hundred orders to find ~100.
+const MIN_DB_ROWS: u64 = 1_000;
+
+fn db(common: &Common, args: &DbArgs) -> Result<()> {
+    use crate::services::postgres::ManagedPostgres;
+    use crate::suite::{db, Skipped};
+    let started = Instant::now();
+    let (stamp, date) = utc_now();
+    let rows = args
+        .rows
+        .unwrap_or(if common.quick { 20_000 } else { 1_000_000 });
+    if rows < MIN_DB_ROWS {
+        return Err(Error::Input(format!(
+            "--rows {rows} is too small; at least {MIN_DB_ROWS}"
+        )));
+    }
+    if let Some(p) = &args.sqlite {
+        db::check_sqlite_path(p)?;
+    }
+    report::check_writable(&common.out)?;
+    let url = args
+        .postgres_url
+        .clone()
+        .or_else(|| std::env::var("DATABASE_URL").ok().filter(|u| !u.is_empty()));
+    let asked = match &url {
+        Some(u) => {
+            let target = db::PgTarget::from_url(u)?;
+            target.probe()?;
+            Some(target)
+        }
+        None => None,
+    };
+
+    let data = db::DataSet::new(rows, args.seed);
+    let plan = db::Plan::new(common.quick);
+    let host = Host::probe();
+    let phase = Phase::new("db", 9, common.quiet);
+    let mut step = |what: &str| phase.advance(1, what.to_string());
+    let mut rungs =
+        db::measure_sqlite(&data, &plan, args.sqlite.as_deref(), &common.out, &mut step)?;
+    let mut skipped = Vec::new();
+    match asked {
+        Some(target) => rungs.extend(db::measure_postgres(&data, &plan, &target, &mut step)?),
+        None => match ManagedPostgres::bin_dir() {
+            Ok(_) => {
+                let server = ManagedPostgres::start()?;
+                let target = db::PgTarget::managed(&server)?;
+                rungs.extend(db::measure_postgres(&data, &plan, &target, &mut step)?);
+            }
+            Err(e) => {
+                eprintln!("ladder: postgres skipped: {e}");
+                skipped.push(Skipped {
+                    rung: "postgres".into(),
+                    reason: e.to_string(),
+                });
+            }
+        },
+    }
+    drop(phase);
+
+    let run = Run {
+        schema_version: SCHEMA_VERSION,
+        tool_version: env!("CARGO_PKG_VERSION").to_string(),
+        command: "db".to_string(),
+        started_at: stamp,
+        wall_seconds: started.elapsed().as_secs_f64(),
+        host,
+        memory: None,
+        rungs,
+        skipped,
     };
     let dir = report::write_run_dir(&run, &common.out, &date)?;
     finish(common, &run, &dir)

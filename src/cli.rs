@@ -43,6 +43,8 @@ pub enum Command {
     Memory(MemoryArgs),
     /// Every rung (today: the memory ladder), written as one run folder.
     Run(MemoryArgs),
+    /// Database query latency: SQLite and PostgreSQL, cheap and expensive queries.
+    Db(DbArgs),
     /// Redraw report.md and the CSV files of a run folder from its run.json.
     Report {
         /// A run folder holding run.json.
@@ -104,6 +106,25 @@ pub struct MemoryArgs {
     #[arg(long, value_name = "N")]
     pub trials: Option<usize>,
     /// Seed of the chain orders (same seed, same chains).
+    #[arg(long, value_name = "N", default_value_t = 0x1adde7)]
+    pub seed: u64,
+}
+
+/// Flags of the database rungs.
+#[derive(Debug, Clone, Args)]
+pub struct DbArgs {
+    /// Keep the SQLite database in this new file [default: a temp file, removed at the
+    /// end].
+    #[arg(long, value_name = "PATH")]
+    pub sqlite: Option<PathBuf>,
+    /// The PostgreSQL server to measure (the run works in its own schema and drops it)
+    /// [default: DATABASE_URL, else a managed server].
+    #[arg(long, value_name = "URL")]
+    pub postgres_url: Option<String>,
+    /// Orders in the data set [default: 1000000; 20000 with --quick].
+    #[arg(long, value_name = "N")]
+    pub rows: Option<u64>,
+    /// Seed of the data set and of the query parameters (same seed, same rows).
     #[arg(long, value_name = "N", default_value_t = 0x1adde7)]
     pub seed: u64,
 }

@@ -1,6 +1,6 @@
 //! report.md: the run as a document people paste into their own reports.
 
-use super::{host_line, level_rows, LEVEL_HEADER};
+use super::{host_line, level_rows, rung_rows, skipped_lines, LEVEL_HEADER, RUNG_HEADER};
 use crate::record::Run;
 use crate::units::{format_ns, format_size};
 use std::fmt::Write;
@@ -87,6 +87,29 @@ pub fn markdown(run: &Run) -> String {
             }),
         ));
         md.push_str("\n</details>\n");
+    }
+    if !run.rungs.is_empty() || !run.skipped.is_empty() {
+        let _ = writeln!(md, "## Comparison rungs\n");
+    }
+    if !run.rungs.is_empty() {
+        md.push_str(&table(
+            &RUNG_HEADER,
+            rung_rows(&run.rungs).into_iter().map(|r| r.to_vec()),
+        ));
+        md.push('\n');
+        let mut notes: Vec<&str> = run.rungs.iter().filter_map(|r| r.note.as_deref()).collect();
+        notes.dedup();
+        for note in notes {
+            let _ = writeln!(md, "- {note}");
+        }
+        md.push('\n');
+    }
+    let skipped = skipped_lines(run);
+    if !skipped.is_empty() {
+        let _ = writeln!(md, "Skipped:\n");
+        for line in skipped {
+            let _ = writeln!(md, "- {line}");
+        }
     }
     md
 }

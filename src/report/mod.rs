@@ -180,6 +180,37 @@ pub fn level_rows(mem: &crate::memory::MemorySection) -> Vec<[String; 7]> {
         .collect()
 }
 
+/// Header of the comparison-rungs table.
+pub const RUNG_HEADER: [&str; 7] = ["rung", "method", "samples", "p50", "p90", "p99", "max"];
+
+/// One row per measured comparison rung (storage, Redis, databases...): the table
+/// shared by the terminal and report.md.
+pub fn rung_rows(rungs: &[crate::suite::Rung]) -> Vec<[String; 7]> {
+    use crate::units::format_ns;
+    rungs
+        .iter()
+        .map(|r| {
+            [
+                r.rung.clone(),
+                r.method.clone(),
+                r.samples.to_string(),
+                format_ns(r.p50_ns),
+                format_ns(r.p90_ns),
+                format_ns(r.p99_ns),
+                format_ns(r.max_ns),
+            ]
+        })
+        .collect()
+}
+
+/// One line per rung that could not run: `rung: reason`.
+pub fn skipped_lines(run: &Run) -> Vec<String> {
+    run.skipped
+        .iter()
+        .map(|s| format!("{}: {}", s.rung, s.reason))
+        .collect()
+}
+
 /// One line about the host: CPU, clock, hypervisor, pages.
 pub fn host_line(run: &Run) -> String {
     let h = &run.host;

@@ -1,6 +1,8 @@
 //! The comparison rungs beyond memory: storage, Redis, databases. Each measures
 //! distributions (hdrhistogram), never a mean alone, into [`Rung`] rows of the record.
 
+pub mod db;
+
 use crate::error::{Error, Result};
 use hdrhistogram::Histogram;
 use serde::{Deserialize, Serialize};
