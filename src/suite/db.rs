@@ -529,13 +529,27 @@ fn sqlite_load(s: &mut SqliteSession, data: &DataSet) -> Result<()> {
 pub struct PgTarget {
     /// (transport name, config) pairs: the first one loads the data and runs the aggregate.
     pub transports: Vec<(String, postgres::Config)>,
-    /// What the server is: "managed PostgreSQL 15 (pid 123)" or a redacted URL.
+    /// What the server is: "managed PostgreSQL 15 (postmaster pid 123, ...)" or the
+    /// user's URL, redacted.
     pub server: String,
 }
 
-/// One line from a PostgreSQL error (its detail lines joined), with `context`.
+/// One line from a PostgreSQL error (the server's message where there is one, its
+/// detail lines joined), with `context`.
 fn pg_err(context: &str, e: postgres::Error) -> Error {
-    let text = e.to_string().lines().collect::<Vec<_>>().join("; ");
+    let text = match e.as_db_error() {
+        Some(db) => format!("{}: {}", db.severity(), db.message()),
+        None => {
+            let mut text = e.to_string();
+            let mut source = std::error::Error::source(&e);
+            while let Some(cause) = source {
+                text = format!("{text}: {cause}");
+                source = cause.source();
+            }
+            text
+        }
+    };
+    let text = text.lines().collect::<Vec<_>>().join("; ");
     Error::Unusable(format!("PostgreSQL: {context}: {text}"))
 }
 
@@ -565,7 +579,7 @@ impl PgTarget {
         let config = pg_config(url)?;
         Ok(PgTarget {
             transports: vec![(transport(&config).to_string(), config)],
-            server: format!("PostgreSQL at {}", redact_url(url)),
+            server: redact_url(url),
         })
     }
 
@@ -588,7 +602,7 @@ impl PgTarget {
         let (name, config) = &self.transports[i];
         config
             .connect(NoTls)
-            .map_err(|e| pg_err(&format!("cannot connect to {} over {name}", self.server), e))
+            .map_err(|e| pg_err(&format!("cannot connect over {name} to {}", self.server), e))
     }
 
     /// Connects once and runs `SELECT 1`: an unreachable or unusable server fails here,
