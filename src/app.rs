@@ -2,7 +2,7 @@
 //! measuring), the measurement, and the outputs.
 
 use crate::cli::{
-    Cli, Command, Common, MemoryArgs, RedisArgs, RunArgs, RungName, StorageArgs, StrideArgs,
+    Cli, Command, Common, DbArgs, MemoryArgs, RedisArgs, RunArgs, RungName, StorageArgs, StrideArgs,
 };
 use crate::error::{Error, Result};
 use crate::host::Host;
@@ -27,6 +27,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Storage(args) => storage(common, args),
         Command::Redis(args) => redis(common, args),
         Command::Run(args) => run_all(common, args),
+        Command::Db(args) => db(common, args),
         Command::Report { run_dir } => redraw(common, run_dir),
         Command::Compare { run_dirs } => compare(common, run_dirs),
     }
@@ -504,9 +505,14 @@ fn run_all(common: &Common, args: &RunArgs) -> Result<()> {
     }
     let redis_url = args.redis_url.clone().or_else(|| env_url("REDIS_URL"));
     if let Some(url) = &redis_url {
-        redis::Client::open(url.as_str())
-            .map_err(|e| Error::Input(format!("bad Redis URL {}: {e}", suite::redact_url(url))))?;
+        suite::redis::connect(url)?;
     }
+    let rows = db_rows(common, None)?;
+    let asked_pg = if wants(RungName::Db) {
+        asked_postgres(args.postgres_url.as_ref())?
+    } else {
+        None
+    };
     report::check_writable(&common.out)?;
 
     let mut rungs = Vec::new();
@@ -543,6 +549,13 @@ fn run_all(common: &Common, args: &RunArgs) -> Result<()> {
     } else {
         skipped.push(skip("redis"));
     }
+    if wants(RungName::Db) {
+        let data = suite::db::DataSet::new(rows, 0x1adde7);
+        let outcome = db_rungs(common, &data, None, asked_pg, &mut skipped);
+        attempt("database", outcome, &mut rungs, &mut skipped)?;
+    } else {
+        skipped.push(skip("database"));
+    }
     match (&args.http_url, wants(RungName::Http)) {
         (Some(url), true) => {
             let phase = Phase::fractional("http", common.quiet);
@@ -560,6 +573,86 @@ fn run_all(common: &Common, args: &RunArgs) -> Result<()> {
     let mut run = rec.record("run", memory, rungs, skipped);
     run.ladder = crate::ladder::rows(&run);
     run.comparisons = crate::ladder::comparisons(&run.ladder);
+    write_and_print(common, &run)
+}
+
+/// The smallest data set: the range query needs a few hundred orders to find ~100.
+const MIN_DB_ROWS: u64 = 1_000;
+
+/// The PostgreSQL the user asked for (--postgres-url, else DATABASE_URL), checked to
+/// parse and answer before anything is measured.
+fn asked_postgres(url: Option<&String>) -> Result<Option<suite::db::PgTarget>> {
+    let url = url.cloned().or_else(|| env_url("DATABASE_URL"));
+    url.map(|u| {
+        let target = suite::db::PgTarget::from_url(&u)?;
+        target.probe()?;
+        Ok(target)
+    })
+    .transpose()
+}
+
+/// The database rungs: SQLite (kept at `keep` if given), then PostgreSQL on `asked` or
+/// a managed server. A missing PostgreSQL install is a skipped rung, not an error.
+fn db_rungs(
+    common: &Common,
+    data: &suite::db::DataSet,
+    keep: Option<&Path>,
+    asked: Option<suite::db::PgTarget>,
+    skipped: &mut Vec<Skipped>,
+) -> Result<Vec<Rung>> {
+    use crate::services::postgres::ManagedPostgres;
+    let plan = suite::db::Plan::new(common.quick);
+    let phase = Phase::new("db", 9, common.quiet);
+    let mut step = |what: &str| phase.advance(1, what.to_string());
+    let mut rungs = suite::db::measure_sqlite(data, &plan, keep, &common.out, &mut step)?;
+    match asked {
+        Some(target) => rungs.extend(suite::db::measure_postgres(
+            data, &plan, &target, &mut step,
+        )?),
+        None => match ManagedPostgres::bin_dir() {
+            Ok(_) => {
+                let server = ManagedPostgres::start()?;
+                let target = suite::db::PgTarget::managed(&server)?;
+                rungs.extend(suite::db::measure_postgres(
+                    data, &plan, &target, &mut step,
+                )?);
+            }
+            Err(e) => {
+                if !common.quiet {
+                    eprintln!("ladder: postgres skipped: {e}");
+                }
+                skipped.push(Skipped {
+                    rung: "postgres".into(),
+                    reason: e.to_string(),
+                });
+            }
+        },
+    }
+    Ok(rungs)
+}
+
+fn db_rows(common: &Common, rows: Option<u64>) -> Result<u64> {
+    let rows = rows.unwrap_or(if common.quick { 20_000 } else { 1_000_000 });
+    if rows < MIN_DB_ROWS {
+        return Err(Error::Input(format!(
+            "--rows {rows} is too small; at least {MIN_DB_ROWS}"
+        )));
+    }
+    Ok(rows)
+}
+
+fn db(common: &Common, args: &DbArgs) -> Result<()> {
+    let rec = Recorder::start();
+    let rows = db_rows(common, args.rows)?;
+    if let Some(p) = &args.sqlite {
+        suite::db::check_sqlite_path(p)?;
+    }
+    report::check_writable(&common.out)?;
+    let asked = asked_postgres(args.postgres_url.as_ref())?;
+    let data = suite::db::DataSet::new(rows, args.seed);
+    let mut skipped = Vec::new();
+    let rungs = db_rungs(common, &data, args.sqlite.as_deref(), asked, &mut skipped)?;
+    let run = rec.record("db", None, rungs, skipped);
     write_and_print(common, &run)
 }
 

@@ -57,6 +57,8 @@ pub enum Command {
         #[arg(required = true, num_args = 2..)]
         run_dirs: Vec<PathBuf>,
     },
+    /// Database query latency: SQLite and PostgreSQL, cheap and expensive queries.
+    Db(DbArgs),
     /// Redraw report.md, the CSV files and the plots of a run folder from its run.json.
     Report {
         /// A run folder holding run.json.
@@ -172,6 +174,8 @@ pub enum RungName {
     Ssd,
     /// The Redis rung.
     Redis,
+    /// The database rungs (SQLite and PostgreSQL).
+    Db,
     /// The external-API rung.
     Http,
 }
@@ -191,6 +195,9 @@ pub struct RunArgs {
     /// A Redis to measure [default: REDIS_URL, else a managed redis-server].
     #[arg(long, value_name = "URL")]
     pub redis_url: Option<String>,
+    /// A PostgreSQL to measure [default: DATABASE_URL, else a managed server].
+    #[arg(long, value_name = "URL")]
+    pub postgres_url: Option<String>,
     /// A directory on the disk to measure [default: the --out folder's].
     #[arg(long, value_name = "DIR")]
     pub storage_path: Option<PathBuf>,
@@ -212,4 +219,23 @@ pub struct StrideArgs {
     /// --cpu, if there is one].
     #[arg(long, value_name = "N")]
     pub background_cpu: Option<usize>,
+}
+
+/// Flags of the database rungs.
+#[derive(Debug, Clone, Args)]
+pub struct DbArgs {
+    /// Keep the SQLite database in this new file [default: a temp file, removed at the
+    /// end].
+    #[arg(long, value_name = "PATH")]
+    pub sqlite: Option<PathBuf>,
+    /// The PostgreSQL server to measure (the run works in its own schema and drops it)
+    /// [default: DATABASE_URL, else a managed server].
+    #[arg(long, value_name = "URL")]
+    pub postgres_url: Option<String>,
+    /// Orders in the data set [default: 1000000; 20000 with --quick].
+    #[arg(long, value_name = "N")]
+    pub rows: Option<u64>,
+    /// Seed of the data set and of the query parameters (same seed, same rows).
+    #[arg(long, value_name = "N", default_value_t = 0x1adde7)]
+    pub seed: u64,
 }

@@ -278,7 +278,7 @@ pub fn detect_line_size(probe: &[ProbePoint]) -> Option<u64> {
         .map(|p| p.ns_per_pair)
         .fold(f64::INFINITY, f64::min);
     let hi = probe.iter().map(|p| p.ns_per_pair).fold(0.0, f64::max);
-    if !(hi > lo * 1.3) {
+    if hi <= lo * 1.3 || !hi.is_finite() {
         return None;
     }
     let mid = (lo + hi) / 2.0;

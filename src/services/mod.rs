@@ -2,6 +2,7 @@
 //! (and a unix socket), waited for until they answer, and stopped when dropped — after
 //! an error or Ctrl-C too. Nothing is started permanently.
 
+pub mod postgres;
 pub mod redis;
 
 use crate::error::{Error, Result};

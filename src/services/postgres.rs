@@ -1,0 +1,281 @@
+//! A managed PostgreSQL: `initdb` into a run-owned temp dir, then `postgres` itself as a
+//! [`ManagedProcess`] on a free loopback port plus a unix socket in that dir, stopped
+//! (immediate shutdown: the data is thrown away) when dropped.
+//!
+//! PostgreSQL refuses to run as root. As root, `initdb` and `postgres` run as the
+//! `postgres` user, with the temp dir owned by it and as their working directory. The
+//! switch is made by the spawned child itself (setgid/setuid before exec) rather than
+//! through `runuser`: the postmaster is then our direct child, so its pid is the one we
+//! signal, wait for, and report, with no wrapper process in between.
+
+use super::{find_binary, free_port, install_hint, wait_until, ManagedProcess};
+use crate::error::{Error, Result};
+use std::fs::File;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+/// The database superuser of a managed server.
+pub const SUPERUSER: &str = "postgres";
+
+/// A running managed PostgreSQL. Fields drop in order: the server stops, then its dir goes.
+pub struct ManagedPostgres {
+    process: ManagedProcess,
+    /// The loopback TCP port (also the unix socket's port number).
+    pub port: u16,
+    /// The directory holding the unix socket `.s.PGSQL.<port>`.
+    pub socket_dir: PathBuf,
+    /// The major version, from the binary directory ("15"), or "unknown".
+    pub version: String,
+    _dir: tempfile::TempDir,
+}
+
+/// The user and group a server runs as when we are root.
+#[derive(Debug, Clone, Copy)]
+struct RunAs {
+    uid: u32,
+    gid: u32,
+}
+
+impl ManagedPostgres {
+    /// The directory of `initdb` and `postgres`: the highest version under
+    /// /usr/lib/postgresql, else PATH; an install hint where there is none.
+    pub fn bin_dir() -> Result<PathBuf> {
+        let mut versions: Vec<(u32, PathBuf)> = std::fs::read_dir("/usr/lib/postgresql")
+            .into_iter()
+            .flatten()
+            .filter_map(|e| e.ok())
+            .filter_map(|e| {
+                let v = e.file_name().to_str()?.parse::<u32>().ok()?;
+                Some((v, e.path().join("bin")))
+            })
+            .filter(|(_, bin)| bin.join("initdb").is_file() && bin.join("postgres").is_file())
+            .collect();
+        versions.sort();
+        if let Some((_, bin)) = versions.pop() {
+            return Ok(bin);
+        }
+        find_binary("initdb", &[])
+            .and_then(|p| p.parent().map(Path::to_path_buf))
+            .filter(|d| d.join("postgres").is_file())
+            .ok_or_else(|| Error::Unusable(install_hint("PostgreSQL")))
+    }
+
+    /// Starts a server with trust authentication on both transports.
+    pub fn start() -> Result<ManagedPostgres> {
+        Self::launch(None)
+    }
+
+    /// Starts a server where TCP logins need `password` (scram-sha-256) for the
+    /// superuser; the unix socket stays trust.
+    pub fn start_with_password(password: &str) -> Result<ManagedPostgres> {
+        Self::launch(Some(password))
+    }
+
+    fn launch(password: Option<&str>) -> Result<ManagedPostgres> {
+        let bin = Self::bin_dir()?;
+        let version = bin
+            .parent()
+            .and_then(|d| d.file_name())
+            .and_then(|n| n.to_str())
+            .filter(|n| n.parse::<u32>().is_ok())
+            .unwrap_or("unknown")
+            .to_string();
+        let run_as = run_as()?;
+        let dir = tempfile::Builder::new()
+            .prefix("ladder-pg-")
+            .tempdir()
+            .map_err(|e| Error::Internal(format!("cannot make a temp dir: {e}")))?;
+        let data = dir.path().join("data");
+        let log_path = dir.path().join("postgres.log");
+        let log = File::create(&log_path).map_err(|e| Error::io(&log_path, e))?;
+        give_to(dir.path(), run_as)?;
+
+        let mut initdb = Command::new(bin.join("initdb"));
+        initdb.arg("-D").arg(&data).args([
+            "-U",
+            SUPERUSER,
+            "-E",
+            "UTF8",
+            "--locale=C",
+            "--no-sync",
+        ]);
+        let pwfile = dir.path().join("pwfile");
+        match password {
+            Some(pw) => {
+                std::fs::write(&pwfile, format!("{pw}\n")).map_err(|e| Error::io(&pwfile, e))?;
+                give_to(&pwfile, run_as)?;
+                initdb
+                    .args(["--auth-local=trust", "--auth-host=scram-sha-256"])
+                    .arg(format!("--pwfile={}", pwfile.display()));
+            }
+            None => {
+                initdb.arg("--auth=trust");
+            }
+        }
+        as_server_user(&mut initdb, dir.path(), run_as);
+        let out = initdb
+            .stdin(Stdio::null())
+            .output()
+            .map_err(|e| Error::Unusable(format!("could not run initdb: {e}")))?;
+        let _ = std::fs::remove_file(&pwfile);
+        if !out.status.success() {
+            return Err(Error::Unusable(format!(
+                "initdb failed ({}): {}",
+                out.status,
+                last_line(&String::from_utf8_lossy(&out.stderr))
+            )));
+        }
+
+        let port = free_port()?;
+        let mut cmd = Command::new(bin.join("postgres"));
+        cmd.arg("-D")
+            .arg(&data)
+            .arg("-p")
+            .arg(port.to_string())
+            .arg("-k")
+            .arg(dir.path())
+            .args(["-c", "listen_addresses=127.0.0.1"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log);
+        as_server_user(&mut cmd, dir.path(), run_as);
+        let mut process = ManagedProcess::spawn("postgres", &mut cmd)?;
+        let socket_dir = dir.path().to_path_buf();
+        let mut probe = ::postgres::Config::new();
+        probe
+            .host_path(&socket_dir)
+            .port(port)
+            .user(SUPERUSER)
+            .dbname("postgres")
+            .connect_timeout(Duration::from_secs(1));
+        let ready = wait_until("the managed postgres", Duration::from_secs(30), || {
+            process.check_alive().is_ok()
+                && probe
+                    .connect(::postgres::NoTls)
+                    .and_then(|mut c| c.simple_query("SELECT 1"))
+                    .is_ok()
+        });
+        if let Err(e) = ready.and_then(|()| process.check_alive()) {
+            let log = std::fs::read_to_string(&log_path).unwrap_or_default();
+            return Err(Error::Unusable(format!("{e}: {}", last_line(&log))));
+        }
+        Ok(ManagedPostgres {
+            process,
+            port,
+            socket_dir,
+            version,
+            _dir: dir,
+        })
+    }
+
+    /// The TCP URL (superuser, database `postgres`, no password).
+    pub fn tcp_url(&self) -> String {
+        format!("postgres://{SUPERUSER}@127.0.0.1:{}/postgres", self.port)
+    }
+
+    /// The unix-socket URL: the socket dir, percent-encoded, as the host.
+    pub fn unix_url(&self) -> String {
+        let host: String = self
+            .socket_dir
+            .to_string_lossy()
+            .bytes()
+            .map(|b| match b {
+                b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' => {
+                    (b as char).to_string()
+                }
+                _ => format!("%{b:02X}"),
+            })
+            .collect();
+        format!("postgres://{SUPERUSER}@{host}:{}/postgres", self.port)
+    }
+
+    /// The postmaster's process id.
+    pub fn pid(&self) -> u32 {
+        self.process.pid()
+    }
+}
+
+impl Drop for ManagedPostgres {
+    fn drop(&mut self) {
+        // Immediate shutdown: no checkpoint of data that is deleted next. The
+        // ManagedProcess drop then waits for the exit (and escalates if need be).
+        // SAFETY: kill(2) on our own child's pid; no memory is touched.
+        unsafe {
+            libc::kill(self.process.pid() as libc::pid_t, libc::SIGQUIT);
+        }
+    }
+}
+
+/// The last non-empty line of a tool's output, for a one-line error.
+fn last_line(text: &str) -> String {
+    text.lines()
+        .rev()
+        .find(|l| !l.trim().is_empty())
+        .unwrap_or("no output")
+        .trim()
+        .to_string()
+}
+
+/// The `postgres` user where we are root (PostgreSQL refuses root), else nobody.
+fn run_as() -> Result<Option<RunAs>> {
+    // SAFETY: geteuid has no preconditions and touches no memory.
+    if unsafe { libc::geteuid() } != 0 {
+        return Ok(None);
+    }
+    let name = c"postgres";
+    // SAFETY: an all-zero passwd (null pointers, zero ids) is a valid out-parameter.
+    let mut pwd: libc::passwd = unsafe { std::mem::zeroed() };
+    let mut buf = vec![0 as libc::c_char; 16 * 1024];
+    let mut found: *mut libc::passwd = std::ptr::null_mut();
+    // SAFETY: every pointer is valid for the call; getpwnam_r writes strings only into
+    // `buf` (its length passed) and sets `found` to `&mut pwd` or null.
+    let rc = unsafe {
+        libc::getpwnam_r(
+            name.as_ptr(),
+            &mut pwd,
+            buf.as_mut_ptr(),
+            buf.len(),
+            &mut found,
+        )
+    };
+    if rc != 0 || found.is_null() {
+        return Err(Error::Unusable(
+            "running as root, and there is no `postgres` user to run PostgreSQL as".into(),
+        ));
+    }
+    Ok(Some(RunAs {
+        uid: pwd.pw_uid,
+        gid: pwd.pw_gid,
+    }))
+}
+
+/// Hands `path` to the server user (where there is one).
+fn give_to(path: &Path, run_as: Option<RunAs>) -> Result<()> {
+    match run_as {
+        Some(u) => {
+            std::os::unix::fs::chown(path, Some(u.uid), Some(u.gid)).map_err(|e| Error::io(path, e))
+        }
+        None => Ok(()),
+    }
+}
+
+/// Runs `cmd` in `cwd`, as the server user where there is one.
+fn as_server_user(cmd: &mut Command, cwd: &Path, run_as: Option<RunAs>) {
+    cmd.current_dir(cwd);
+    if let Some(u) = run_as {
+        cmd.uid(u.uid).gid(u.gid);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn last_line_skips_trailing_blank_lines() {
+        assert_eq!(last_line("a\nFATAL: no\n\n"), "FATAL: no");
+        assert_eq!(last_line(""), "no output");
+    }
+}

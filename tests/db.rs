@@ -1,0 +1,282 @@
+//! Integration tests of `ladder db`: the real binary against a real SQLite file and real
+//! PostgreSQL servers started here (loopback only). Tests that need PostgreSQL skip with
+//! a note where it is not installed (scripts/setup-services.sh installs it).
+
+use latency_ladder::services::postgres::ManagedPostgres;
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+fn ladder(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_ladder"))
+        .args(args)
+        .env_remove("DATABASE_URL")
+        .output()
+        .expect("run ladder")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+fn pg_installed() -> bool {
+    match ManagedPostgres::bin_dir() {
+        Ok(_) => true,
+        Err(e) => {
+            eprintln!("skipped: {e}");
+            false
+        }
+    }
+}
+
+/// `ladder db --quick --quiet --json --out OUT` plus `extra`; the parsed record.
+fn db_run(out: &Path, extra: &[&str]) -> serde_json::Value {
+    let mut args = vec![
+        "db",
+        "--quick",
+        "--quiet",
+        "--json",
+        "--out",
+        out.to_str().unwrap(),
+    ];
+    args.extend_from_slice(extra);
+    let o = ladder(&args);
+    assert!(o.status.success(), "stderr: {}", text(&o.stderr));
+    serde_json::from_slice(&o.stdout).expect("stdout is the JSON record")
+}
+
+/// The rungs of `engine` in a record: (method, p50, p99, samples, note).
+fn rungs(run: &serde_json::Value, engine: &str) -> Vec<(String, f64, f64, u64, String)> {
+    run["rungs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["rung"] == engine)
+        .map(|r| {
+            (
+                r["method"].as_str().unwrap().to_string(),
+                r["p50_ns"].as_f64().unwrap(),
+                r["p99_ns"].as_f64().unwrap(),
+                r["samples"].as_u64().unwrap(),
+                r["note"].as_str().unwrap_or("").to_string(),
+            )
+        })
+        .collect()
+}
+
+fn has_method(rs: &[(String, f64, f64, u64, String)], method: &str) -> bool {
+    rs.iter().any(|r| r.0 == method)
+}
+
+fn process_exists(pid: u32) -> bool {
+    Path::new(&format!("/proc/{pid}")).exists()
+}
+
+fn run_schemas(client: &mut postgres::Client) -> i64 {
+    client
+        .query_one(
+            "SELECT count(*) FROM pg_namespace WHERE nspname LIKE 'ladder\\_run\\_%'",
+            &[],
+        )
+        .unwrap()
+        .get(0)
+}
+
+/// Exit 2, one line on stderr, nothing on stdout, no `secrets` anywhere.
+fn assert_one_line_exit_2(o: &Output, secrets: &[&str]) {
+    let (out, err) = (text(&o.stdout), text(&o.stderr));
+    assert_eq!(o.status.code(), Some(2), "stderr: {err}");
+    assert_eq!(err.trim_end().lines().count(), 1, "stderr: {err}");
+    assert!(out.is_empty(), "stdout: {out}");
+    for secret in secrets {
+        assert!(!err.contains(secret) && !out.contains(secret), "{err}");
+    }
+    assert!(!err.contains("panicked"), "{err}");
+}
+
+#[test]
+fn sqlite_rung_runs_end_to_end_and_keeps_only_the_named_file() {
+    let out = tempfile::tempdir().unwrap();
+    let keep = tempfile::tempdir().unwrap();
+    let db = keep.path().join("kept.db");
+    let run = db_run(out.path(), &["--sqlite", db.to_str().unwrap()]);
+    let rs = rungs(&run, "sqlite");
+    for m in [
+        "SQLite prepared PK lookup",
+        "SQLite prepared indexed range scan (~100 rows)",
+        "SQLite aggregate JOIN over 20000 orders (expensive query)",
+        "SQLite first query on a new connection (prepare + PK lookup)",
+    ] {
+        assert!(has_method(&rs, m), "{m} missing from {rs:?}");
+    }
+    for (method, p50, p99, samples, _) in &rs {
+        assert!(*samples > 0 && *p50 > 0.0 && p50 <= p99, "{method}");
+    }
+    let pk = rs
+        .iter()
+        .find(|r| r.0 == "SQLite prepared PK lookup")
+        .unwrap();
+    let agg = rs.iter().find(|r| r.0.contains("aggregate")).unwrap();
+    assert!(
+        agg.1 > pk.1,
+        "a full-scan aggregate is slower than a PK lookup"
+    );
+
+    let conn = rusqlite::Connection::open(&db).unwrap();
+    let n: i64 = conn
+        .query_row("SELECT count(*) FROM orders", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(n, 20_000);
+    // Only the run folder is left in --out: the scratch dir is gone.
+    let left: Vec<_> = std::fs::read_dir(out.path()).unwrap().collect();
+    assert_eq!(left.len(), 1, "{left:?}");
+    // An existing file is never written into.
+    let o = ladder(&["db", "--quick", "--sqlite", db.to_str().unwrap()]);
+    assert_one_line_exit_2(&o, &[]);
+}
+
+#[test]
+fn managed_postgres_starts_answers_and_leaves_no_process() {
+    if !pg_installed() {
+        return;
+    }
+    let server = ManagedPostgres::start().unwrap();
+    let pid = server.pid();
+    for url in [server.tcp_url(), server.unix_url()] {
+        let mut c = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+        let one: i32 = c.query_one("SELECT 1", &[]).unwrap().get(0);
+        assert_eq!(one, 1);
+    }
+    assert!(process_exists(pid));
+    drop(server);
+    assert!(!process_exists(pid), "postmaster {pid} still running");
+}
+
+#[test]
+fn ladder_db_measures_managed_postgres_over_both_transports_then_stops_it() {
+    if !pg_installed() {
+        return;
+    }
+    let out = tempfile::tempdir().unwrap();
+    let run = db_run(out.path(), &[]);
+    let rs = rungs(&run, "postgres");
+    for m in [
+        "PG prepared PK lookup over TCP",
+        "PG prepared PK lookup over unix socket",
+        "PG aggregate JOIN over 20000 orders (expensive query) over TCP",
+        "PG first query on a new connection (prepare + PK lookup) over TCP",
+        "PG connect (startup + auth) over unix socket",
+    ] {
+        assert!(has_method(&rs, m), "{m} missing from {rs:?}");
+    }
+    let note = &rs[0].4;
+    let pid: u32 = note
+        .split("postmaster pid ")
+        .nth(1)
+        .and_then(|s| s.split(|c: char| !c.is_ascii_digit()).next())
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("no pid in {note}"));
+    assert!(!process_exists(pid), "postmaster {pid} left running");
+    assert!(run["skipped"].as_array().unwrap().is_empty());
+}
+
+#[test]
+fn a_users_table_survives_and_the_run_schema_is_gone() {
+    if !pg_installed() {
+        return;
+    }
+    let server = ManagedPostgres::start().unwrap();
+    let mut c = postgres::Client::connect(&server.tcp_url(), postgres::NoTls).unwrap();
+    c.batch_execute(
+        "CREATE TABLE public.orders (id int PRIMARY KEY, note text);
+         INSERT INTO public.orders VALUES (1, 'mine');",
+    )
+    .unwrap();
+    let out = tempfile::tempdir().unwrap();
+    let run = db_run(out.path(), &["--postgres-url", &server.tcp_url()]);
+    assert!(has_method(
+        &rungs(&run, "postgres"),
+        "PG prepared PK lookup over TCP"
+    ));
+    let rows = c.query("SELECT id, note FROM public.orders", &[]).unwrap();
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0].get::<_, String>(1), "mine");
+    assert_eq!(run_schemas(&mut c), 0);
+}
+
+#[test]
+fn ctrl_c_during_the_load_drops_the_run_schema() {
+    if !pg_installed() {
+        return;
+    }
+    let server = ManagedPostgres::start().unwrap();
+    let mut c = postgres::Client::connect(&server.tcp_url(), postgres::NoTls).unwrap();
+    let out = tempfile::tempdir().unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_ladder"))
+        .args(["db", "--quiet", "--rows", "1000000", "--out"])
+        .arg(out.path())
+        .args(["--postgres-url", &server.tcp_url()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // SQLite loads first; wait until the PostgreSQL schema exists, then interrupt.
+    let start = Instant::now();
+    while run_schemas(&mut c) == 0 {
+        assert!(start.elapsed() < Duration::from_secs(120), "no run schema");
+        assert!(child.try_wait().unwrap().is_none(), "ladder ended early");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // SAFETY: kill(2) on our own child's pid; no memory is touched.
+    let rc = unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGINT) };
+    assert_eq!(rc, 0);
+    let o = child.wait_with_output().unwrap();
+    assert_eq!(o.status.code(), Some(130), "stderr: {}", text(&o.stderr));
+    assert_eq!(run_schemas(&mut c), 0, "the run schema survived Ctrl-C");
+}
+
+#[test]
+fn a_closed_port_exits_2_with_one_line_and_no_password() {
+    let out = tempfile::tempdir().unwrap();
+    let o = ladder(&[
+        "db",
+        "--quick",
+        "--out",
+        out.path().to_str().unwrap(),
+        "--postgres-url",
+        "postgres://ladder:hunter2secret@127.0.0.1:1/x",
+    ]);
+    assert_one_line_exit_2(&o, &["hunter2secret"]);
+    assert!(
+        text(&o.stderr).contains("127.0.0.1:1"),
+        "{}",
+        text(&o.stderr)
+    );
+}
+
+#[test]
+fn a_wrong_password_exits_2_with_one_line_and_no_password() {
+    if !pg_installed() {
+        return;
+    }
+    let server = ManagedPostgres::start_with_password("right-pw-42").unwrap();
+    let url = |pw: &str| {
+        format!(
+            "postgres://postgres:{pw}@127.0.0.1:{}/postgres",
+            server.port
+        )
+    };
+    // The right password works, so the failure below is the password's.
+    postgres::Client::connect(&url("right-pw-42"), postgres::NoTls).unwrap();
+    let out = tempfile::tempdir().unwrap();
+    let o = ladder(&[
+        "db",
+        "--quick",
+        "--out",
+        out.path().to_str().unwrap(),
+        "--postgres-url",
+        &url("wrong-pw-17"),
+    ]);
+    assert_one_line_exit_2(&o, &["wrong-pw-17"]);
+    assert!(text(&o.stderr).contains("password"), "{}", text(&o.stderr));
+}
