@@ -263,6 +263,7 @@ impl Recorder {
             host: self.host,
             memory,
             patterns: None,
+            caching: Vec::new(),
             rungs,
             skipped,
             ladder: Vec::new(),
@@ -455,22 +456,23 @@ fn env_url(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|v| !v.trim().is_empty())
 }
 
-/// Measures Redis at `url`, or on a managed server (stopped before this returns).
-fn redis_rungs(url: Option<String>, common: &Common) -> Result<Vec<Rung>> {
-    let target = suite::redis::Target::pick(url)?;
+/// Measures the Redis rung on `target`, with its progress bar.
+fn redis_measure(target: &suite::redis::Target, common: &Common) -> Result<Vec<Rung>> {
     let cfg = if common.quick {
         suite::redis::RedisConfig::QUICK
     } else {
         suite::redis::RedisConfig::DEFAULT
     };
     let phase = Phase::fractional("redis", common.quiet);
-    suite::redis::measure(&target, cfg, |f| phase.set_fraction(f))
+    suite::redis::measure(target, cfg, |f| phase.set_fraction(f))
 }
 
 fn redis(common: &Common, args: &RedisArgs) -> Result<()> {
     let rec = Recorder::start();
     report::check_writable(&common.out)?;
-    let rungs = redis_rungs(args.url.clone().or_else(|| env_url("REDIS_URL")), common)?;
+    let target = suite::redis::Target::pick(args.url.clone().or_else(|| env_url("REDIS_URL")))?;
+    let rungs = redis_measure(&target, common)?;
+    drop(target);
     rec.finish(common, "redis", None, rungs)
 }
 
@@ -539,23 +541,32 @@ fn run_all(common: &Common, args: &RunArgs) -> Result<()> {
     } else {
         skipped.push(skip("ssd"));
     }
+    // The Redis stays up for the caching patterns of the database phase.
+    let mut redis_target = None;
     if wants(RungName::Redis) {
-        attempt(
-            "redis",
-            redis_rungs(redis_url, common),
-            &mut rungs,
-            &mut skipped,
-        )?;
+        let outcome = suite::redis::Target::pick(redis_url).and_then(|t| {
+            let rows = redis_measure(&t, common)?;
+            redis_target = Some(t);
+            Ok(rows)
+        });
+        attempt("redis", outcome, &mut rungs, &mut skipped)?;
     } else {
         skipped.push(skip("redis"));
     }
+    let mut caching = Vec::new();
     if wants(RungName::Db) {
         let data = suite::db::DataSet::new(rows, 0x1adde7);
-        let outcome = db_rungs(common, &data, None, asked_pg, &mut skipped);
+        let mut probe = match &redis_target {
+            Some(t) => Some(suite::db::CacheProbe::new(&t.first_url())?),
+            None => None,
+        };
+        let outcome = db_rungs(common, &data, None, asked_pg, probe.as_mut(), &mut skipped);
         attempt("database", outcome, &mut rungs, &mut skipped)?;
+        caching = probe.map(|p| p.results).unwrap_or_default();
     } else {
         skipped.push(skip("database"));
     }
+    drop(redis_target);
     match (&args.http_url, wants(RungName::Http)) {
         (Some(url), true) => {
             let phase = Phase::fractional("http", common.quiet);
@@ -571,6 +582,7 @@ fn run_all(common: &Common, args: &RunArgs) -> Result<()> {
         (_, false) => skipped.push(skip("http")),
     }
     let mut run = rec.record("run", memory, rungs, skipped);
+    run.caching = caching;
     run.ladder = crate::ladder::rows(&run);
     run.comparisons = crate::ladder::comparisons(&run.ladder);
     write_and_print(common, &run)
@@ -592,41 +604,50 @@ fn asked_postgres(url: Option<&String>) -> Result<Option<suite::db::PgTarget>> {
 }
 
 /// The database rungs: SQLite (kept at `keep` if given), then PostgreSQL on `asked` or
-/// a managed server. A missing PostgreSQL install is a skipped rung, not an error.
+/// a managed server. A missing PostgreSQL install is a skipped rung, not an error. With
+/// a `cache` probe the caching patterns run too, on PostgreSQL where it runs, else on
+/// SQLite.
 fn db_rungs(
     common: &Common,
     data: &suite::db::DataSet,
     keep: Option<&Path>,
     asked: Option<suite::db::PgTarget>,
+    mut cache: Option<&mut suite::db::CacheProbe>,
     skipped: &mut Vec<Skipped>,
 ) -> Result<Vec<Rung>> {
     use crate::services::postgres::ManagedPostgres;
     let plan = suite::db::Plan::new(common.quick);
     let phase = Phase::new("db", 9, common.quiet);
     let mut step = |what: &str| phase.advance(1, what.to_string());
-    let mut rungs = suite::db::measure_sqlite(data, &plan, keep, &common.out, &mut step)?;
-    match asked {
-        Some(target) => rungs.extend(suite::db::measure_postgres(
-            data, &plan, &target, &mut step,
+    let managed = match &asked {
+        Some(_) => None,
+        None => Some(ManagedPostgres::bin_dir()),
+    };
+    let pg_runs = asked.is_some() || matches!(managed, Some(Ok(_)));
+    let sqlite_cache = if pg_runs { None } else { cache.as_deref_mut() };
+    let mut rungs =
+        suite::db::measure_sqlite(data, &plan, keep, &common.out, sqlite_cache, &mut step)?;
+    match (asked, managed) {
+        (Some(target), _) => rungs.extend(suite::db::measure_postgres(
+            data, &plan, &target, cache, &mut step,
         )?),
-        None => match ManagedPostgres::bin_dir() {
-            Ok(_) => {
-                let server = ManagedPostgres::start()?;
-                let target = suite::db::PgTarget::managed(&server)?;
-                rungs.extend(suite::db::measure_postgres(
-                    data, &plan, &target, &mut step,
-                )?);
+        (None, Some(Ok(_))) => {
+            let server = ManagedPostgres::start()?;
+            let target = suite::db::PgTarget::managed(&server)?;
+            rungs.extend(suite::db::measure_postgres(
+                data, &plan, &target, cache, &mut step,
+            )?);
+        }
+        (None, Some(Err(e))) => {
+            if !common.quiet {
+                eprintln!("ladder: postgres skipped: {e}");
             }
-            Err(e) => {
-                if !common.quiet {
-                    eprintln!("ladder: postgres skipped: {e}");
-                }
-                skipped.push(Skipped {
-                    rung: "postgres".into(),
-                    reason: e.to_string(),
-                });
-            }
-        },
+            skipped.push(Skipped {
+                rung: "postgres".into(),
+                reason: e.to_string(),
+            });
+        }
+        (None, None) => unreachable!("managed is looked up whenever nothing was asked for"),
     }
     Ok(rungs)
 }
@@ -651,7 +672,14 @@ fn db(common: &Common, args: &DbArgs) -> Result<()> {
     let asked = asked_postgres(args.postgres_url.as_ref())?;
     let data = suite::db::DataSet::new(rows, args.seed);
     let mut skipped = Vec::new();
-    let rungs = db_rungs(common, &data, args.sqlite.as_deref(), asked, &mut skipped)?;
+    let rungs = db_rungs(
+        common,
+        &data,
+        args.sqlite.as_deref(),
+        asked,
+        None,
+        &mut skipped,
+    )?;
     let run = rec.record("db", None, rungs, skipped);
     write_and_print(common, &run)
 }

@@ -6,6 +6,7 @@ use crate::host::Host;
 use crate::ladder::{Comparison, LadderRow};
 use crate::memory::patterns::PatternsSection;
 use crate::memory::MemorySection;
+use crate::suite::db::CachePatterns;
 use crate::suite::{Rung, Skipped};
 use serde::{Deserialize, Serialize};
 use std::path::Path;
@@ -40,6 +41,9 @@ pub struct Run {
     /// Rungs that could not run, with the reason.
     #[serde(default)]
     pub skipped: Vec<Skipped>,
+    /// The lecture's caching patterns measured end to end (`ladder run`).
+    #[serde(default)]
+    pub caching: Vec<CachePatterns>,
     /// The lecture's table beside the measurements (`ladder run`).
     #[serde(default)]
     pub ladder: Vec<LadderRow>,

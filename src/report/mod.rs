@@ -324,9 +324,41 @@ pub fn ladder_rows(run: &Run) -> Vec<[String; 7]> {
                 } else {
                     dash()
                 },
-                r.ratio.map(|x| format!("{x:.3}")).unwrap_or_else(dash),
+                r.ratio.map(format_ratio).unwrap_or_else(dash),
                 r.verdict.clone(),
             ]
+        })
+        .collect()
+}
+
+/// A measured/claim ratio with three significant digits: `1.09`, `0.172`, `0.000492`.
+pub fn format_ratio(x: f64) -> String {
+    if x == 0.0 || !x.is_finite() {
+        return format!("{x}");
+    }
+    let digits = (2 - x.abs().log10().floor() as i32).max(0) as usize;
+    format!("{x:.digits$}")
+}
+
+/// One sentence per engine on the lecture's caching patterns.
+pub fn caching_lines(run: &Run) -> Vec<String> {
+    use crate::units::format_ns;
+    run.caching
+        .iter()
+        .map(|c| {
+            let pays = match c.break_even_hit_ratio {
+                Some(h) => format!("cache-aside pays off above a {:.0}% hit ratio", h * 100.0),
+                None => "a hit costs as much as a direct read, so cache-aside never pays".into(),
+            };
+            format!(
+                "Caching in front of {} (means): hit {} (Redis GET), miss {} (GET + lookup + SET EX), \
+                 no cache {} — {pays}; write-through costs {} per update (UPDATE + SET EX)",
+                c.engine,
+                format_ns(c.hit_ns),
+                format_ns(c.miss_ns),
+                format_ns(c.direct_ns),
+                format_ns(c.write_through_ns)
+            )
         })
         .collect()
 }
@@ -350,4 +382,17 @@ pub fn comparison_lines(run: &Run) -> Vec<String> {
             ),
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ratios_keep_three_significant_digits() {
+        assert_eq!(format_ratio(1.0904), "1.09");
+        assert_eq!(format_ratio(0.1724), "0.172");
+        assert_eq!(format_ratio(0.000_492_3), "0.000492");
+        assert_eq!(format_ratio(2033.4), "2033");
+    }
 }

@@ -21,6 +21,7 @@ use crate::signal;
 use postgres::{Client, NoTls, Statement};
 use rand::rngs::SmallRng;
 use rand::{RngExt, SeedableRng};
+use serde::{Deserialize, Serialize};
 use std::borrow::BorrowMut;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -196,6 +197,7 @@ struct Sql {
     point: String,
     range: String,
     aggregate: String,
+    update: String,
 }
 
 impl Sql {
@@ -214,6 +216,7 @@ impl Sql {
                  FROM {p}orders o JOIN {p}products p ON p.id = o.product_id \
                  GROUP BY p.category ORDER BY p.category"
             ),
+            update: format!("UPDATE {p}orders SET quantity = quantity + 1 WHERE id = $1"),
             prefix,
             id_type,
         }
@@ -246,6 +249,8 @@ trait Session {
     fn range(&mut self, from: i64, to: i64) -> Result<usize>;
     /// The aggregate; the number of groups.
     fn aggregate(&mut self) -> Result<usize>;
+    /// A one-row update (its own transaction, committed).
+    fn update(&mut self, id: i64) -> Result<()>;
 }
 
 /// How the rungs of one engine and transport are named.
@@ -265,6 +270,130 @@ impl Labels<'_> {
             Some(self.note.to_string()),
         )
     }
+}
+
+/// A Redis beside the database, for the lecture's caching patterns measured end to
+/// end; each engine that runs with it adds its [`CachePatterns`].
+pub struct CacheProbe {
+    conn: redis::Connection,
+    keys: super::redis::RunKeys,
+    /// What each engine measured.
+    pub results: Vec<CachePatterns>,
+}
+
+impl CacheProbe {
+    /// Connects to the Redis at `url` (keys under a run prefix, removed at the end).
+    pub fn new(url: &str) -> Result<CacheProbe> {
+        Ok(CacheProbe {
+            conn: super::redis::connect(url)?,
+            keys: super::redis::RunKeys::new(url),
+            results: Vec::new(),
+        })
+    }
+}
+
+/// The caching patterns of one engine: mean costs (the expected cost of a read is a
+/// mean) and the hit ratio from which cache-aside beats reading the database directly.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CachePatterns {
+    /// "PG over TCP", "SQLite".
+    pub engine: String,
+    /// Cache-aside hit: one Redis GET, mean ns.
+    pub hit_ns: f64,
+    /// Cache-aside miss: GET (miss) + PK lookup + SET with TTL, mean ns.
+    pub miss_ns: f64,
+    /// No cache: the PK lookup alone, mean ns.
+    pub direct_ns: f64,
+    /// Write-through: UPDATE + SET with TTL, mean ns.
+    pub write_through_ns: f64,
+    /// The hit ratio above which cache-aside reads cost less than direct ones (null
+    /// when a hit costs as much as a direct read: the cache never pays).
+    pub break_even_hit_ratio: Option<f64>,
+}
+
+/// Where reading through the cache starts to pay: `h * hit + (1 - h) * miss < direct`.
+pub fn break_even(hit: f64, miss: f64, direct: f64) -> Option<f64> {
+    if hit >= direct {
+        return None;
+    }
+    Some(((miss - direct) / (miss - hit)).clamp(0.0, 1.0))
+}
+
+/// Measures cache-aside (hit, miss) and write-through on `s` with the probe's Redis.
+fn measure_caching<S: Session>(
+    s: &mut S,
+    probe: &mut CacheProbe,
+    data: &DataSet,
+    plan: &Plan,
+    labels: &Labels,
+) -> Result<Vec<Rung>> {
+    use ::redis::Commands;
+    let redis_err = |e: ::redis::RedisError| Error::Unusable(format!("Redis: {e}"));
+    let mut params = data.params();
+    let value = "x".repeat(120); // about one serialised order row
+    let n = (plan.point / 10).max(20);
+    let (mut hit, mut miss, mut direct, mut write) = (
+        Latencies::new(),
+        Latencies::new(),
+        Latencies::new(),
+        Latencies::new(),
+    );
+    let hot = probe.keys.key("cache:hot");
+    let () = probe.conn.set_ex(&hot, &value, 60).map_err(redis_err)?;
+    for i in 0..n {
+        signal::check()?;
+        let id = params.id();
+        direct.time(|| s.point(id))?;
+        hit.time(|| {
+            probe
+                .conn
+                .get::<_, Option<String>>(&hot)
+                .map(drop)
+                .map_err(redis_err)
+        })?;
+        // A key never set before: the GET misses, the row is read and cached.
+        let key = probe.keys.key(&format!("cache:order:{id}:{i}"));
+        miss.time(|| {
+            let cached: Option<String> = probe.conn.get(&key).map_err(redis_err)?;
+            if cached.is_none() {
+                s.point(id)?;
+                let () = probe.conn.set_ex(&key, &value, 60).map_err(redis_err)?;
+            }
+            Ok(())
+        })?;
+    }
+    for _ in 0..(n / 10).max(10) {
+        signal::check()?;
+        let id = params.id();
+        let key = probe.keys.key(&format!("cache:order:{id}"));
+        write.time(|| {
+            s.update(id)?;
+            let () = probe.conn.set_ex(&key, &value, 60).map_err(redis_err)?;
+            Ok(())
+        })?;
+    }
+    let rungs = vec![
+        labels.rung(&hit, "cache-aside hit (Redis GET)".into())?,
+        labels.rung(
+            &miss,
+            "cache-aside miss (Redis GET miss + PK lookup + SET EX)".into(),
+        )?,
+        labels.rung(
+            &direct,
+            "no cache (PK lookup), beside the cache runs".into(),
+        )?,
+        labels.rung(&write, "write-through (UPDATE + Redis SET EX)".into())?,
+    ];
+    let mean = |r: &Rung| r.mean_ns;
+    probe.results.push(CachePatterns {
+        engine: format!("{}{}", labels.engine, labels.over),
+        hit_ns: mean(&rungs[0]),
+        miss_ns: mean(&rungs[1]),
+        direct_ns: mean(&rungs[2]),
+        write_through_ns: mean(&rungs[3]),
+        break_even_hit_ratio: break_even(mean(&rungs[0]), mean(&rungs[1]), mean(&rungs[2])),
+    });
+    Ok(rungs)
 }
 
 /// Opens `plan.fresh` new connections: times each connect, then its first query.
@@ -395,6 +524,14 @@ impl Session for SqliteSession {
         }
         Ok(n)
     }
+
+    fn update(&mut self, id: i64) -> Result<()> {
+        let mut st = self
+            .conn
+            .prepare_cached(&self.sql.update)
+            .map_err(sqlite_err)?;
+        st.execute([id]).map(drop).map_err(sqlite_err)
+    }
 }
 
 /// Refuses a `--sqlite` path that exists (a user's file is never touched) or whose
@@ -436,6 +573,7 @@ pub fn measure_sqlite(
     plan: &Plan,
     keep: Option<&Path>,
     scratch_in: &Path,
+    cache: Option<&mut CacheProbe>,
     step: &mut dyn FnMut(&str),
 ) -> Result<Vec<Rung>> {
     let scratch = tempfile::Builder::new()
@@ -470,6 +608,9 @@ pub fn measure_sqlite(
     };
     step("sqlite: warm queries");
     let mut rungs = measure_warm(&mut s, data, plan, &labels, true)?;
+    if let Some(probe) = cache {
+        rungs.extend(measure_caching(&mut s, probe, data, plan, &labels)?);
+    }
     step("sqlite: new connections");
     rungs.extend(measure_fresh(
         || sqlite_open(&path),
@@ -683,6 +824,7 @@ struct PgSession<'a, C: BorrowMut<Client>> {
     point: Option<Statement>,
     range: Option<Statement>,
     aggregate: Option<Statement>,
+    update: Option<Statement>,
 }
 
 impl<'a, C: BorrowMut<Client>> PgSession<'a, C> {
@@ -693,6 +835,7 @@ impl<'a, C: BorrowMut<Client>> PgSession<'a, C> {
             point: None,
             range: None,
             aggregate: None,
+            update: None,
         }
     }
 }
@@ -738,6 +881,15 @@ impl<C: BorrowMut<Client>> Session for PgSession<'_, C> {
             .map(|rows| rows.len())
             .map_err(|e| pg_err("aggregate", e))
     }
+
+    fn update(&mut self, id: i64) -> Result<()> {
+        let st = prepared(self.client.borrow_mut(), &mut self.update, &self.sql.update)?;
+        self.client
+            .borrow_mut()
+            .execute(&st, &[&id])
+            .map(drop)
+            .map_err(|e| pg_err("update", e))
+    }
 }
 
 /// Builds the data set in a run-unique schema on `target` and times the queries over
@@ -746,6 +898,7 @@ pub fn measure_postgres(
     data: &DataSet,
     plan: &Plan,
     target: &PgTarget,
+    mut cache: Option<&mut CacheProbe>,
     step: &mut dyn FnMut(&str),
 ) -> Result<Vec<Rung>> {
     let admin = target.connect(0)?;
@@ -776,7 +929,11 @@ pub fn measure_postgres(
         step(&format!("postgres: warm queries over {name}"));
         rungs.extend(if i == 0 {
             let mut s = PgSession::new(guard.client(), &sql);
-            measure_warm(&mut s, data, plan, &labels, true)?
+            let mut warm = measure_warm(&mut s, data, plan, &labels, true)?;
+            if let Some(probe) = cache.as_deref_mut() {
+                warm.extend(measure_caching(&mut s, probe, data, plan, &labels)?);
+            }
+            warm
         } else {
             let mut s = PgSession::new(target.connect(i)?, &sql);
             measure_warm(&mut s, data, plan, &labels, false)?
@@ -860,6 +1017,18 @@ fn pg_settings(client: &mut Client) -> Result<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_cache_pays_off_above_the_break_even_hit_ratio() {
+        // hit 20, miss 70, direct 30: h * 20 + (1 - h) * 70 < 30 from h = 0.8.
+        let h = break_even(20.0, 70.0, 30.0).unwrap();
+        assert!((h - 0.8).abs() < 1e-12);
+        assert!(h * 20.0 + (1.0 - h) * 70.0 <= 30.0 + 1e-9);
+        // A cache slower than the database never pays.
+        assert_eq!(break_even(40.0, 90.0, 30.0), None);
+        // A miss no dearer than a direct read pays from the first hit.
+        assert_eq!(break_even(1.0, 30.0, 30.0), Some(0.0));
+    }
 
     #[test]
     fn same_seed_gives_the_same_data_set() {

@@ -61,6 +61,11 @@ impl Target {
         }
     }
 
+    /// The URL of the first transport (TCP where there is one).
+    pub fn first_url(&self) -> String {
+        self.transports().swap_remove(0).1
+    }
+
     /// (transport name, URL) pairs to measure.
     fn transports(&self) -> Vec<(&'static str, String)> {
         match self {
@@ -91,19 +96,29 @@ fn one_line(e: &redis::RedisError) -> String {
     e.to_string().lines().next().unwrap_or("error").to_string()
 }
 
-/// Deletes every key of the run (under its prefix) when dropped.
-struct KeyGuard {
+/// The run's keys on one Redis: all under one run-unique prefix, every one of them
+/// deleted when this is dropped (after an error or Ctrl-C too).
+pub struct RunKeys {
     url: String,
     prefix: String,
 }
 
-impl KeyGuard {
-    fn key(&self, name: &str) -> String {
+impl RunKeys {
+    /// A fresh run prefix on the Redis at `url`.
+    pub fn new(url: &str) -> RunKeys {
+        RunKeys {
+            url: url.to_string(),
+            prefix: run_prefix(),
+        }
+    }
+
+    /// The full name of the run's key `name`.
+    pub fn key(&self, name: &str) -> String {
         format!("{}{name}", self.prefix)
     }
 }
 
-impl Drop for KeyGuard {
+impl Drop for RunKeys {
     fn drop(&mut self) {
         let Ok(mut conn) = connect(&self.url) else {
             return;
@@ -142,10 +157,7 @@ pub fn measure(
     for (ti, (transport, url)) in transports.iter().enumerate() {
         let shown = redact_url(url);
         let mut conn = connect(url)?;
-        let guard = KeyGuard {
-            url: url.clone(),
-            prefix: run_prefix(),
-        };
+        let guard = RunKeys::new(url);
         let (hit, miss, ttl, counter) = (
             guard.key("hit"),
             guard.key("miss"),

@@ -1,0 +1,188 @@
+//! `ladder run --quick` end to end: every rung on managed servers the run starts and
+//! stops itself, the lecture's table, the caching patterns, and the run folder.
+
+mod common;
+
+use common::*;
+use std::io::{Read, Write};
+
+/// A tiny HTTP server on loopback answering `n` requests.
+fn http_server(n: usize) -> (u16, std::thread::JoinHandle<()>) {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let handle = std::thread::spawn(move || {
+        for stream in listener.incoming().take(n) {
+            let mut s = stream.unwrap();
+            let mut req = Vec::new();
+            let mut buf = [0u8; 1024];
+            while !req.windows(4).any(|w| w == b"\r\n\r\n") {
+                match s.read(&mut buf) {
+                    Ok(0) | Err(_) => break,
+                    Ok(k) => req.extend_from_slice(&buf[..k]),
+                }
+            }
+            let _ = s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
+        }
+    });
+    (port, handle)
+}
+
+#[test]
+fn quick_run_measures_every_rung_and_leaves_no_server_behind() {
+    let have_redis = latency_ladder::services::find_binary("redis-server", &[]).is_some();
+    let have_pg = latency_ladder::services::postgres::ManagedPostgres::bin_dir().is_ok();
+    let before_redis = pids_with("ladder-redis-");
+    let before_pg = pids_with("ladder-pg-");
+    let (port, server) = http_server(6);
+    let out = tempfile::tempdir().unwrap();
+    let url = format!("http://127.0.0.1:{port}/api");
+    let o = ladder(&[
+        "run",
+        "--quick",
+        "--quiet",
+        "--json",
+        "--http-url",
+        &url,
+        "--out",
+        out.path().to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    server.join().unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+
+    let ladder = v["ladder"].as_array().unwrap();
+    let measured = |name: &str| {
+        ladder
+            .iter()
+            .find(|r| r["rung"] == name)
+            .unwrap_or_else(|| panic!("no {name} row"))["measured_ns"]
+            .as_f64()
+    };
+    for row in [
+        "L1 CPU cache",
+        "RAM",
+        "SSD",
+        "External API",
+        "Database (point lookup)",
+    ] {
+        assert!(
+            measured(row).is_some(),
+            "{row} not measured: {}",
+            stderr(&o)
+        );
+    }
+    assert!(measured("L1 CPU cache").unwrap() < measured("RAM").unwrap());
+    assert_eq!(measured("Redis").is_some(), have_redis);
+    if have_redis && have_pg {
+        let caching = v["caching"].as_array().unwrap();
+        assert_eq!(caching[0]["engine"], "PG over TCP");
+        let c = &caching[0];
+        assert!(c["miss_ns"].as_f64().unwrap() > c["hit_ns"].as_f64().unwrap());
+        let comparisons = v["comparisons"].as_array().unwrap();
+        assert!(
+            comparisons.iter().all(|c| c["measured_factor"].is_number()),
+            "{comparisons:?}"
+        );
+    } else {
+        eprintln!("partly skipped: redis-server or PostgreSQL is not installed (scripts/setup-services.sh)");
+    }
+
+    let dirs = entries(out.path());
+    assert_eq!(dirs.len(), 1, "{dirs:?}");
+    let mut files = entries(&out.path().join(&dirs[0]));
+    files.sort();
+    assert_eq!(
+        files,
+        [
+            "ladder.csv",
+            "ladder.png",
+            "ladder.svg",
+            "latency.png",
+            "latency.svg",
+            "memory.csv",
+            "report.md",
+            "run.json"
+        ]
+    );
+    let after: Vec<u32> = pids_with("ladder-redis-")
+        .into_iter()
+        .chain(pids_with("ladder-pg-"))
+        .filter(|p| !before_redis.contains(p) && !before_pg.contains(p))
+        .collect();
+    assert!(after.is_empty(), "left running: {after:?}");
+}
+
+#[test]
+fn skipped_rungs_are_listed_with_their_reason() {
+    let out = tempfile::tempdir().unwrap();
+    let o = ladder(&[
+        "run",
+        "--quick",
+        "--quiet",
+        "--json",
+        "--skip",
+        "ssd,redis,db,memory",
+        "--out",
+        out.path().to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let skipped: Vec<(String, String)> = v["skipped"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            (
+                s["rung"].as_str().unwrap().into(),
+                s["reason"].as_str().unwrap().into(),
+            )
+        })
+        .collect();
+    for rung in ["memory", "ssd", "redis", "database"] {
+        assert!(
+            skipped.contains(&(rung.into(), "skipped with --skip".into())),
+            "{skipped:?}"
+        );
+    }
+    assert!(skipped.contains(&("http".into(), "pass --http-url".into())));
+    let api = v["ladder"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["rung"] == "External API")
+        .unwrap();
+    assert_eq!(api["verdict"], "not measured: pass --http-url");
+}
+
+#[test]
+fn bad_run_input_exits_2_before_measuring() {
+    let out = tempfile::tempdir().unwrap();
+    let o = out.path().to_str().unwrap();
+    assert_user_error(
+        &ladder(&["run", "--quick", "--skip", "cpu", "--out", o]),
+        "--skip",
+    );
+    assert_user_error(
+        &ladder(&[
+            "run",
+            "--quick",
+            "--http-url",
+            "https://example.com",
+            "--out",
+            o,
+        ]),
+        "https is not supported",
+    );
+    assert_user_error(
+        &ladder(&[
+            "run",
+            "--quick",
+            "--redis-url",
+            "redis://127.0.0.1:1/",
+            "--out",
+            o,
+        ]),
+        "cannot use Redis",
+    );
+    assert!(entries(out.path()).is_empty());
+}
