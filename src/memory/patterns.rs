@@ -270,22 +270,24 @@ fn line_probe(cfg: &PatternConfig) -> Result<Vec<ProbePoint>> {
     Ok(out)
 }
 
-/// The line size from the probe: the first offset whose pair costs more than halfway
-/// from the cheapest pair (same line) to the dearest (two lines).
+/// The line size from the probe: the first offset whose pair costs clearly more (25%)
+/// than a pair inside one line (the 8-byte offset). Only the first step counts: past
+/// it, spatial prefetchers can make some larger offsets cheaper again.
 pub fn detect_line_size(probe: &[ProbePoint]) -> Option<u64> {
-    let lo = probe
-        .iter()
-        .map(|p| p.ns_per_pair)
-        .fold(f64::INFINITY, f64::min);
-    let hi = probe.iter().map(|p| p.ns_per_pair).fold(0.0, f64::max);
-    if hi <= lo * 1.3 || !hi.is_finite() {
-        return None;
-    }
-    let mid = (lo + hi) / 2.0;
+    let same_line = probe.first()?.ns_per_pair;
     probe
         .iter()
-        .find(|p| p.ns_per_pair > mid)
+        .find(|p| p.ns_per_pair > same_line * 1.25)
         .map(|p| p.offset_bytes)
+}
+
+/// The last x of every plateau that has points after it: where the curve steps up.
+fn knees(xs: &[u64], ys: &[f64]) -> Vec<u64> {
+    plateaus(xs, ys)
+        .iter()
+        .filter(|p| p.last + 1 < xs.len())
+        .map(|p| xs[p.last])
+        .collect()
 }
 
 fn bandwidth(set: &WorkingSet, cfg: &PatternConfig) -> Result<Bandwidth> {
@@ -377,28 +379,42 @@ macro_rules! parallel_time {
     }};
 }
 
-/// `k` disjoint chains over one buffer (node i belongs to chain i mod k), each in
-/// TLB-local order, chased together: ns per access over all chains.
-fn parallel(set: &WorkingSet, k: u32, cfg: &PatternConfig) -> Result<f64> {
-    crate::signal::check()?;
-    let k_us = k as usize;
-    let nodes = (set.size_bytes as usize / NODE_BYTES / k_us).max(2);
-    let mut buf = Buffer::new(nodes * k_us * NODE_BYTES, PageKind::Small)?;
-    let base = buf.as_mut_ptr();
-    let starts: Vec<*const u8> = (0..k_us)
+/// Writes `k` disjoint chains of `nodes` nodes each over a buffer of `k * nodes`
+/// line-sized nodes: node i belongs to chain i mod k, and each chain is in TLB-local
+/// order. Returns each chain's start.
+///
+/// # Safety
+/// `base` must be valid for writes of `k * nodes * NODE_BYTES` bytes, page aligned.
+unsafe fn write_parallel_chains(
+    base: *mut u8,
+    nodes: usize,
+    k: usize,
+    seed: u64,
+) -> Vec<*const u8> {
+    (0..k)
         .map(|c| {
             // SAFETY: chain c uses nodes c, c + k, c + 2k... all inside the buffer.
             unsafe {
                 super::chain::write_chain(
                     base.add(c * NODE_BYTES),
                     nodes,
-                    NODE_BYTES * k_us,
+                    NODE_BYTES * k,
                     Order::TlbLocal,
-                    cfg.seed + c as u64,
+                    seed + c as u64,
                 )
             }
         })
-        .collect();
+        .collect()
+}
+
+/// `k` disjoint chains over one buffer, chased together: ns per access over all chains.
+fn parallel(set: &WorkingSet, k: u32, cfg: &PatternConfig) -> Result<f64> {
+    crate::signal::check()?;
+    let k_us = k as usize;
+    let nodes = (set.size_bytes as usize / NODE_BYTES / k_us).max(2);
+    let mut buf = Buffer::new(nodes * k_us * NODE_BYTES, PageKind::Small)?;
+    // SAFETY: the buffer holds nodes * k nodes.
+    let starts = unsafe { write_parallel_chains(buf.as_mut_ptr(), nodes, k_us, cfg.seed) };
     let trials = match k {
         1 => parallel_time!(1, starts, cfg.policy),
         2 => parallel_time!(2, starts, cfg.policy),
@@ -568,12 +584,7 @@ pub fn run(
         .iter()
         .map(|p| p.tlb_ns.max(TLB_FLOOR_NS))
         .collect();
-    let found = plateaus(&xs, &ys);
-    let reach_entries: Vec<u64> = found
-        .iter()
-        .take(found.len().saturating_sub(1))
-        .map(|p| xs[p.last])
-        .collect();
+    let reach_entries = knees(&xs, &ys);
 
     let mut par = Vec::new();
     for set in cfg.sets.iter().filter(|s| s.level != "L1d") {
@@ -627,6 +638,32 @@ pub fn run(
             ));
         }
     }
+    if let Some(ram_stride) = stride.iter().find(|s| s.set.level == "RAM") {
+        let hidden = |q: &StridePoint| 1.0 - q.sequential_ns / q.random_ns;
+        if let Some(at_line) = ram_stride
+            .points
+            .iter()
+            .find(|q| Some(q.stride_bytes) == line_size_bytes.or(Some(64)))
+        {
+            let reach = ram_stride
+                .points
+                .iter()
+                .filter(|q| hidden(q) >= 0.5)
+                .map(|q| q.stride_bytes)
+                .max();
+            notes.push(format!(
+                "in RAM the prefetcher hides {:.0}% of the latency at a {} B stride ({:.1} ns in \
+                 address order against {:.0} ns in random order){}",
+                hidden(at_line) * 100.0,
+                at_line.stride_bytes,
+                at_line.sequential_ns,
+                at_line.random_ns,
+                reach.map_or(String::new(), |r| format!(
+                    ", and at least half of it up to a {r} B stride"
+                ))
+            ));
+        }
+    }
     if cfg.background_cpu.is_none() {
         notes.push("loaded latency needs a second CPU; this host has one".into());
     }
@@ -675,6 +712,37 @@ mod tests {
         // A 128-byte line with an adjacent-line prefetcher blurring 128 a little.
         let p = probe(&[60.0, 61.0, 60.0, 62.0, 150.0, 170.0, 171.0, 170.0, 172.0]);
         assert_eq!(detect_line_size(&p), Some(128));
+    }
+
+    #[test]
+    fn parallel_chains_are_disjoint_and_cover_the_buffer() {
+        use crate::memory::chain::is_single_cycle;
+        for k in [1usize, 2, 4, 8, 16] {
+            let nodes = 1000;
+            let mut buf = Buffer::new(nodes * k * NODE_BYTES, PageKind::Small).unwrap();
+            let base = buf.as_mut_ptr();
+            // SAFETY: the buffer holds nodes * k nodes.
+            let starts = unsafe { write_parallel_chains(base, nodes, k, 7) };
+            let mut owner = vec![usize::MAX; nodes * k];
+            for (c, &start) in starts.iter().enumerate() {
+                // SAFETY: chain c lives in the buffer with stride k nodes.
+                assert!(unsafe {
+                    is_single_cycle(base.add(c * NODE_BYTES), start, nodes, NODE_BYTES * k)
+                });
+                let mut p = start;
+                for _ in 0..nodes {
+                    let i = (p as usize - base as usize) / NODE_BYTES;
+                    assert_eq!(owner[i], usize::MAX, "node {i} in two chains");
+                    owner[i] = c;
+                    // SAFETY: p is a node of the chain.
+                    p = unsafe { *(p as *const *const u8) };
+                }
+            }
+            assert!(
+                owner.iter().all(|&o| o != usize::MAX),
+                "k={k}: a node in no chain"
+            );
+        }
     }
 
     #[test]

@@ -111,6 +111,9 @@ pub fn markdown(run: &Run) -> String {
         md.push_str("\n</details>\n");
         md.push_str(&super::counters::section(mem, run.host.clock_ghz));
     }
+    if let Some(p) = &run.patterns {
+        md.push_str(&super::patterns::section(p));
+    }
     if !run.rungs.is_empty() || !run.skipped.is_empty() {
         let _ = writeln!(md, "\n## Comparison rungs\n");
         let _ = writeln!(

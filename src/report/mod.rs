@@ -5,6 +5,7 @@ pub mod compare;
 pub mod counters;
 mod csv_out;
 mod markdown;
+pub mod patterns;
 mod table;
 
 pub use csv_out::{ladder_csv, memory_csv};

@@ -32,6 +32,12 @@ pub fn terminal(run: &Run) -> String {
             table(LEVEL_HEADER, level_rows(mem))
         );
     }
+    if let Some(p) = &run.patterns {
+        let _ = writeln!(out, "access patterns:");
+        for line in super::patterns::headline(p).iter().chain(&p.notes) {
+            let _ = writeln!(out, "  {line}");
+        }
+    }
     if !run.rungs.is_empty() {
         let _ = writeln!(out, "{}", table(RUNG_HEADER, rung_rows(&run.rungs)));
         for note in rung_notes(&run.rungs) {
