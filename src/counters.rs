@@ -22,6 +22,16 @@ pub enum Availability {
     NotPermitted(String),
 }
 
+impl Availability {
+    /// Why a counter is not available ("available" when it is).
+    pub fn reason(&self) -> &str {
+        match self {
+            Availability::Available => "available",
+            Availability::Unsupported(why) | Availability::NotPermitted(why) => why,
+        }
+    }
+}
+
 /// Software or hardware event.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

@@ -366,19 +366,6 @@ fn per_page(pages: u64, cfg: &PatternConfig) -> Result<PagePoint> {
     })
 }
 
-macro_rules! parallel_time {
-    ($k:expr, $starts:expr, $policy:expr) => {{
-        let mut p: [*const u8; $k] = $starts.try_into().expect("one start per chain");
-        per_op_ns(
-            // SAFETY: the starts point into live chains owned by the caller.
-            |steps| p = unsafe { chase_parallel::<$k>(p, steps) },
-            1024,
-            $policy,
-            &mut (),
-        )
-    }};
-}
-
 /// Writes `k` disjoint chains of `nodes` nodes each over a buffer of `k * nodes`
 /// line-sized nodes: node i belongs to chain i mod k, and each chain is in TLB-local
 /// order. Returns each chain's start.
@@ -407,23 +394,58 @@ unsafe fn write_parallel_chains(
         .collect()
 }
 
-/// `k` disjoint chains over one buffer, chased together: ns per access over all chains.
+/// `k` disjoint chains over one buffer, ready to be chased together.
+pub struct ParallelChains {
+    _buf: Buffer,
+    starts: Vec<*const u8>,
+}
+
+impl ParallelChains {
+    /// Lays `k` (1, 2, 4, 8 or 16) chains over `size` bytes.
+    pub fn new(size: u64, k: u32, seed: u64) -> Result<ParallelChains> {
+        if !CHAINS.contains(&k) {
+            return Err(Error::Input(format!(
+                "{k} chains: the kernels exist for {CHAINS:?}"
+            )));
+        }
+        let k = k as usize;
+        let nodes = (size as usize / NODE_BYTES / k).max(2);
+        let mut buf = Buffer::new(nodes * k * NODE_BYTES, PageKind::Small)?;
+        // SAFETY: the buffer holds nodes * k nodes.
+        let starts = unsafe { write_parallel_chains(buf.as_mut_ptr(), nodes, k, seed) };
+        Ok(ParallelChains { _buf: buf, starts })
+    }
+
+    /// `steps` loads on every chain at once (`steps * k` loads in all).
+    pub fn chase(&mut self, steps: u64) {
+        macro_rules! run {
+            ($k:literal) => {{
+                let p: [*const u8; $k] = self.starts[..].try_into().expect("one start per chain");
+                // SAFETY: the starts point into chains in the buffer this owns.
+                let end = unsafe { chase_parallel::<$k>(p, steps) };
+                self.starts.copy_from_slice(&end);
+            }};
+        }
+        match self.starts.len() {
+            1 => run!(1),
+            2 => run!(2),
+            4 => run!(4),
+            8 => run!(8),
+            _ => run!(16),
+        }
+    }
+
+    /// Chains chased together.
+    pub fn chains(&self) -> u32 {
+        self.starts.len() as u32
+    }
+}
+
+/// ns per access over all chains of `k` chains chased together.
 fn parallel(set: &WorkingSet, k: u32, cfg: &PatternConfig) -> Result<f64> {
     crate::signal::check()?;
-    let k_us = k as usize;
-    let nodes = (set.size_bytes as usize / NODE_BYTES / k_us).max(2);
-    let mut buf = Buffer::new(nodes * k_us * NODE_BYTES, PageKind::Small)?;
-    // SAFETY: the buffer holds nodes * k nodes.
-    let starts = unsafe { write_parallel_chains(buf.as_mut_ptr(), nodes, k_us, cfg.seed) };
-    let trials = match k {
-        1 => parallel_time!(1, starts, cfg.policy),
-        2 => parallel_time!(2, starts, cfg.policy),
-        4 => parallel_time!(4, starts, cfg.policy),
-        8 => parallel_time!(8, starts, cfg.policy),
-        16 => parallel_time!(16, starts, cfg.policy),
-        other => return Err(Error::Internal(format!("no kernel for {other} chains"))),
-    };
-    drop(buf);
+    let mut chains = ParallelChains::new(set.size_bytes, k, cfg.seed)?;
+    let trials = per_op_ns(|steps| chains.chase(steps), 1024, cfg.policy, &mut ());
     Ok(best(&trials)? / f64::from(k))
 }
 

@@ -25,6 +25,7 @@ use serde::{Deserialize, Serialize};
 use std::borrow::BorrowMut;
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 /// Order times are spread over this many seconds per order (one a minute on average).
@@ -818,17 +819,17 @@ impl Drop for SchemaGuard {
 }
 
 /// A PostgreSQL connection (owned, or the guard's borrowed) with its statements.
-struct PgSession<'a, C: BorrowMut<Client>> {
+struct PgSession<C: BorrowMut<Client>> {
     client: C,
-    sql: &'a Sql,
+    sql: Rc<Sql>,
     point: Option<Statement>,
     range: Option<Statement>,
     aggregate: Option<Statement>,
     update: Option<Statement>,
 }
 
-impl<'a, C: BorrowMut<Client>> PgSession<'a, C> {
-    fn new(client: C, sql: &'a Sql) -> PgSession<'a, C> {
+impl<C: BorrowMut<Client>> PgSession<C> {
+    fn new(client: C, sql: Rc<Sql>) -> PgSession<C> {
         PgSession {
             client,
             sql,
@@ -850,7 +851,7 @@ fn prepared(client: &mut Client, slot: &mut Option<Statement>, text: &str) -> Re
     Ok(st)
 }
 
-impl<C: BorrowMut<Client>> Session for PgSession<'_, C> {
+impl<C: BorrowMut<Client>> Session for PgSession<C> {
     fn point(&mut self, id: i64) -> Result<()> {
         let st = prepared(self.client.borrow_mut(), &mut self.point, &self.sql.point)?;
         self.client
@@ -892,6 +893,54 @@ impl<C: BorrowMut<Client>> Session for PgSession<'_, C> {
     }
 }
 
+/// A data set loaded into a database with a warm session, for repeated prepared point
+/// lookups (what the criterion benches time). Dropping it removes what the load made:
+/// the temp SQLite file, or the PostgreSQL schema.
+pub struct PointLookups {
+    lookup: Box<dyn FnMut(i64) -> Result<()>>,
+    params: Params,
+}
+
+impl PointLookups {
+    /// SQLite in a temp dir under `scratch_in`.
+    pub fn sqlite(data: &DataSet, scratch_in: &Path) -> Result<PointLookups> {
+        let scratch = tempfile::Builder::new()
+            .prefix(".ladder-sqlite-")
+            .tempdir_in(scratch_in)
+            .map_err(|e| Error::io(scratch_in, e))?;
+        let mut s = sqlite_open(&scratch.path().join("ladder.db"))?;
+        sqlite_load(&mut s, data)?;
+        Ok(PointLookups {
+            lookup: Box::new(move |id| {
+                let _keep = &scratch;
+                s.point(id)
+            }),
+            params: data.params(),
+        })
+    }
+
+    /// PostgreSQL in a run-unique schema on the first transport of `target`.
+    pub fn postgres(data: &DataSet, target: &PgTarget) -> Result<PointLookups> {
+        let mut guard = SchemaGuard::create(target.connect(0)?, &target.transports[0].1)?;
+        let sql = Rc::new(Sql::new(format!("{}.", guard.schema), "BIGINT"));
+        pg_load(guard.client(), &sql, data)?;
+        let mut s = PgSession::new(target.connect(0)?, sql);
+        Ok(PointLookups {
+            lookup: Box::new(move |id| {
+                let _keep = &guard;
+                s.point(id)
+            }),
+            params: data.params(),
+        })
+    }
+
+    /// One prepared point lookup of a random order.
+    pub fn lookup(&mut self) -> Result<()> {
+        let id = self.params.id();
+        (self.lookup)(id)
+    }
+}
+
 /// Builds the data set in a run-unique schema on `target` and times the queries over
 /// each transport (the aggregate over the first); the schema is dropped at the end.
 pub fn measure_postgres(
@@ -903,7 +952,7 @@ pub fn measure_postgres(
 ) -> Result<Vec<Rung>> {
     let admin = target.connect(0)?;
     let mut guard = SchemaGuard::create(admin, &target.transports[0].1)?;
-    let sql = Sql::new(format!("{}.", guard.schema), "BIGINT");
+    let sql = Rc::new(Sql::new(format!("{}.", guard.schema), "BIGINT"));
 
     step("postgres: building the data set");
     let started = Instant::now();
@@ -928,14 +977,14 @@ pub fn measure_postgres(
         };
         step(&format!("postgres: warm queries over {name}"));
         rungs.extend(if i == 0 {
-            let mut s = PgSession::new(guard.client(), &sql);
+            let mut s = PgSession::new(guard.client(), sql.clone());
             let mut warm = measure_warm(&mut s, data, plan, &labels, true)?;
             if let Some(probe) = cache.as_deref_mut() {
                 warm.extend(measure_caching(&mut s, probe, data, plan, &labels)?);
             }
             warm
         } else {
-            let mut s = PgSession::new(target.connect(i)?, &sql);
+            let mut s = PgSession::new(target.connect(i)?, sql.clone());
             measure_warm(&mut s, data, plan, &labels, false)?
         });
         step(&format!("postgres: new connections over {name}"));
@@ -944,7 +993,7 @@ pub fn measure_postgres(
                 let client = config
                     .connect(NoTls)
                     .map_err(|e| pg_err(&format!("connect over {name}"), e))?;
-                Ok(PgSession::new(client, &sql))
+                Ok(PgSession::new(client, sql.clone()))
             },
             "connect (startup + auth)",
             data,

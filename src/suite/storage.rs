@@ -124,91 +124,181 @@ fn fill(path: &Path, size: u64, rng: &mut SmallRng) -> Result<()> {
     f.sync_all().map_err(|e| Error::io(path, e))
 }
 
-/// Runs the storage rung: returns the O_DIRECT reads, the warm page-cache reads and the
+/// The test file: in a run-owned temp dir on the filesystem asked for (removed on
+/// drop, also after an error or Ctrl-C), filled and synced.
+pub struct TestFile {
+    tmp: tempfile::TempDir,
+    path: PathBuf,
+    blocks: u64,
+    /// "ext4 on /dev/vda (/)": what was measured.
+    pub where_: String,
+}
+
+impl TestFile {
+    /// Checks the filesystem (a RAM-backed one is refused unless allowed, free space
+    /// must suffice) and writes the file.
+    pub fn create(cfg: &StorageConfig) -> Result<TestFile> {
+        let dir = cfg
+            .dir
+            .canonicalize()
+            .map_err(|e| Error::Input(format!("--path {}: {e}", cfg.dir.display())))?;
+        let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+        let mount = mount_of(&mountinfo, &dir);
+        let fstype = mount.as_ref().map_or("unknown", |m| m.fstype.as_str());
+        if is_ram_fs(fstype) && !cfg.allow_ram {
+            return Err(Error::Unusable(format!(
+                "{} is on {fstype}, which is RAM, not a disk; pick a path on a real disk or pass --allow-ram",
+                dir.display()
+            )));
+        }
+        let blocks = cfg.file_size / BLOCK as u64;
+        if blocks == 0 {
+            return Err(Error::Input(format!(
+                "--file-size must be at least {BLOCK} bytes"
+            )));
+        }
+        let free = free_bytes(&dir);
+        if free.is_some_and(|f| f < cfg.file_size + (64 << 20)) {
+            return Err(Error::Unusable(format!(
+                "{} has {} free; the test file needs {} plus 64 MiB",
+                dir.display(),
+                crate::units::format_size(free.unwrap_or(0)),
+                crate::units::format_size(cfg.file_size)
+            )));
+        }
+        let where_ = match &mount {
+            Some(m) => format!("{} on {} ({})", m.fstype, m.source, m.point.display()),
+            None => "unknown filesystem".into(),
+        };
+        let tmp = tempfile::Builder::new()
+            .prefix(".ladder-storage-")
+            .tempdir_in(&dir)
+            .map_err(|e| Error::Input(format!("cannot write in {}: {e}", dir.display())))?;
+        let path = tmp.path().join("data.bin");
+        fill(
+            &path,
+            blocks * BLOCK as u64,
+            &mut SmallRng::seed_from_u64(cfg.seed),
+        )?;
+        Ok(TestFile {
+            tmp,
+            path,
+            blocks,
+            where_,
+        })
+    }
+
+    fn size(&self) -> u64 {
+        self.blocks * BLOCK as u64
+    }
+
+    /// Removes the file and its temp dir now, reporting an error.
+    pub fn remove(self) -> Result<()> {
+        let dir = self.tmp.path().to_path_buf();
+        self.tmp.close().map_err(|e| Error::io(dir, e))
+    }
+}
+
+/// Random 4 KiB reads of a [`TestFile`] that bypass the page cache: O_DIRECT with an
+/// aligned buffer, or where O_DIRECT is refused, POSIX_FADV_DONTNEED after each read
+/// (the file was synced when written) with POSIX_FADV_RANDOM.
+pub struct DirectReads {
+    file: File,
+    direct: bool,
+    block: AlignedBlock,
+    rng: SmallRng,
+    blocks: u64,
+    path: PathBuf,
+}
+
+impl DirectReads {
+    /// Opens the file for uncached reads (and writes).
+    pub fn open(tf: &TestFile, seed: u64) -> Result<DirectReads> {
+        let mut block = AlignedBlock::new();
+        let io = |e| Error::io(&tf.path, e);
+        let (file, direct) = match OpenOptions::new()
+            .read(true)
+            .write(true)
+            .custom_flags(libc::O_DIRECT)
+            .open(&tf.path)
+        {
+            Ok(f) if f.read_exact_at(block.as_mut(), 0).is_ok() => (f, true),
+            _ => {
+                let f = OpenOptions::new()
+                    .read(true)
+                    .write(true)
+                    .open(&tf.path)
+                    .map_err(io)?;
+                fadvise(&f, 0, tf.size(), libc::POSIX_FADV_RANDOM);
+                fadvise(&f, 0, tf.size(), libc::POSIX_FADV_DONTNEED);
+                (f, false)
+            }
+        };
+        Ok(DirectReads {
+            file,
+            direct,
+            block,
+            rng: SmallRng::seed_from_u64(seed),
+            blocks: tf.blocks,
+            path: tf.path.clone(),
+        })
+    }
+
+    /// Whether O_DIRECT was accepted (else the fadvise fallback is in use).
+    pub fn is_direct(&self) -> bool {
+        self.direct
+    }
+
+    fn offset(&mut self) -> u64 {
+        self.rng.random_range(0..self.blocks) * BLOCK as u64
+    }
+
+    /// One 4 KiB read at a random aligned offset.
+    pub fn read_one(&mut self) -> Result<()> {
+        let off = self.offset();
+        self.file
+            .read_exact_at(self.block.as_mut(), off)
+            .map_err(|e| Error::io(&self.path, e))?;
+        if !self.direct {
+            fadvise(&self.file, off, BLOCK as u64, libc::POSIX_FADV_DONTNEED);
+        }
+        Ok(())
+    }
+
+    /// One 4 KiB write of fresh random data at a random aligned offset, made durable
+    /// with fdatasync before returning.
+    pub fn write_synced(&mut self) -> Result<()> {
+        let off = self.offset();
+        self.rng.fill(self.block.as_mut());
+        let io = |e| Error::io(&self.path, e);
+        self.file
+            .write_all_at(self.block.as_mut(), off)
+            .map_err(io)?;
+        self.file.sync_data().map_err(io)
+    }
+}
+
+/// Runs the storage rung: returns the uncached reads, the warm page-cache reads and the
 /// fsync'd writes. `on_progress` is told the fraction done.
 pub fn measure(cfg: &StorageConfig, mut on_progress: impl FnMut(f64)) -> Result<Vec<Rung>> {
-    let dir = cfg
-        .dir
-        .canonicalize()
-        .map_err(|e| Error::Input(format!("--path {}: {e}", cfg.dir.display())))?;
-    let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
-    let mount = mount_of(&mountinfo, &dir);
-    let fstype = mount.as_ref().map_or("unknown", |m| m.fstype.as_str());
-    if is_ram_fs(fstype) && !cfg.allow_ram {
-        return Err(Error::Unusable(format!(
-            "{} is on {fstype}, which is RAM, not a disk; pick a path on a real disk or pass --allow-ram",
-            dir.display()
-        )));
-    }
-    let blocks = cfg.file_size / BLOCK as u64;
-    if blocks == 0 {
-        return Err(Error::Input(format!(
-            "--file-size must be at least {BLOCK} bytes"
-        )));
-    }
     if cfg.samples == 0 {
         return Err(Error::Input("--samples must be at least 1".into()));
     }
-    let free = free_bytes(&dir);
-    if free.is_some_and(|f| f < cfg.file_size + (64 << 20)) {
-        return Err(Error::Unusable(format!(
-            "{} has {} free; the test file needs {} plus 64 MiB",
-            dir.display(),
-            crate::units::format_size(free.unwrap_or(0)),
-            crate::units::format_size(cfg.file_size)
-        )));
-    }
-    let where_ = match &mount {
-        Some(m) => format!("{} on {} ({})", m.fstype, m.source, m.point.display()),
-        None => "unknown filesystem".into(),
-    };
-
-    let tmp = tempfile::Builder::new()
-        .prefix(".ladder-storage-")
-        .tempdir_in(&dir)
-        .map_err(|e| Error::Input(format!("cannot write in {}: {e}", dir.display())))?;
-    let path = tmp.path().join("data.bin");
-    let mut rng = SmallRng::seed_from_u64(cfg.seed);
-    let size = blocks * BLOCK as u64;
-    fill(&path, size, &mut rng)?;
+    let tf = TestFile::create(cfg)?;
     on_progress(0.25);
-
-    let mut block = AlignedBlock::new();
-    let offset = |rng: &mut SmallRng| rng.random_range(0..blocks) * BLOCK as u64;
-    let io = |e| Error::io(&path, e);
+    let where_ = tf.where_.clone();
 
     // 1. Reads that bypass the page cache.
-    let (file, direct) = match OpenOptions::new()
-        .read(true)
-        .write(true)
-        .custom_flags(libc::O_DIRECT)
-        .open(&path)
-    {
-        Ok(f) if f.read_exact_at(block.as_mut(), 0).is_ok() => (f, true),
-        _ => {
-            let f = OpenOptions::new()
-                .read(true)
-                .write(true)
-                .open(&path)
-                .map_err(io)?;
-            fadvise(&f, 0, size, libc::POSIX_FADV_RANDOM);
-            fadvise(&f, 0, size, libc::POSIX_FADV_DONTNEED);
-            (f, false)
-        }
-    };
+    let mut reads = DirectReads::open(&tf, cfg.seed)?;
     let mut cold = Latencies::new();
     for i in 0..cfg.samples {
         crate::signal::check()?;
-        let off = offset(&mut rng);
-        cold.time(|| file.read_exact_at(block.as_mut(), off).map_err(io))?;
-        if !direct {
-            fadvise(&file, off, BLOCK as u64, libc::POSIX_FADV_DONTNEED);
-        }
+        cold.time(|| reads.read_one())?;
         if i % 256 == 0 {
             on_progress(0.25 + 0.35 * i as f64 / cfg.samples as f64);
         }
     }
-    let (method, note) = if direct {
+    let (method, note) = if reads.is_direct() {
         ("O_DIRECT 4K random read QD1", where_.clone())
     } else {
         (
@@ -222,20 +312,23 @@ pub fn measure(cfg: &StorageConfig, mut on_progress: impl FnMut(f64)) -> Result<
     let mut rungs = vec![cold.rung("ssd", method, Some(note))?];
 
     // 2. The same reads from a warm page cache.
-    let buffered = File::open(&path).map_err(io)?;
+    let io = |e| Error::io(&tf.path, e);
+    let buffered = File::open(&tf.path).map_err(io)?;
     let mut chunk = vec![0u8; 1 << 20];
     let mut at = 0;
-    while at < size {
+    while at < tf.size() {
         let n = buffered.read_at(&mut chunk, at).map_err(io)?;
         if n == 0 {
             break;
         }
         at += n as u64;
     }
+    let mut rng = SmallRng::seed_from_u64(cfg.seed ^ 1);
+    let mut block = AlignedBlock::new();
     let mut warm = Latencies::new();
     for _ in 0..cfg.samples {
         crate::signal::check()?;
-        let off = offset(&mut rng);
+        let off = rng.random_range(0..tf.blocks) * BLOCK as u64;
         warm.time(|| buffered.read_exact_at(block.as_mut(), off).map_err(io))?;
     }
     on_progress(0.7);
@@ -250,28 +343,23 @@ pub fn measure(cfg: &StorageConfig, mut on_progress: impl FnMut(f64)) -> Result<
     let mut synced = Latencies::new();
     for i in 0..writes {
         crate::signal::check()?;
-        let off = offset(&mut rng);
-        rng.fill(block.as_mut());
-        synced.time(|| {
-            file.write_all_at(block.as_mut(), off).map_err(io)?;
-            file.sync_data().map_err(io)
-        })?;
+        synced.time(|| reads.write_synced())?;
         if i % 64 == 0 {
             on_progress(0.7 + 0.3 * i as f64 / writes as f64);
         }
     }
     rungs.push(synced.rung(
         "ssd",
-        if direct {
+        if reads.is_direct() {
             "O_DIRECT 4K random write + fdatasync QD1"
         } else {
             "4K random write + fdatasync QD1"
         },
         Some(where_),
     )?);
-    drop(file);
+    drop(reads);
     drop(buffered);
-    tmp.close().map_err(|e| Error::io(&dir, e))?;
+    tf.remove()?;
     on_progress(1.0);
     Ok(rungs)
 }

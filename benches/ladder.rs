@@ -1,0 +1,218 @@
+//! `cargo bench`: criterion benches of the library's own kernels and rungs — the
+//! pointer chase per cache level (sizes from this host's caches) and in RAM, the stride
+//! and parallel-chain kernels, and the comparison rungs (SSD, SQLite, Redis,
+//! PostgreSQL; the servers are started for the bench and stopped after it, or the
+//! group is skipped with a line saying why).
+//!
+//! Time is wall time, and the chase benches report it per access; with
+//! `LADDER_BENCH_CYCLES=1` it is CPU cycles from perf-event where the hardware counter
+//! can be opened (a printed note says when it cannot), per access likewise.
+
+#[path = "support/measurement.rs"]
+mod measurement;
+
+use criterion::measurement::Measurement;
+use criterion::{BenchmarkGroup, Criterion, Throughput};
+use latency_ladder::host::Host;
+use latency_ladder::memory::patterns::ParallelChains;
+use latency_ladder::memory::{Chain, Order, PageKind, NODE_BYTES};
+use latency_ladder::services::postgres::ManagedPostgres;
+use latency_ladder::services::redis::ManagedRedis;
+use latency_ladder::suite::db::{DataSet, PgTarget, PointLookups};
+use latency_ladder::suite::storage::{DirectReads, StorageConfig, TestFile};
+use latency_ladder::units::format_size;
+use std::time::Duration;
+
+/// Chase steps per criterion iteration.
+const STEPS: u64 = 4096;
+/// The RAM working set of the chase, stride and parallel benches.
+const RAM_BYTES: u64 = 256 << 20;
+/// Rows of the database benches' data set.
+const DB_ROWS: u64 = 100_000;
+
+fn skip(group: &str, why: impl std::fmt::Display) {
+    eprintln!("ladder bench: group {group} skipped: {why}");
+}
+
+/// Short, fixed timings so the whole run stays within a few minutes on 2 cores.
+fn configure<M: Measurement>(g: &mut BenchmarkGroup<M>) {
+    g.warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(3))
+        .sample_size(20);
+}
+
+/// One working set per cache level, between the previous level's size and its own
+/// (on the plateau the sweep shows), named "L2 181 KiB"; then RAM.
+fn chase<M: Measurement>(c: &mut Criterion<M>, host: &Host) {
+    let mut sets = Vec::new();
+    let mut below = 4096u64;
+    for cache in host.data_caches() {
+        let ws = (((below as f64) * (cache.size_bytes as f64)).sqrt() as u64).div_ceil(4096) * 4096;
+        sets.push((format!("{} {}", cache.name(), format_size(ws)), ws));
+        below = cache.size_bytes;
+    }
+    sets.push((format!("RAM {}", format_size(RAM_BYTES)), RAM_BYTES));
+    let mut g = c.benchmark_group("chase");
+    configure(&mut g);
+    g.throughput(Throughput::Elements(STEPS));
+    for (name, size) in sets {
+        let mut chain = match Chain::new(size, NODE_BYTES, PageKind::Small, Order::TlbLocal, 1) {
+            Ok(c) => c,
+            Err(e) => {
+                skip(&format!("chase/{name}"), e);
+                continue;
+            }
+        };
+        chain.chase(chain.nodes() as u64);
+        g.bench_function(name, |b| b.iter(|| chain.chase(STEPS)));
+    }
+    g.finish();
+}
+
+/// Address order against random order at the line stride and a page stride, in RAM.
+fn stride<M: Measurement>(c: &mut Criterion<M>) {
+    let mut g = c.benchmark_group("stride");
+    configure(&mut g);
+    g.throughput(Throughput::Elements(STEPS));
+    for stride in [64usize, 4096] {
+        for order in [Order::Sequential, Order::Random] {
+            let size = (64u64 << 20).min(RAM_BYTES);
+            match Chain::new(size, stride, PageKind::Small, order, 2) {
+                Ok(mut chain) => {
+                    g.bench_function(format!("{order} {stride} B"), |b| {
+                        b.iter(|| chain.chase(STEPS))
+                    });
+                }
+                Err(e) => skip("stride", e),
+            }
+        }
+    }
+    g.finish();
+}
+
+/// 1, 4 and 16 independent chains in RAM: time per access falls with the misses in
+/// flight.
+fn parallel<M: Measurement>(c: &mut Criterion<M>) {
+    let mut g = c.benchmark_group("parallel");
+    configure(&mut g);
+    for k in [1u32, 4, 16] {
+        match ParallelChains::new(RAM_BYTES, k, 3) {
+            Ok(mut chains) => {
+                let steps = STEPS / u64::from(k);
+                g.throughput(Throughput::Elements(steps * u64::from(chains.chains())));
+                g.bench_function(format!("{k} chains"), |b| b.iter(|| chains.chase(steps)));
+            }
+            Err(e) => skip("parallel", e),
+        }
+    }
+    g.finish();
+}
+
+fn ssd<M: Measurement>(c: &mut Criterion<M>) {
+    let cfg = StorageConfig {
+        dir: env!("CARGO_TARGET_TMPDIR").into(),
+        file_size: 256 << 20,
+        samples: 1,
+        allow_ram: false,
+        seed: 4,
+    };
+    let file = match TestFile::create(&cfg) {
+        Ok(f) => f,
+        Err(e) => return skip("ssd", e),
+    };
+    let mut reads = match DirectReads::open(&file, 4) {
+        Ok(r) => r,
+        Err(e) => return skip("ssd", e),
+    };
+    let name = if reads.is_direct() {
+        "O_DIRECT 4K random read"
+    } else {
+        "4K random read, page cache dropped (O_DIRECT refused)"
+    };
+    let mut g = c.benchmark_group("ssd");
+    configure(&mut g);
+    g.bench_function(name, |b| b.iter(|| reads.read_one().expect("read")));
+    g.finish();
+}
+
+fn databases<M: Measurement>(c: &mut Criterion<M>) {
+    let data = DataSet::new(DB_ROWS, 5);
+    let mut g = c.benchmark_group("database");
+    configure(&mut g);
+    match PointLookups::sqlite(&data, env!("CARGO_TARGET_TMPDIR").as_ref()) {
+        Ok(mut l) => {
+            g.bench_function("SQLite prepared PK lookup", |b| {
+                b.iter(|| l.lookup().expect("lookup"))
+            });
+        }
+        Err(e) => skip("database/sqlite", e),
+    }
+    let server = match ManagedPostgres::bin_dir().and_then(|_| ManagedPostgres::start()) {
+        Ok(s) => s,
+        Err(e) => {
+            g.finish();
+            return skip("database/postgres", e);
+        }
+    };
+    match PgTarget::managed(&server).and_then(|t| PointLookups::postgres(&data, &t)) {
+        Ok(mut l) => {
+            g.bench_function("PG prepared PK lookup over TCP", |b| {
+                b.iter(|| l.lookup().expect("lookup"))
+            });
+        }
+        Err(e) => skip("database/postgres", e),
+    }
+    g.finish();
+}
+
+fn redis<M: Measurement>(c: &mut Criterion<M>) {
+    use redis::Commands;
+    let server = match ManagedRedis::start() {
+        Ok(s) => s,
+        Err(e) => return skip("redis", e),
+    };
+    let mut conn = match latency_ladder::suite::redis::connect(&server.tcp_url()) {
+        Ok(c) => c,
+        Err(e) => return skip("redis", e),
+    };
+    let () = conn
+        .set("ladder:bench:hit", "x".repeat(100))
+        .expect("SET on our own server");
+    let mut g = c.benchmark_group("redis");
+    configure(&mut g);
+    g.bench_function("GET hit over TCP", |b| {
+        b.iter(|| {
+            conn.get::<_, Option<String>>("ladder:bench:hit")
+                .expect("GET")
+        })
+    });
+    g.finish();
+}
+
+fn all<M: Measurement>(mut c: Criterion<M>, host: &Host) {
+    chase(&mut c, host);
+    stride(&mut c);
+    parallel(&mut c);
+    ssd(&mut c);
+    databases(&mut c);
+    redis(&mut c);
+    c.final_summary();
+}
+
+fn main() {
+    let host = Host::probe();
+    if let Some(&cpu) = host.cpus.last() {
+        let _ = latency_ladder::host::pin_to(cpu, &host.cpus);
+    }
+    let base = Criterion::default().configure_from_args();
+    if std::env::var_os("LADDER_BENCH_CYCLES").is_some_and(|v| v != "0") {
+        match measurement::Cycles::open() {
+            Ok(m) => return all(base.with_measurement(m), &host),
+            Err(e) => eprintln!(
+                "ladder bench: the cycles counter cannot be opened here ({}); measuring wall time",
+                latency_ladder::counters::classify(&e).reason()
+            ),
+        }
+    }
+    all(base.with_measurement(measurement::WallPerAccess), &host);
+}
