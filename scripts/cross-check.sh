@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Cross-checks ladder's harness against the established tools on the same targets:
 #   fio (O_DIRECT 4K random reads, QD1, psync) vs `ladder storage`, on one filesystem;
-#   redis-benchmark -c 1 -P 1 (GET) vs `ladder redis`, on one throwaway redis-server.
+#   redis-benchmark -c 1 -P 1 (GET) vs `ladder redis`, on one throwaway redis-server;
+#   pgbench -S -M prepared -c 1 vs `ladder db`, on one PostgreSQL (scripts/cross-check-db.sh).
 # Prints our p50 beside theirs and the ratio. Needs fio, redis-server, redis-benchmark
 # (scripts/setup-services.sh) and python3 (to read JSON).
 #
@@ -59,3 +60,7 @@ echo
 printf '%-34s %13s %13s %8s\n' "p50" "ladder" "reference" "ratio"
 row "O_DIRECT 4K read QD1 (vs fio)" "$ours_disk" "$fio_p50"
 row "Redis GET over TCP (vs redis-bench)" "$ours_redis" "$bench_p50"
+
+echo
+echo "== postgres: prepared point lookup, one client"
+scripts/cross-check-db.sh "$ladder"

@@ -70,6 +70,24 @@ fn both(dir: &Path, stem: &str, chart: &impl Chart) -> Result<Vec<PathBuf>> {
     Ok(vec![png, svg])
 }
 
+/// Draws the series legend in a white box at `pos`.
+fn legend<'a, DB, CT>(
+    chart: &mut ChartContext<'a, DB, CT>,
+    pos: SeriesLabelPosition,
+) -> std::result::Result<(), DrawingAreaErrorKind<DB::ErrorType>>
+where
+    DB: DrawingBackend + 'a,
+    CT: CoordTranslate,
+{
+    chart
+        .configure_series_labels()
+        .position(pos)
+        .label_font((FONT, 16))
+        .background_style(WHITE.mix(0.9))
+        .border_style(GREY)
+        .draw()
+}
+
 /// A labelled run for charts that overlay several.
 pub struct Labelled<'a> {
     /// Legend text.
@@ -268,14 +286,7 @@ impl Chart for LatencyChart<'_> {
                     .map_err(&e)?;
             }
         }
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::UpperLeft)
-            .label_font((FONT, 16))
-            .background_style(WHITE.mix(0.9))
-            .border_style(GREY)
-            .draw()
-            .map_err(&e)?;
+        legend(&mut chart, SeriesLabelPosition::UpperLeft).map_err(&e)?;
         Ok(())
     }
 }
@@ -427,14 +438,7 @@ impl Chart for LadderChart<'_, '_> {
                     .map_err(&e)?;
             }
         }
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::UpperRight)
-            .label_font((FONT, 16))
-            .background_style(WHITE.mix(0.9))
-            .border_style(GREY)
-            .draw()
-            .map_err(&e)?;
+        legend(&mut chart, SeriesLabelPosition::UpperRight).map_err(&e)?;
         Ok(())
     }
 }
@@ -516,14 +520,7 @@ impl Chart for XyChart {
                 .draw_series(s.points.iter().map(|&p| Circle::new(p, 3, color.filled())))
                 .map_err(&e)?;
         }
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::UpperLeft)
-            .label_font((FONT, 15))
-            .background_style(WHITE.mix(0.9))
-            .border_style(GREY)
-            .draw()
-            .map_err(&e)?;
+        legend(&mut chart, SeriesLabelPosition::UpperLeft).map_err(&e)?;
         Ok(())
     }
 }

@@ -47,21 +47,27 @@ pub fn format_size(bytes: u64) -> String {
     }
 }
 
+/// The unit that suits a latency of `ns` nanoseconds: its size in ns and its name.
+pub fn ns_unit(ns: f64) -> (f64, &'static str) {
+    if ns < 1e3 {
+        (1.0, "ns")
+    } else if ns < 1e6 {
+        (1e3, "µs")
+    } else if ns < 1e9 {
+        (1e6, "ms")
+    } else {
+        (1e9, "s")
+    }
+}
+
 /// Formats a latency in nanoseconds with a unit that suits its size: `1.23 ns`,
 /// `84.1 µs`, `52.0 ms`.
 pub fn format_ns(ns: f64) -> String {
     if !ns.is_finite() {
         return "n/a".to_string();
     }
-    let (value, unit) = if ns < 1e3 {
-        (ns, "ns")
-    } else if ns < 1e6 {
-        (ns / 1e3, "µs")
-    } else if ns < 1e9 {
-        (ns / 1e6, "ms")
-    } else {
-        (ns / 1e9, "s")
-    };
+    let (size, unit) = ns_unit(ns);
+    let value = ns / size;
     if value < 10.0 {
         format!("{value:.2} {unit}")
     } else if value < 100.0 {
@@ -74,16 +80,8 @@ pub fn format_ns(ns: f64) -> String {
 /// A round latency in its natural unit without padding digits: `1 ns`, `100 µs`,
 /// `0.5 ms`, `200 ms` (for the lecture's claims).
 pub fn format_ns_round(ns: f64) -> String {
-    let (value, unit) = if ns < 1e3 {
-        (ns, "ns")
-    } else if ns < 1e6 {
-        (ns / 1e3, "µs")
-    } else if ns < 1e9 {
-        (ns / 1e6, "ms")
-    } else {
-        (ns / 1e9, "s")
-    };
-    format!("{} {unit}", (value * 1000.0).round() / 1000.0)
+    let (size, unit) = ns_unit(ns);
+    format!("{} {unit}", (ns / size * 1000.0).round() / 1000.0)
 }
 
 #[cfg(test)]

@@ -25,17 +25,15 @@ fn small_sweep_puts_l1_below_ram_and_its_record_round_trips() {
     let dirs = entries(out.path());
     assert_eq!(dirs.len(), 1, "{dirs:?}");
     let dir = out.path().join(&dirs[0]);
-    let mut files = entries(&dir);
-    files.sort();
-    assert_eq!(
-        files,
-        [
+    assert_files(
+        &dir,
+        &[
             "latency.png",
             "latency.svg",
             "memory.csv",
             "report.md",
-            "run.json"
-        ]
+            "run.json",
+        ],
     );
 
     let run = latency_ladder::record::Run::load(&dir.join("run.json")).unwrap();

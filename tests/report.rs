@@ -77,21 +77,7 @@ fn report_redraws_golden_files_and_plots_from_run_json_alone() {
     golden(&dir.join("report.md"), &fixtures.join("report.md"));
     golden(&dir.join("ladder.csv"), &fixtures.join("ladder.csv"));
     golden(&dir.join("memory.csv"), &fixtures.join("memory.csv"));
-    let mut files = entries(&dir);
-    files.sort();
-    assert_eq!(
-        files,
-        [
-            "ladder.csv",
-            "ladder.png",
-            "ladder.svg",
-            "latency.png",
-            "latency.svg",
-            "memory.csv",
-            "report.md",
-            "run.json"
-        ]
-    );
+    assert_files(&dir, &RUN_FILES);
     assert_png_drawn(&dir.join("latency.png"));
     assert_png_drawn(&dir.join("ladder.png"));
     let svg = std::fs::read_to_string(dir.join("latency.svg")).unwrap();

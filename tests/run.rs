@@ -89,21 +89,7 @@ fn quick_run_measures_every_rung_and_leaves_no_server_behind() {
 
     let dirs = entries(out.path());
     assert_eq!(dirs.len(), 1, "{dirs:?}");
-    let mut files = entries(&out.path().join(&dirs[0]));
-    files.sort();
-    assert_eq!(
-        files,
-        [
-            "ladder.csv",
-            "ladder.png",
-            "ladder.svg",
-            "latency.png",
-            "latency.svg",
-            "memory.csv",
-            "report.md",
-            "run.json"
-        ]
-    );
+    assert_files(&out.path().join(&dirs[0]), &RUN_FILES);
     let after: Vec<u32> = pids_with("ladder-redis-")
         .into_iter()
         .chain(pids_with("ladder-pg-"))

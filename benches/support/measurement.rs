@@ -45,15 +45,7 @@ struct NsFormatter;
 
 /// Picks ns, µs, ms or s for a typical value in ns and scales `values` to it.
 fn scale_ns(typical: f64, values: &mut [f64]) -> &'static str {
-    let (div, unit) = if typical < 1e3 {
-        (1.0, "ns")
-    } else if typical < 1e6 {
-        (1e3, "µs")
-    } else if typical < 1e9 {
-        (1e6, "ms")
-    } else {
-        (1e9, "s")
-    };
+    let (div, unit) = latency_ladder::units::ns_unit(typical);
     values.iter_mut().for_each(|v| *v /= div);
     unit
 }

@@ -143,13 +143,17 @@ pub fn write_run_dir(run: &Run, out: &Path, date: &str) -> Result<PathBuf> {
     fs::create_dir_all(out).map_err(|e| Error::io(out, e))?;
     let tmp = staging(out)?;
     write_files(run, tmp.path(), true)?;
-    let dir = run_dir_name(out, date, &run.host.hostname);
+    publish(tmp, &run_dir_name(out, date, &run.host.hostname))
+}
+
+/// Renames a finished staging folder to `dir` (removing it if that fails).
+fn publish(tmp: tempfile::TempDir, dir: &Path) -> Result<PathBuf> {
     let tmp_path = tmp.keep();
-    fs::rename(&tmp_path, &dir).map_err(|e| {
+    fs::rename(&tmp_path, dir).map_err(|e| {
         let _ = fs::remove_dir_all(&tmp_path);
-        Error::io(&dir, e)
+        Error::io(dir, e)
     })?;
-    Ok(dir)
+    Ok(dir.to_path_buf())
 }
 
 /// Writes a comparison folder under `out` (whole or not at all): compare.md and the
@@ -171,13 +175,7 @@ pub fn write_compare_dir(runs: &[compare::Named], out: &Path, date: &str) -> Res
     if runs.iter().all(|r| !r.run.ladder.is_empty()) {
         crate::plot::ladder_chart(&labelled, tmp.path(), "ladder")?;
     }
-    let dir = run_dir_name(out, date, "compare");
-    let tmp_path = tmp.keep();
-    fs::rename(&tmp_path, &dir).map_err(|e| {
-        let _ = fs::remove_dir_all(&tmp_path);
-        Error::io(&dir, e)
-    })?;
-    Ok(dir)
+    publish(tmp, &run_dir_name(out, date, "compare"))
 }
 
 /// Redraws the files of an existing run folder from its record (for `ladder report`):

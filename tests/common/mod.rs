@@ -49,6 +49,25 @@ pub fn entries(dir: &Path) -> Vec<String> {
         .unwrap_or_default()
 }
 
+/// The files of a full `ladder run` folder.
+pub const RUN_FILES: [&str; 8] = [
+    "ladder.csv",
+    "ladder.png",
+    "ladder.svg",
+    "latency.png",
+    "latency.svg",
+    "memory.csv",
+    "report.md",
+    "run.json",
+];
+
+/// Asserts that `dir` holds exactly `want` (sorted names).
+pub fn assert_files(dir: &Path, want: &[&str]) {
+    let mut files = entries(dir);
+    files.sort();
+    assert_eq!(files, want, "in {}", dir.display());
+}
+
 /// Whether a process with this pid still exists.
 pub fn alive(pid: u32) -> bool {
     Path::new(&format!("/proc/{pid}")).exists()
