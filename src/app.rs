@@ -392,9 +392,16 @@ fn stride(common: &Common, args: &StrideArgs) -> Result<()> {
         if common.quick { 64 << 20 } else { 256 << 20 },
         (available / 4).max(64 << 20),
     );
+    let l1_bytes = mem
+        .levels
+        .iter()
+        .find(|l| l.name == "L1d")
+        .and_then(|l| l.size_bytes.or(l.sysfs_size_bytes))
+        .unwrap_or(32 << 10);
     let pcfg = PatternConfig {
         sets: working_sets(&mem, &args.sizes, ram_bytes),
         tlb_bytes,
+        l1_bytes,
         cpu: cfg.cpu,
         background_cpu,
         policy: if common.quick {

@@ -30,6 +30,8 @@ pub struct PatternConfig {
     pub sets: Vec<WorkingSet>,
     /// The working set for the TLB orders (the figure is at 1 GiB).
     pub tlb_bytes: u64,
+    /// L1d capacity (detected, else sysfs), which sizes the line probe.
+    pub l1_bytes: u64,
     /// The measuring CPU.
     pub cpu: usize,
     /// Another CPU for the background stream, if the host has one.
@@ -62,7 +64,7 @@ pub struct StrideSet {
     pub points: Vec<StridePoint>,
 }
 
-/// The line-size probe: after a miss on a region, a second load `offset_bytes` further.
+/// The line-size probe: a pair of loads `offset_bytes` apart in each of a set of pages.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ProbePoint {
     /// Distance of the second load from the first.
@@ -237,21 +239,20 @@ fn stride_set(set: &WorkingSet, cfg: &PatternConfig) -> Result<StrideSet> {
     })
 }
 
-/// Pages visited by the line probe: enough that the lines it touches overflow L1 many
-/// times over, few enough that they stay in L2/L3.
-const PROBE_PAGES: usize = 8192;
-
-/// The line-size probe: one pair of loads per 4 KiB page, pages in random order. The
-/// first load of a pair goes to `base + offset`, the second to `base` (a random
-/// line-aligned spot in the first half of the page). Both land in one line exactly when
-/// the offset is below the line size; the first load always misses L1 (the pages'
-/// lines overflow it), so the pair costs a miss plus either an L1 hit or a second miss.
-/// Going down, not up, keeps a next-line prefetcher from hiding the second miss.
+/// The line-size probe. Prefetchers defeat the obvious probe (load one line, then its
+/// neighbour, and see whether the second load misses): on a miss they fetch the
+/// neighbourhood, so the second load hits whatever the line size. They cannot make L1
+/// hold more lines, though. So: one pair of loads in each of `pages` 4 KiB pages, pages
+/// in random order, at a random `base` and at `base + offset`. Below the line size a
+/// pair touches one line, otherwise two; `pages` is three quarters of the L1 lines
+/// (at 64 bytes a line), so one line per page fits in L1 and two do not. The pair cost
+/// steps from two L1 hits to L2 accesses at the first offset that leaves the line.
 fn line_probe(cfg: &PatternConfig) -> Result<Vec<ProbePoint>> {
     let page = 4096usize;
+    let pages = (cfg.l1_bytes as usize / NODE_BYTES * 3 / 4).max(8);
     let mut rng = SmallRng::seed_from_u64(cfg.seed);
-    let mut order: Vec<usize> = (0..PROBE_PAGES).collect();
-    for i in (1..PROBE_PAGES).rev() {
+    let mut order: Vec<usize> = (0..pages).collect();
+    for i in (1..pages).rev() {
         order.swap(i, rng.random_range(0..=i));
     }
     let bases: Vec<usize> = order
@@ -261,7 +262,8 @@ fn line_probe(cfg: &PatternConfig) -> Result<Vec<ProbePoint>> {
     let mut out = Vec::new();
     for &d in &PROBE_OFFSETS {
         let offsets: Vec<usize> = bases.iter().flat_map(|&b| [b + d as usize, b]).collect();
-        let mut chain = Chain::from_offsets(PROBE_PAGES * page, PageKind::Small, &offsets)?;
+        // Huge pages where THP allows: the probe's pages then cost no TLB misses.
+        let mut chain = Chain::from_offsets(pages * page, PageKind::Huge, &offsets)?;
         out.push(ProbePoint {
             offset_bytes: d,
             ns_per_pair: time_chain(&mut chain, cfg.policy)? * 2.0,
@@ -270,14 +272,13 @@ fn line_probe(cfg: &PatternConfig) -> Result<Vec<ProbePoint>> {
     Ok(out)
 }
 
-/// The line size from the probe: the first offset whose pair costs clearly more (25%)
-/// than a pair inside one line (the 8-byte offset). Only the first step counts: past
-/// it, spatial prefetchers can make some larger offsets cheaper again.
+/// The line size from the probe: the first offset whose pair costs clearly more (15%)
+/// than a pair inside one line (the 8-byte offset). Only the first step counts.
 pub fn detect_line_size(probe: &[ProbePoint]) -> Option<u64> {
     let same_line = probe.first()?.ns_per_pair;
     probe
         .iter()
-        .find(|p| p.ns_per_pair > same_line * 1.25)
+        .find(|p| p.ns_per_pair > same_line * 1.15)
         .map(|p| p.offset_bytes)
 }
 

@@ -98,8 +98,9 @@ pub fn section(p: &PatternsSection) -> String {
 
     let _ = writeln!(
         md,
-        "Line probe: per 4 KiB page, a load at base + offset and then one at base; both are \
-         in one line exactly when the offset is below the line size.\n"
+        "Line probe: a load at base + offset and one at base in each of a set of pages \
+         sized so that one line per page fits in L1 and two do not; the pair cost steps up \
+         at the first offset that leaves the line.\n"
     );
     table(
         &mut md,
