@@ -354,7 +354,7 @@ fn stride(common: &Common, args: &StrideArgs) -> Result<()> {
     let sweep_args = MemoryArgs {
         min: 4096,
         max: None,
-        per_octave: Some(2),
+        per_octave: Some(4),
         pages: crate::cli::PagesArg::Small,
         order: memory::Order::TlbLocal,
         cpu: args.cpu,
