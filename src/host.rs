@@ -320,13 +320,14 @@ fn add_chain(iters: u64) {
     }
 }
 
-/// The core clock in GHz from a timed chain of dependent adds: the best of several
-/// trials of at least 10 ms, so a frequency ramp or an interruption does not count.
+/// The core clock in GHz from a timed chain of dependent adds: the best of 15 trials of
+/// at least 5 ms, so a frequency ramp, an interruption or a busy SMT sibling on the host
+/// (which slows an ALU chain, not a load chain) has to hit every trial to count.
 #[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
 pub fn calibrate_clock_ghz() -> Option<f64> {
     let policy = crate::measure::TrialPolicy {
-        trials: 5,
-        min_trial: std::time::Duration::from_millis(10),
+        trials: 15,
+        min_trial: std::time::Duration::from_millis(5),
     };
     let ns_per_iter = crate::measure::per_op_ns(add_chain, 10_000, policy, &mut ());
     let best = ns_per_iter.iter().copied().fold(f64::INFINITY, f64::min);
