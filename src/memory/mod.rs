@@ -205,6 +205,17 @@ impl Chain {
     }
 }
 
+/// The page size a buffer got, from its share on huge pages: "2m", "4k", "mixed", or
+/// "unknown" where smaps could not be read.
+pub fn pages_obtained(huge_fraction: Option<f64>) -> &'static str {
+    match huge_fraction {
+        Some(f) if f >= 0.9 => "2m",
+        Some(f) if f <= 0.1 => "4k",
+        Some(_) => "mixed",
+        None => "unknown",
+    }
+}
+
 /// Measures one working set: builds the chain, checks the pages obtained, warms up,
 /// then times the trials.
 pub fn measure_point(

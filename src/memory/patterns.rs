@@ -86,6 +86,9 @@ pub struct Bandwidth {
     pub bytes_per_cycle: Option<f64>,
     /// Loads used.
     pub isa: Isa,
+    /// Page size obtained for the buffer ("2m" where THP allowed it: a stream over 4 KiB
+    /// pages pays a TLB miss every 4 KiB, and a nested page walk in a VM).
+    pub pages: String,
 }
 
 /// One TLB measurement.
@@ -295,10 +298,11 @@ fn bandwidth(set: &WorkingSet, cfg: &PatternConfig) -> Result<Bandwidth> {
     crate::signal::check()?;
     let isa = Isa::detect();
     let len = (set.size_bytes as usize).div_ceil(STREAM_BLOCK) * STREAM_BLOCK;
-    let mut buf = Buffer::new(len, PageKind::Small)?;
+    let mut buf = Buffer::new(len, PageKind::Huge)?;
     let p = buf.as_mut_ptr();
     // SAFETY: the buffer holds len bytes; filling faults every page in.
     unsafe { std::ptr::write_bytes(p, 1, len) };
+    let pages = super::pages_obtained(buf.huge_fraction());
     // One "step" is one pass over the buffer.
     // SAFETY: page-aligned buffer of a multiple of 512 bytes; ISA detected at run time.
     let ns_per_pass = best(&per_op_ns(
@@ -316,17 +320,13 @@ fn bandwidth(set: &WorkingSet, cfg: &PatternConfig) -> Result<Bandwidth> {
         read_gbps: gbps,
         bytes_per_cycle: cfg.clock_ghz.map(|g| gbps / g),
         isa,
+        pages: pages.to_string(),
     })
 }
 
 fn tlb_point(order: Order, pages: PageKind, size: u64, cfg: &PatternConfig) -> Result<TlbPoint> {
     let mut chain = Chain::new(size, NODE_BYTES, pages, order, cfg.seed)?;
-    let obtained = match chain.huge_fraction() {
-        Some(f) if f >= 0.9 => "2m",
-        Some(f) if f <= 0.1 => "4k",
-        Some(_) => "mixed",
-        None => "unknown",
-    };
+    let obtained = super::pages_obtained(chain.huge_fraction());
     Ok(TlbPoint {
         order,
         pages,

@@ -28,13 +28,14 @@ pub fn headline(p: &PatternsSection) -> Vec<String> {
     ];
     lines.extend(p.bandwidth.iter().map(|b| {
         format!(
-            "read bandwidth {} ({}): {:.1} GB/s{} with {:?} loads",
+            "read bandwidth {} ({}): {:.1} GB/s{} with {:?} loads, {} pages",
             b.level,
             format_size(b.size_bytes),
             b.read_gbps,
             b.bytes_per_cycle
                 .map_or(String::new(), |c| format!(", {c:.1} B/cycle")),
-            b.isa
+            b.isa,
+            b.pages
         )
     }));
     lines
@@ -114,7 +115,14 @@ pub fn section(p: &PatternsSection) -> String {
     let _ = writeln!(md, "### Bandwidth\n");
     table(
         &mut md,
-        &strings(&["level", "working set", "read GB/s", "bytes/cycle", "loads"]),
+        &strings(&[
+            "level",
+            "working set",
+            "read GB/s",
+            "bytes/cycle",
+            "loads",
+            "pages",
+        ]),
         p.bandwidth
             .iter()
             .map(|b| {
@@ -124,6 +132,7 @@ pub fn section(p: &PatternsSection) -> String {
                     format!("{:.1}", b.read_gbps),
                     b.bytes_per_cycle.map_or("—".into(), |c| format!("{c:.1}")),
                     format!("{:?}", b.isa),
+                    b.pages.clone(),
                 ]
             })
             .collect(),
