@@ -222,9 +222,16 @@ mod sys {
         known(name).map_or(EventKind::Hardware, |(k, _)| k)
     }
 
-    /// A builder for a named event (known perf name or raw rNNNN).
+    /// A builder for a named event (known perf name or raw rNNNN). Software events
+    /// count in the kernel too: a context switch or a migration happens there, and
+    /// counting user space only would show them as 0.
     pub fn builder<'a>(name: &str) -> Builder<'a> {
         match (known(name), raw_code(name)) {
+            (Some((EventKind::Software, event)), _) => {
+                let mut b = Builder::new().kind(event);
+                b.include_kernel();
+                b
+            }
             (Some((_, event)), _) => Builder::new().kind(event),
             (None, Some(code)) => {
                 let mut b = Builder::new();

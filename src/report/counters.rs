@@ -172,6 +172,58 @@ pub fn section(mem: &MemorySection, clock_ghz: Option<f64>) -> String {
     md
 }
 
+/// Perf counters per operation of the comparison rungs: one column per counter that
+/// counted somewhere, and one line naming those that could not.
+pub fn rungs_section(rungs: &[crate::suite::Rung]) -> String {
+    let mut names: Vec<&String> = Vec::new();
+    let mut missing: Vec<String> = Vec::new();
+    for r in rungs {
+        for (name, reading) in &r.counters {
+            match reading {
+                Reading::Counted { .. } if !names.contains(&name) => names.push(name),
+                Reading::Unsupported { reason } | Reading::NotPermitted { reason } => {
+                    let line = format!("{name} ({reason})");
+                    if !missing.contains(&line) {
+                        missing.push(line);
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+    if names.is_empty() && missing.is_empty() {
+        return String::new();
+    }
+    let mut md = String::from(
+        "\nPerf counters of the measuring thread per operation (client side: the servers run \
+         in their own processes):\n\n",
+    );
+    if !names.is_empty() {
+        let _ = writeln!(
+            md,
+            "| rung | method | {} |",
+            names
+                .iter()
+                .map(|n| format!("{n}/op"))
+                .collect::<Vec<_>>()
+                .join(" | ")
+        );
+        let _ = writeln!(md, "|{}", " --- |".repeat(names.len() + 2));
+        for r in rungs {
+            let cells: Vec<String> = names
+                .iter()
+                .map(|n| r.counters.get(*n).map_or("—".into(), Reading::cell))
+                .collect();
+            let _ = writeln!(md, "| {} | {} | {} |", r.rung, r.method, cells.join(" | "));
+        }
+        md.push('\n');
+    }
+    if !missing.is_empty() {
+        let _ = writeln!(md, "Not available here: {}.", missing.join("; "));
+    }
+    md
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -240,6 +292,33 @@ mod tests {
         );
         assert!(!md.contains('⚠'), "{md}");
         assert!(sanity_warnings(&mem, Some(clock)).is_empty());
+    }
+
+    #[test]
+    fn rung_counters_show_what_counted_and_name_what_could_not() {
+        let mut l = crate::suite::Latencies::new();
+        l.record_ns(1000);
+        let mut rung = l.rung("redis", "GET", None).unwrap();
+        rung.counters.clear();
+        rung.counters
+            .insert("context-switches".into(), counted(1.0));
+        rung.counters.insert(
+            "cycles".into(),
+            Reading::Unsupported {
+                reason: "no such PMU".into(),
+            },
+        );
+        let md = rungs_section(&[rung]);
+        assert!(
+            md.contains("| rung | method | context-switches/op |"),
+            "{md}"
+        );
+        assert!(md.contains("| redis | GET | 1.0000 |"), "{md}");
+        assert!(
+            md.contains("Not available here: cycles (no such PMU)."),
+            "{md}"
+        );
+        assert_eq!(rungs_section(&[]), "");
     }
 
     #[test]

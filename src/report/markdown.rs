@@ -128,6 +128,7 @@ pub fn markdown(run: &Run) -> String {
         for line in rung_notes(&run.rungs).into_iter().chain(skipped_lines(run)) {
             let _ = writeln!(md, "- {line}");
         }
+        md.push_str(&super::counters::rungs_section(&run.rungs));
     }
     md
 }

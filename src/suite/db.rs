@@ -264,7 +264,7 @@ struct Labels<'a> {
 }
 
 impl Labels<'_> {
-    fn rung(&self, l: &Latencies, what: String) -> Result<Rung> {
+    fn rung(&self, l: &mut Latencies, what: String) -> Result<Rung> {
         l.rung(
             self.rung,
             format!("{} {what}{}", self.engine, self.over),
@@ -374,16 +374,16 @@ fn measure_caching<S: Session>(
         })?;
     }
     let rungs = vec![
-        labels.rung(&hit, "cache-aside hit (Redis GET)".into())?,
+        labels.rung(&mut hit, "cache-aside hit (Redis GET)".into())?,
         labels.rung(
-            &miss,
+            &mut miss,
             "cache-aside miss (Redis GET miss + PK lookup + SET EX)".into(),
         )?,
         labels.rung(
-            &direct,
+            &mut direct,
             "no cache (PK lookup), beside the cache runs".into(),
         )?,
-        labels.rung(&write, "write-through (UPDATE + Redis SET EX)".into())?,
+        labels.rung(&mut write, "write-through (UPDATE + Redis SET EX)".into())?,
     ];
     let mean = |r: &Rung| r.mean_ns;
     probe.results.push(CachePatterns {
@@ -414,9 +414,9 @@ fn measure_fresh<S: Session>(
         firsts.time(|| s.point(id))?;
     }
     Ok(vec![
-        labels.rung(&connects, connect_word.to_string())?,
+        labels.rung(&mut connects, connect_word.to_string())?,
         labels.rung(
-            &firsts,
+            &mut firsts,
             "first query on a new connection (prepare + PK lookup)".into(),
         )?,
     ])
@@ -450,9 +450,9 @@ fn measure_warm<S: Session>(
         range.time(|| s.range(from, to))?;
     }
     let mut rungs = vec![
-        labels.rung(&point, "prepared PK lookup".into())?,
+        labels.rung(&mut point, "prepared PK lookup".into())?,
         labels.rung(
-            &range,
+            &mut range,
             format!(
                 "prepared indexed range scan (~{} rows)",
                 RANGE_WINDOW_S / SECONDS_PER_ORDER
@@ -468,7 +468,7 @@ fn measure_warm<S: Session>(
             agg.time(|| s.aggregate())?;
         }
         rungs.push(labels.rung(
-            &agg,
+            &mut agg,
             format!(
                 "aggregate JOIN over {} orders (expensive query)",
                 data.orders

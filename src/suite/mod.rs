@@ -6,9 +6,12 @@ pub mod http;
 pub mod redis;
 pub mod storage;
 
+use crate::counters::{CounterGroup, Reading, DEFAULT_EVENTS};
 use crate::error::{Error, Result};
+use crate::measure::TrialHook;
 use hdrhistogram::Histogram;
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 use std::time::Instant;
 
 /// One measured operation of a comparison rung: a latency distribution.
@@ -35,6 +38,11 @@ pub struct Rung {
     /// Anything a reader must know (a fallback used, a device, a caveat).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
+    /// Perf counters of the measuring thread per operation, counted from the first
+    /// timed operation to the last (so they include the loop between operations, and
+    /// the sleep of spaced ones).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub counters: BTreeMap<String, Reading>,
 }
 
 /// A rung that could not run, and why.
@@ -46,17 +54,25 @@ pub struct Skipped {
     pub reason: String,
 }
 
-/// Collects latencies of one operation (ns, 3 significant digits, up to an hour).
+/// Collects latencies of one operation (ns, 3 significant digits, up to an hour), and
+/// the default perf counters of this thread across the timed operations.
 pub struct Latencies {
     hist: Histogram<u64>,
+    counters: CounterGroup,
+    counting: bool,
+    ops_per_sample: u64,
 }
 
 impl Latencies {
     /// An empty collector.
     pub fn new() -> Latencies {
+        let names: Vec<String> = DEFAULT_EVENTS.iter().map(|s| s.to_string()).collect();
         Latencies {
             hist: Histogram::new_with_bounds(1, 3_600_000_000_000, 3)
                 .expect("static histogram bounds are valid"),
+            counters: CounterGroup::open(&names),
+            counting: false,
+            ops_per_sample: 1,
         }
     }
 
@@ -67,9 +83,25 @@ impl Latencies {
 
     /// Times `op` once and records it; `op`'s error is passed through.
     pub fn time<T>(&mut self, op: impl FnOnce() -> Result<T>) -> Result<T> {
+        if !std::mem::replace(&mut self.counting, true) {
+            self.counters.begin();
+        }
         let start = Instant::now();
         let v = op()?;
         self.record_ns(start.elapsed().as_nanos() as u64);
+        Ok(v)
+    }
+
+    /// Times `op`, which performs `ops` operations (a pipelined batch), and records the
+    /// time per operation; counters are then per operation too.
+    pub fn time_batch<T>(&mut self, ops: u64, op: impl FnOnce() -> Result<T>) -> Result<T> {
+        self.ops_per_sample = ops.max(1);
+        if !std::mem::replace(&mut self.counting, true) {
+            self.counters.begin();
+        }
+        let start = Instant::now();
+        let v = op()?;
+        self.record_ns(start.elapsed().as_nanos() as u64 / self.ops_per_sample);
         Ok(v)
     }
 
@@ -83,9 +115,9 @@ impl Latencies {
         self.hist.is_empty()
     }
 
-    /// The distribution as a rung row.
+    /// The distribution as a rung row, with the counters per operation.
     pub fn rung(
-        &self,
+        &mut self,
         rung: &str,
         method: impl Into<String>,
         note: Option<String>,
@@ -93,6 +125,10 @@ impl Latencies {
         if self.hist.is_empty() {
             return Err(Error::Internal(format!("no samples for {rung}")));
         }
+        if std::mem::replace(&mut self.counting, false) {
+            self.counters.end(self.hist.len() * self.ops_per_sample);
+        }
+        let counters = self.counters.take().into_iter().collect();
         let q = |q: f64| self.hist.value_at_quantile(q) as f64;
         Ok(Rung {
             rung: rung.to_string(),
@@ -105,6 +141,7 @@ impl Latencies {
             min_ns: self.hist.min() as f64,
             mean_ns: self.hist.mean(),
             note,
+            counters,
         })
     }
 }

@@ -238,9 +238,9 @@ pub fn measure(
         let mut l = Latencies::new();
         for _ in 0..cfg.batches {
             crate::signal::check()?;
-            let start = std::time::Instant::now();
-            let _: Vec<Option<String>> = pipe.query(&mut conn).map_err(err)?;
-            l.record_ns(start.elapsed().as_nanos() as u64 / BATCH as u64);
+            l.time_batch(BATCH as u64, || {
+                pipe.query::<Vec<Option<String>>>(&mut conn).map_err(err)
+            })?;
         }
         rungs.push(l.rung(
             "redis",
