@@ -360,7 +360,7 @@ fn stride(common: &Common, args: &StrideArgs) -> Result<()> {
         cpu: args.cpu,
         trials: Some(3),
         counters: Some(crate::cli::CounterList(Vec::new())),
-        seed: 0x1adde7,
+        seed: crate::cli::DEFAULT_SEED,
     };
     let cfg = sweep_config(&sweep_args, true, host)?;
     let background_cpu = match args.background_cpu {
@@ -562,7 +562,7 @@ fn run_all(common: &Common, args: &RunArgs) -> Result<()> {
     }
     let mut caching = Vec::new();
     if wants(RungName::Db) {
-        let data = suite::db::DataSet::new(rows, 0x1adde7);
+        let data = suite::db::DataSet::new(rows, crate::cli::DEFAULT_SEED);
         let mut probe = match &redis_target {
             Some(t) => Some(suite::db::CacheProbe::new(&t.first_url())?),
             None => None,

@@ -90,6 +90,9 @@ impl PagesArg {
     }
 }
 
+/// The default seed of the chain orders and of the database data set.
+pub const DEFAULT_SEED: u64 = 0x1adde7;
+
 /// A checked `--counters` list (a newtype, so clap takes it as one value).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CounterList(pub Vec<String>);
@@ -134,7 +137,7 @@ pub struct MemoryArgs {
     #[arg(long, value_name = "LIST", value_parser = counter_list)]
     pub counters: Option<CounterList>,
     /// Seed of the chain orders (same seed, same chains).
-    #[arg(long, value_name = "N", default_value_t = 0x1adde7)]
+    #[arg(long, value_name = "N", default_value_t = DEFAULT_SEED)]
     pub seed: u64,
 }
 
@@ -236,6 +239,6 @@ pub struct DbArgs {
     #[arg(long, value_name = "N")]
     pub rows: Option<u64>,
     /// Seed of the data set and of the query parameters (same seed, same rows).
-    #[arg(long, value_name = "N", default_value_t = 0x1adde7)]
+    #[arg(long, value_name = "N", default_value_t = DEFAULT_SEED)]
     pub seed: u64,
 }

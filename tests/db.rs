@@ -2,22 +2,13 @@
 //! PostgreSQL servers started here (loopback only). Tests that need PostgreSQL skip with
 //! a note where it is not installed (scripts/setup-services.sh installs it).
 
+mod common;
+
+use common::*;
 use latency_ladder::services::postgres::ManagedPostgres;
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
-
-fn ladder(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_ladder"))
-        .args(args)
-        .env_remove("DATABASE_URL")
-        .output()
-        .expect("run ladder")
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
 
 fn pg_installed() -> bool {
     match ManagedPostgres::bin_dir() {
@@ -41,7 +32,7 @@ fn db_run(out: &Path, extra: &[&str]) -> serde_json::Value {
     ];
     args.extend_from_slice(extra);
     let o = ladder(&args);
-    assert!(o.status.success(), "stderr: {}", text(&o.stderr));
+    assert!(o.status.success(), "stderr: {}", stderr(&o));
     serde_json::from_slice(&o.stdout).expect("stdout is the JSON record")
 }
 
@@ -68,10 +59,6 @@ fn has_method(rs: &[(String, f64, f64, u64, String)], method: &str) -> bool {
     rs.iter().any(|r| r.0 == method)
 }
 
-fn process_exists(pid: u32) -> bool {
-    Path::new(&format!("/proc/{pid}")).exists()
-}
-
 fn run_schemas(client: &mut postgres::Client) -> i64 {
     client
         .query_one(
@@ -83,15 +70,13 @@ fn run_schemas(client: &mut postgres::Client) -> i64 {
 }
 
 /// Exit 2, one line on stderr, nothing on stdout, no `secrets` anywhere.
-fn assert_one_line_exit_2(o: &Output, secrets: &[&str]) {
-    let (out, err) = (text(&o.stdout), text(&o.stderr));
-    assert_eq!(o.status.code(), Some(2), "stderr: {err}");
-    assert_eq!(err.trim_end().lines().count(), 1, "stderr: {err}");
-    assert!(out.is_empty(), "stdout: {out}");
+/// A user error (exit 2, one line saying `needle`) that shows none of `secrets`.
+fn assert_user_error_without(o: &Output, needle: &str, secrets: &[&str]) {
+    assert_user_error(o, needle);
+    let err = stderr(o);
     for secret in secrets {
-        assert!(!err.contains(secret) && !out.contains(secret), "{err}");
+        assert!(!err.contains(secret), "{err}");
     }
-    assert!(!err.contains("panicked"), "{err}");
 }
 
 #[test]
@@ -132,7 +117,7 @@ fn sqlite_rung_runs_end_to_end_and_keeps_only_the_named_file() {
     assert_eq!(left.len(), 1, "{left:?}");
     // An existing file is never written into.
     let o = ladder(&["db", "--quick", "--sqlite", db.to_str().unwrap()]);
-    assert_one_line_exit_2(&o, &[]);
+    assert_user_error(&o, "exists; name a new file");
 }
 
 #[test]
@@ -147,9 +132,9 @@ fn managed_postgres_starts_answers_and_leaves_no_process() {
         let one: i32 = c.query_one("SELECT 1", &[]).unwrap().get(0);
         assert_eq!(one, 1);
     }
-    assert!(process_exists(pid));
+    assert!(alive(pid));
     drop(server);
-    assert!(!process_exists(pid), "postmaster {pid} still running");
+    assert!(!alive(pid), "postmaster {pid} still running");
 }
 
 #[test]
@@ -176,7 +161,7 @@ fn ladder_db_measures_managed_postgres_over_both_transports_then_stops_it() {
         .and_then(|s| s.split(|c: char| !c.is_ascii_digit()).next())
         .and_then(|s| s.parse().ok())
         .unwrap_or_else(|| panic!("no pid in {note}"));
-    assert!(!process_exists(pid), "postmaster {pid} left running");
+    assert!(!alive(pid), "postmaster {pid} left running");
     assert!(run["skipped"].as_array().unwrap().is_empty());
 }
 
@@ -231,7 +216,7 @@ fn ctrl_c_during_the_load_drops_the_run_schema() {
     let rc = unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGINT) };
     assert_eq!(rc, 0);
     let o = child.wait_with_output().unwrap();
-    assert_eq!(o.status.code(), Some(130), "stderr: {}", text(&o.stderr));
+    assert_eq!(o.status.code(), Some(130), "stderr: {}", stderr(&o));
     assert_eq!(run_schemas(&mut c), 0, "the run schema survived Ctrl-C");
 }
 
@@ -246,12 +231,7 @@ fn a_closed_port_exits_2_with_one_line_and_no_password() {
         "--postgres-url",
         "postgres://ladder:hunter2secret@127.0.0.1:1/x",
     ]);
-    assert_one_line_exit_2(&o, &["hunter2secret"]);
-    assert!(
-        text(&o.stderr).contains("127.0.0.1:1"),
-        "{}",
-        text(&o.stderr)
-    );
+    assert_user_error_without(&o, "127.0.0.1:1", &["hunter2secret"]);
 }
 
 #[test]
@@ -277,6 +257,5 @@ fn a_wrong_password_exits_2_with_one_line_and_no_password() {
         "--postgres-url",
         &url("wrong-pw-17"),
     ]);
-    assert_one_line_exit_2(&o, &["wrong-pw-17"]);
-    assert!(text(&o.stderr).contains("password"), "{}", text(&o.stderr));
+    assert_user_error_without(&o, "password", &["wrong-pw-17"]);
 }
