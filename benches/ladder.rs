@@ -1,5 +1,6 @@
 //! `cargo bench`: criterion benches of the library's own kernels and rungs — the
-//! pointer chase per cache level (sizes from this host's caches) and in RAM, the stride
+//! pointer chase per cache level (the levels a short sweep finds on this host, as
+//! `ladder stride` finds them) and in RAM, the stride
 //! and parallel-chain kernels, and the comparison rungs (SSD, SQLite, Redis,
 //! PostgreSQL; the servers are started for the bench and stopped after it, or the
 //! group is skipped with a line saying why).
@@ -15,7 +16,7 @@ use criterion::measurement::Measurement;
 use criterion::{BenchmarkGroup, Criterion, Throughput};
 use latency_ladder::host::Host;
 use latency_ladder::memory::patterns::ParallelChains;
-use latency_ladder::memory::{Chain, Order, PageKind, NODE_BYTES};
+use latency_ladder::memory::{self, Chain, Order, PageKind, SweepConfig, NODE_BYTES};
 use latency_ladder::services::postgres::ManagedPostgres;
 use latency_ladder::services::redis::ManagedRedis;
 use latency_ladder::suite::db::{DataSet, PgTarget, PointLookups};
@@ -25,8 +26,6 @@ use std::time::Duration;
 
 /// Chase steps per criterion iteration.
 const STEPS: u64 = 4096;
-/// The RAM working set of the chase, stride and parallel benches.
-const RAM_BYTES: u64 = 256 << 20;
 /// Rows of the database benches' data set.
 const DB_ROWS: u64 = 100_000;
 
@@ -41,25 +40,45 @@ fn configure<M: Measurement>(g: &mut BenchmarkGroup<M>) {
         .sample_size(20);
 }
 
-/// One working set per cache level, named "L2 90.5 KiB": the geometric middle between
-/// the previous level's size and a quarter of this one's, well inside the plateau the
-/// sweep shows even where a shared L3 is effectively smaller than sysfs says (VMs);
-/// then RAM.
-fn chase<M: Measurement>(c: &mut Criterion<M>, host: &Host) {
-    let mut sets = Vec::new();
-    let mut below = 4096u64;
-    for cache in host.data_caches() {
-        let quarter = (cache.size_bytes / 4).max(below);
-        let ws = (((below as f64) * (quarter as f64)).sqrt() as u64).div_ceil(4096) * 4096;
-        sets.push((format!("{} {}", cache.name(), format_size(ws)), ws));
-        below = cache.size_bytes;
+/// The host's levels, found the way `ladder stride` finds them (one detection, one
+/// grid policy), and the RAM working set that goes with them.
+struct Levels {
+    sets: Vec<(String, u64)>,
+    ram_bytes: u64,
+}
+
+fn levels(host: &Host) -> Option<Levels> {
+    let cpu = *host.cpus.last()?;
+    let cfg = SweepConfig::level_finding(host, cpu);
+    match memory::sweep(&cfg, host, |_, _| {}) {
+        Ok(mem) => {
+            let ram_bytes = memory::ram_set_bytes(&mem, host.mem_available_bytes, false);
+            let sets = memory::level_working_sets(&mem, &[], ram_bytes)
+                .into_iter()
+                .map(|s| {
+                    (
+                        format!("{} {}", s.level, format_size(s.size_bytes)),
+                        s.size_bytes,
+                    )
+                })
+                .collect();
+            Some(Levels { sets, ram_bytes })
+        }
+        Err(e) => {
+            skip("chase", format!("the level-finding sweep failed: {e}"));
+            None
+        }
     }
-    sets.push((format!("RAM {}", format_size(RAM_BYTES)), RAM_BYTES));
+}
+
+/// One working set in the middle of each cache plateau the curve shows (named "L2
+/// 90.5 KiB"), then RAM.
+fn chase<M: Measurement>(c: &mut Criterion<M>, levels: &Levels) {
     let mut g = c.benchmark_group("chase");
     configure(&mut g);
     g.throughput(Throughput::Elements(STEPS));
-    for (name, size) in sets {
-        let mut chain = match Chain::new(size, NODE_BYTES, PageKind::Small, Order::TlbLocal, 1) {
+    for (name, size) in &levels.sets {
+        let mut chain = match Chain::new(*size, NODE_BYTES, PageKind::Small, Order::TlbLocal, 1) {
             Ok(c) => c,
             Err(e) => {
                 skip(&format!("chase/{name}"), e);
@@ -73,14 +92,13 @@ fn chase<M: Measurement>(c: &mut Criterion<M>, host: &Host) {
 }
 
 /// Address order against random order at the line stride and a page stride, in RAM.
-fn stride<M: Measurement>(c: &mut Criterion<M>) {
+fn stride<M: Measurement>(c: &mut Criterion<M>, ram_bytes: u64) {
     let mut g = c.benchmark_group("stride");
     configure(&mut g);
     g.throughput(Throughput::Elements(STEPS));
     for stride in [64usize, 4096] {
         for order in [Order::Sequential, Order::Random] {
-            let size = (64u64 << 20).min(RAM_BYTES);
-            match Chain::new(size, stride, PageKind::Small, order, 2) {
+            match Chain::new(ram_bytes, stride, PageKind::Small, order, 2) {
                 Ok(mut chain) => {
                     g.bench_function(format!("{order} {stride} B"), |b| {
                         b.iter(|| chain.chase(STEPS))
@@ -95,11 +113,11 @@ fn stride<M: Measurement>(c: &mut Criterion<M>) {
 
 /// 1, 4 and 16 independent chains in RAM: time per access falls with the misses in
 /// flight.
-fn parallel<M: Measurement>(c: &mut Criterion<M>) {
+fn parallel<M: Measurement>(c: &mut Criterion<M>, ram_bytes: u64) {
     let mut g = c.benchmark_group("parallel");
     configure(&mut g);
     for k in [1u32, 4, 16] {
-        match ParallelChains::new(RAM_BYTES, k, 3) {
+        match ParallelChains::new(ram_bytes, k, 3) {
             Ok(mut chains) => {
                 let steps = STEPS / u64::from(k);
                 g.throughput(Throughput::Elements(steps * u64::from(chains.chains())));
@@ -192,10 +210,12 @@ fn redis<M: Measurement>(c: &mut Criterion<M>) {
     g.finish();
 }
 
-fn all<M: Measurement>(mut c: Criterion<M>, host: &Host) {
-    chase(&mut c, host);
-    stride(&mut c);
-    parallel(&mut c);
+fn all<M: Measurement>(mut c: Criterion<M>, levels: Option<&Levels>) {
+    if let Some(levels) = levels {
+        chase(&mut c, levels);
+        stride(&mut c, levels.ram_bytes);
+        parallel(&mut c, levels.ram_bytes);
+    }
     ssd(&mut c);
     databases(&mut c);
     redis(&mut c);
@@ -207,15 +227,19 @@ fn main() {
     if let Some(&cpu) = host.cpus.last() {
         let _ = latency_ladder::host::pin_to(cpu, &host.cpus);
     }
+    let levels = levels(&host);
     let base = Criterion::default().configure_from_args();
     if std::env::var_os("LADDER_BENCH_CYCLES").is_some_and(|v| v != "0") {
         match measurement::Cycles::open() {
-            Ok(m) => return all(base.with_measurement(m), &host),
+            Ok(m) => return all(base.with_measurement(m), levels.as_ref()),
             Err(e) => eprintln!(
                 "ladder bench: the cycles counter cannot be opened here ({}); measuring wall time",
                 latency_ladder::counters::classify(&e).reason()
             ),
         }
     }
-    all(base.with_measurement(measurement::WallPerAccess), &host);
+    all(
+        base.with_measurement(measurement::WallPerAccess),
+        levels.as_ref(),
+    );
 }

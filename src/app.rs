@@ -6,7 +6,7 @@ use crate::cli::{
 };
 use crate::error::{Error, Result};
 use crate::host::Host;
-use crate::memory::patterns::{PatternConfig, WorkingSet};
+use crate::memory::patterns::PatternConfig;
 use crate::memory::{self, SweepConfig, NODE_BYTES};
 use crate::progress::Phase;
 use crate::record::{utc_now, Run, SCHEMA_VERSION};
@@ -126,17 +126,9 @@ pub fn host_text(h: &Host) -> String {
 /// Builds and checks the sweep configuration; every error here is the user's.
 pub fn sweep_config(args: &MemoryArgs, quick: bool, host: &Host) -> Result<SweepConfig> {
     let available = host.mem_available_bytes;
-    let default_max = {
-        let llc8 = host.last_level_cache_bytes().unwrap_or(0) * 8;
-        let full = llc8.max(512 << 20);
-        let capped = available.map_or(full, |a| full.min(a / 2));
-        if quick {
-            capped.min(64 << 20)
-        } else {
-            capped
-        }
-    };
-    let max = args.max.unwrap_or(default_max);
+    let max = args.max.unwrap_or_else(|| {
+        memory::default_max_bytes(host.last_level_cache_bytes(), available, quick)
+    });
     if args.min < NODE_BYTES as u64 {
         return Err(Error::Input(format!(
             "--min {} is smaller than one {NODE_BYTES}-byte node",
@@ -172,26 +164,11 @@ pub fn sweep_config(args: &MemoryArgs, quick: bool, host: &Host) -> Result<Sweep
     if trials == 0 {
         return Err(Error::Input("--trials must be at least 1".into()));
     }
-    let cpu = match args.cpu {
-        Some(c) => c,
-        None => *host
-            .cpus
-            .last()
-            .ok_or_else(|| Error::Unusable("no CPU is available to pin to".into()))?,
-    };
-    if !host.cpus.contains(&cpu) {
-        return Err(Error::Input(format!(
-            "--cpu {cpu} does not exist here (CPUs: {})",
-            host.cpus
-                .iter()
-                .map(|c| c.to_string())
-                .collect::<Vec<_>>()
-                .join(", ")
-        )));
-    }
+    let cpu = measuring_cpu(args.cpu, host)?;
     Ok(SweepConfig {
         min_bytes: args.min,
         max_bytes: max,
+        rounds: args.rounds.unwrap_or(if quick { 2 } else { 3 }),
         per_octave,
         pages: args.pages.kinds(),
         order: args.order,
@@ -208,6 +185,28 @@ pub fn sweep_config(args: &MemoryArgs, quick: bool, host: &Host) -> Result<Sweep
                 .collect()
         }),
     })
+}
+
+/// The CPU to measure on: the one asked for, checked, else the last this process may use.
+fn measuring_cpu(asked: Option<usize>, host: &Host) -> Result<usize> {
+    let cpu = match asked {
+        Some(c) => c,
+        None => *host
+            .cpus
+            .last()
+            .ok_or_else(|| Error::Unusable("no CPU is available to pin to".into()))?,
+    };
+    if !host.cpus.contains(&cpu) {
+        return Err(Error::Input(format!(
+            "--cpu {cpu} does not exist here (CPUs: {})",
+            host.cpus
+                .iter()
+                .map(|c| c.to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        )));
+    }
+    Ok(cpu)
 }
 
 /// Work units for the progress bar: a point costs its trials plus a share for building
@@ -286,13 +285,12 @@ fn sweep_with_progress(
     quiet: bool,
 ) -> Result<memory::MemorySection> {
     let sizes = memory::grid(cfg.min_bytes, cfg.max_bytes, cfg.per_octave);
-    let total: u64 = sizes.iter().map(|&s| point_units(s)).sum::<u64>() * cfg.pages.len() as u64;
+    let total: u64 = sizes.iter().map(|&s| point_units(s)).sum::<u64>()
+        * cfg.pages.len() as u64
+        * u64::from(cfg.rounds.max(1));
     let phase = Phase::new("memory", total, quiet);
-    memory::sweep(cfg, host, |p| {
-        phase.advance(
-            point_units(p.size_bytes),
-            format!("{} {}", format_size(p.size_bytes), p.pages_requested),
-        )
+    memory::sweep(cfg, host, |size, pages| {
+        phase.advance(point_units(size), format!("{} {pages}", format_size(size)))
     })
 }
 
@@ -302,33 +300,6 @@ fn measure(common: &Common, args: &MemoryArgs, command: &str) -> Result<()> {
     report::check_writable(&common.out)?;
     let section = sweep_with_progress(&cfg, &rec.host, common.quiet)?;
     rec.finish(common, command, Some(section), Vec::new())
-}
-
-/// The working sets for the pattern experiments: the middle of each detected cache
-/// plateau, a RAM set well past the last cache, and the user's sizes.
-fn working_sets(mem: &memory::MemorySection, user: &[u64], ram_bytes: u64) -> Vec<WorkingSet> {
-    let mut sets: Vec<WorkingSet> = mem
-        .levels
-        .iter()
-        .filter(|l| l.detected && l.name != "RAM")
-        .filter_map(|l| {
-            let (lo, hi) = l.plateau_bytes?;
-            let middle = ((lo as f64 * hi as f64).sqrt() as u64).div_ceil(4096) * 4096;
-            Some(WorkingSet {
-                level: l.name.clone(),
-                size_bytes: middle,
-            })
-        })
-        .collect();
-    sets.push(WorkingSet {
-        level: "RAM".into(),
-        size_bytes: ram_bytes,
-    });
-    sets.extend(user.iter().map(|&s| WorkingSet {
-        level: "user".into(),
-        size_bytes: s.div_ceil(4096) * 4096,
-    }));
-    sets
 }
 
 fn stride(common: &Common, args: &StrideArgs) -> Result<()> {
@@ -351,18 +322,7 @@ fn stride(common: &Common, args: &StrideArgs) -> Result<()> {
         )));
     }
     // A short sweep finds the levels the working sets are taken from.
-    let sweep_args = MemoryArgs {
-        min: 4096,
-        max: None,
-        per_octave: Some(4),
-        pages: crate::cli::PagesArg::Small,
-        order: memory::Order::TlbLocal,
-        cpu: args.cpu,
-        trials: Some(3),
-        counters: Some(crate::cli::CounterList(Vec::new())),
-        seed: crate::cli::DEFAULT_SEED,
-    };
-    let cfg = sweep_config(&sweep_args, true, host)?;
+    let cfg = SweepConfig::level_finding(host, measuring_cpu(args.cpu, host)?);
     let background_cpu = match args.background_cpu {
         Some(c) if !host.cpus.contains(&c) || c == cfg.cpu => {
             return Err(Error::Input(format!(
@@ -373,25 +333,8 @@ fn stride(common: &Common, args: &StrideArgs) -> Result<()> {
         None => host.cpus.iter().copied().find(|&c| c != cfg.cpu),
     };
     report::check_writable(&common.out)?;
-    let mem = sweep_with_progress(
-        &SweepConfig {
-            max_bytes: cfg.max_bytes.max(256 << 20).min(available / 2),
-            ..cfg.clone()
-        },
-        host,
-        common.quiet,
-    )?;
-    let llc = mem
-        .levels
-        .iter()
-        .filter(|l| l.name != "RAM")
-        .filter_map(|l| l.size_bytes)
-        .max()
-        .unwrap_or(32 << 20);
-    let ram_bytes = (8 * llc).clamp(
-        if common.quick { 64 << 20 } else { 256 << 20 },
-        (available / 4).max(64 << 20),
-    );
+    let mem = sweep_with_progress(&cfg, host, common.quiet)?;
+    let ram_bytes = memory::ram_set_bytes(&mem, host.mem_available_bytes, common.quick);
     let l1_bytes = mem
         .levels
         .iter()
@@ -399,7 +342,7 @@ fn stride(common: &Common, args: &StrideArgs) -> Result<()> {
         .and_then(|l| l.size_bytes.or(l.sysfs_size_bytes))
         .unwrap_or(32 << 10);
     let pcfg = PatternConfig {
-        sets: working_sets(&mem, &args.sizes, ram_bytes),
+        sets: memory::level_working_sets(&mem, &args.sizes, ram_bytes),
         tlb_bytes,
         l1_bytes,
         cpu: cfg.cpu,
@@ -417,8 +360,9 @@ fn stride(common: &Common, args: &StrideArgs) -> Result<()> {
     };
     let sysfs_line = host.data_caches().first().map(|c| c.line_bytes);
     let phase = Phase::fractional("patterns", common.quiet);
+    let pinned = crate::host::Pinned::to(cfg.cpu, &host.cpus)?;
     let patterns = memory::patterns::run(&pcfg, sysfs_line, |f| phase.set_fraction(f))?;
-    drop(phase);
+    drop((pinned, phase));
     let mut run = rec.record("stride", Some(mem), Vec::new(), Vec::new());
     run.patterns = Some(patterns);
     write_and_print(common, &run)

@@ -111,8 +111,8 @@ pub struct MemoryArgs {
     /// Smallest working set (K/M/G suffixes, powers of two).
     #[arg(long, value_name = "SIZE", value_parser = size, default_value = "4K")]
     pub min: u64,
-    /// Largest working set [default: max(8 x last-level cache, 512M), capped by
-    /// available memory; 64M with --quick].
+    /// Largest working set [default: max(4 x last-level cache, 512M), capped by half
+    /// the available memory; max(4 x last-level cache, 64M) with --quick].
     #[arg(long, value_name = "SIZE", value_parser = size)]
     pub max: Option<u64>,
     /// Points per octave [default: 4; 2 with --quick].
@@ -121,6 +121,11 @@ pub struct MemoryArgs {
     /// Page size of the buffers.
     #[arg(long, value_enum, default_value = "4k")]
     pub pages: PagesArg,
+    /// Times the whole grid is swept, alternating direction; each point's trials are
+    /// spread over the rounds and rounds that disagree mark the point unstable
+    /// [default: 3; 2 with --quick].
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=16))]
+    pub rounds: Option<u32>,
     /// Chain order: tlb-local measures caches and DRAM; random adds page walks.
     #[arg(long, value_enum, default_value = "tlb-local")]
     pub order: Order,

@@ -61,6 +61,10 @@ pub struct Host {
     pub hypervisor: Option<String>,
     /// Core clock in GHz, calibrated with a chain of dependent adds.
     pub clock_ghz: Option<f64>,
+    /// How far the calibration trials spread: the slowest trial's rate below the best,
+    /// as a fraction (a disturbed calibration spreads widely).
+    #[serde(default)]
+    pub clock_spread: Option<f64>,
     /// Whether the measuring thread could be pinned to a CPU.
     pub pinning: bool,
     /// Memory available for working sets (MemAvailable), bytes.
@@ -73,13 +77,10 @@ impl Host {
     /// Describes this machine (takes about a tenth of a second: the clock calibration).
     pub fn probe() -> Host {
         let cpuinfo = fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
-        let cpus: Vec<usize> = core_affinity::get_core_ids()
-            .unwrap_or_default()
-            .into_iter()
-            .map(|c| c.id)
-            .collect();
+        let cpus = allowed_cpus();
         let cache_cpu = cpus.first().copied().unwrap_or(0);
         let hypervisor = hypervisor_vendor();
+        let clock = calibrate_clock();
         Host {
             hostname: hostname(),
             cpu_model: cpuinfo_field(&cpuinfo, "model name")
@@ -93,7 +94,8 @@ impl Host {
                 .and_then(|s| bracketed(&s)),
             virtualized: hypervisor.is_some() || cpuinfo_has_flag(&cpuinfo, "hypervisor"),
             hypervisor,
-            clock_ghz: calibrate_clock_ghz(),
+            clock_ghz: clock.map(|c| c.0),
+            clock_spread: clock.map(|c| c.1),
             pinning: pinning_works(&cpus),
             mem_available_bytes: mem_available(),
             counters: counters::probe(),
@@ -274,6 +276,56 @@ pub fn pin_to(cpu: usize, cpus: &[usize]) -> crate::Result<()> {
     }
 }
 
+/// The calling thread pinned to one CPU for as long as this value lives; dropping it
+/// gives the thread back the CPUs it was allowed before, so a later phase (and every
+/// process it starts) does not inherit the pin by accident.
+pub struct Pinned {
+    #[cfg(target_os = "linux")]
+    before: Option<libc::cpu_set_t>,
+}
+
+impl Pinned {
+    /// Pins the calling thread to `cpu` (see [`pin_to`]).
+    pub fn to(cpu: usize, cpus: &[usize]) -> crate::Result<Pinned> {
+        #[cfg(target_os = "linux")]
+        let before = {
+            // SAFETY: an all-zero cpu_set_t is a valid empty set.
+            let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
+            // SAFETY: pid 0 is the calling thread; the size matches the set we pass.
+            let rc = unsafe {
+                libc::sched_getaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &mut set)
+            };
+            (rc == 0).then_some(set)
+        };
+        pin_to(cpu, cpus)?;
+        Ok(Pinned {
+            #[cfg(target_os = "linux")]
+            before,
+        })
+    }
+}
+
+impl Drop for Pinned {
+    fn drop(&mut self) {
+        #[cfg(target_os = "linux")]
+        if let Some(set) = &self.before {
+            // SAFETY: pid 0 is the calling thread; the set was filled by sched_getaffinity.
+            unsafe {
+                libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), set);
+            }
+        }
+    }
+}
+
+/// The CPUs the calling thread may run on now.
+pub fn allowed_cpus() -> Vec<usize> {
+    core_affinity::get_core_ids()
+        .unwrap_or_default()
+        .into_iter()
+        .map(|c| c.id)
+        .collect()
+}
+
 /// Adds per calibration block: one block is this many dependent adds.
 const ADDS_PER_ITER: u64 = 100;
 
@@ -320,23 +372,24 @@ fn add_chain(iters: u64) {
     }
 }
 
-/// The core clock in GHz from a timed chain of dependent adds: the best of 15 trials of
-/// at least 5 ms, so a frequency ramp, an interruption or a busy SMT sibling on the host
-/// (which slows an ALU chain, not a load chain) has to hit every trial to count.
+/// The core clock in GHz from a timed chain of dependent adds, and the spread of the
+/// trials (1 - slowest rate / best rate): the best of 15 trials of at least 5 ms, so a
+/// frequency ramp, an interruption or a busy SMT sibling on the host (which slows an
+/// ALU chain, not a load chain) has to hit every trial to count.
 #[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
-pub fn calibrate_clock_ghz() -> Option<f64> {
+pub fn calibrate_clock() -> Option<(f64, f64)> {
     let policy = crate::measure::TrialPolicy {
         trials: 15,
         min_trial: std::time::Duration::from_millis(5),
     };
     let ns_per_iter = crate::measure::per_op_ns(add_chain, 10_000, policy, &mut ());
-    let best = ns_per_iter.iter().copied().fold(f64::INFINITY, f64::min);
-    (best.is_finite() && best > 0.0).then(|| ADDS_PER_ITER as f64 / best)
+    let s = crate::measure::Summary::of(&ns_per_iter)?;
+    (s.min > 0.0).then(|| (ADDS_PER_ITER as f64 / s.min, 1.0 - s.min / s.max))
 }
 
 /// Without inline assembly for this architecture the clock is unknown.
 #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
-pub fn calibrate_clock_ghz() -> Option<f64> {
+pub fn calibrate_clock() -> Option<(f64, f64)> {
     None
 }
 
@@ -394,9 +447,24 @@ mod tests {
     }
 
     #[test]
+    fn a_pin_is_undone_when_it_ends() {
+        let before = allowed_cpus();
+        let Some(&cpu) = before.last() else { return };
+        std::thread::spawn(move || {
+            let pinned = Pinned::to(cpu, &before).unwrap();
+            assert_eq!(allowed_cpus(), vec![cpu]);
+            drop(pinned);
+            assert_eq!(allowed_cpus(), before);
+        })
+        .join()
+        .unwrap();
+    }
+
+    #[test]
     fn clock_calibration_gives_a_plausible_rate() {
-        if let Some(ghz) = calibrate_clock_ghz() {
+        if let Some((ghz, spread)) = calibrate_clock() {
             assert!((0.2..10.0).contains(&ghz), "{ghz} GHz");
+            assert!((0.0..1.0).contains(&spread), "{spread}");
         }
     }
 }

@@ -119,6 +119,8 @@ pub fn draw_run(run: &Run, dir: &Path) -> Result<Vec<PathBuf>> {
 struct Curve {
     label: String,
     points: Vec<(f64, f64)>,
+    /// Per point: whether its rounds disagreed (drawn hollow).
+    unstable: Vec<bool>,
 }
 
 fn curves(runs: &[Labelled]) -> Vec<Curve> {
@@ -130,6 +132,7 @@ fn curves(runs: &[Labelled]) -> Vec<Curve> {
                 .series(pages)
                 .map(|p| ((p.size_bytes as f64).log2(), p.ns_per_access))
                 .collect();
+            let unstable = mem.series(pages).map(|p| p.unstable).collect();
             let pages_text = match pages {
                 PageKind::Small => "4 KiB pages",
                 PageKind::Huge => "2 MiB pages",
@@ -139,7 +142,11 @@ fn curves(runs: &[Labelled]) -> Vec<Curve> {
             } else {
                 format!("{} — {pages_text}", r.label)
             };
-            out.push(Curve { label, points });
+            out.push(Curve {
+                label,
+                points,
+                unstable,
+            });
         }
     }
     out
@@ -249,8 +256,15 @@ impl Chart for LatencyChart<'_> {
                 .legend(move |(x, y)| {
                     PathElement::new([(x, y), (x + 24, y)], color.stroke_width(3))
                 });
+            // Unstable points (rounds that disagreed) are hollow and larger.
             chart
-                .draw_series(c.points.iter().map(|&p| Circle::new(p, 3, color.filled())))
+                .draw_series(c.points.iter().zip(&c.unstable).map(|(&p, &unstable)| {
+                    if unstable {
+                        Circle::new(p, 5, color.stroke_width(2))
+                    } else {
+                        Circle::new(p, 3, color.filled())
+                    }
+                }))
                 .map_err(&e)?;
         }
         if single {

@@ -4,6 +4,8 @@
 //! cost is noise. [`Summary`] keeps the minimum (the architectural figure), the median
 //! (the typical one), the 99th percentile and the coefficient of variation.
 
+pub mod disturbance;
+pub mod rounds;
 mod stats;
 
 pub use stats::Summary;
@@ -25,7 +27,7 @@ impl TrialPolicy {
         trials: 7,
         min_trial: Duration::from_millis(10),
     };
-    /// For smoke tests (`--quick`): 3 trials of at least 2 ms.
+    /// For smoke tests (`--quick`): 3 trials of at least 2 ms, one per round.
     pub const QUICK: TrialPolicy = TrialPolicy {
         trials: 3,
         min_trial: Duration::from_millis(2),

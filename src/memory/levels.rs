@@ -1,8 +1,12 @@
 //! Level detection: plateaus and knees of the latency curve, named L1d, L2, L3, RAM.
 //!
-//! Only the curve decides where the plateaus are. sysfs is used afterwards, to name the
-//! plateaus (a monotone match of detected capacities to the reported cache sizes) and
-//! to compare: a level the curve does not show is reported as not detected.
+//! Only the curve decides where the plateaus are and what they are called: each plateau
+//! is a level, in order of latency, and the last one is RAM when the curve runs on past
+//! every cache (the sweep went to twice the last-level cache sysfs reports, or it shows
+//! more plateaus than there are caches). sysfs comes in afterwards, to compare, and to
+//! place the plateaus only when the curve shows fewer levels than sysfs lists (which
+//! one is missing). A level the curve shows never vanishes for not matching sysfs: a
+//! guest, or one core of a big server, often gets only a slice of a socket-wide cache.
 //!
 //! The steps:
 //! 1. Work on log2(size) and ln(latency), smoothed with a median of three so a single
@@ -14,6 +18,10 @@
 //!    transition points, not levels.
 //! 4. Neighbouring plateaus within [`MERGE_WITHIN`] of each other are one level that
 //!    noise cut in two.
+//!
+//! The two end points take the median of the last (first) three points, so a spike on
+//! either of the last two points (a neighbour's burst) cannot cut the RAM plateau off
+//! the end of the sweep.
 
 use serde::{Deserialize, Serialize};
 
@@ -21,8 +29,10 @@ use serde::{Deserialize, Serialize};
 const RISE_PER_OCTAVE: f64 = 0.262_364_264_467_491; // ln(1.3)
 /// A plateau's latency may span at most 35% from its lowest to its highest point.
 const MAX_SPAN: f64 = 0.300_104_592_450_338; // ln(1.35)
-/// Neighbouring plateaus closer than 12% in latency are merged.
-const MERGE_WITHIN: f64 = 0.113_328_685_307_003; // ln(1.12)
+/// Neighbouring plateaus closer than 30% in latency are merged: distinct levels of a
+/// hierarchy differ by 1.7x and more (L1 to L2 about 3x, L3 to DRAM 4-10x), while a
+/// busy host or a page-placement change can cut DRAM's plateau into pieces 25% apart.
+const MERGE_WITHIN: f64 = 0.262_364_264_467_491; // ln(1.3)
 /// A plateau must cover at least half an octave.
 const MIN_OCTAVES: f64 = 0.5;
 
@@ -58,6 +68,74 @@ pub struct Level {
     /// The page size of the series this level was detected in (set by the sweep).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pages: Option<crate::memory::PageKind>,
+    /// The smallest and largest capacity found when each round of the sweep is read on
+    /// its own (absent with one round, or where no round bounds the level).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub size_range_bytes: Option<(u64, u64)>,
+}
+
+impl Level {
+    /// Whether this is the RAM level.
+    pub fn is_ram(&self) -> bool {
+        self.name == "RAM"
+    }
+
+    /// Whether the capacity moved between rounds by more than `steps` grid steps of a
+    /// grid with `per_octave` points per octave.
+    pub fn varies(&self, per_octave: u32, steps: f64) -> bool {
+        self.size_range_bytes.is_some_and(|(lo, hi)| {
+            (hi as f64 / lo.max(1) as f64).log2() > steps / f64::from(per_octave.max(1))
+        })
+    }
+}
+
+/// Detects the levels of one page-size series of a sweep: on the combined points (the
+/// agreeing rounds), then on each round alone for the range of each capacity.
+pub fn detect_series(
+    series: &[crate::memory::MemoryPoint],
+    cache_sizes: &[u64],
+    clock_ghz: Option<f64>,
+    pages: crate::memory::PageKind,
+) -> Vec<Level> {
+    let sizes: Vec<u64> = series.iter().map(|p| p.size_bytes).collect();
+    let ns: Vec<f64> = series.iter().map(|p| p.ns_per_access).collect();
+    let mut levels = detect(&sizes, &ns, cache_sizes, clock_ghz);
+    let rounds = series.iter().map(|p| p.rounds.len()).min().unwrap_or(0);
+    let per_round: Vec<Vec<Level>> = if rounds > 1 {
+        (0..rounds)
+            .map(|r| {
+                let ns: Vec<f64> = series.iter().map(|p| p.rounds[r].best_ns).collect();
+                detect(&sizes, &ns, cache_sizes, clock_ghz)
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
+    for level in &mut levels {
+        level.pages = Some(pages);
+        // A round's level is the one with the nearest latency (within 25%): a round
+        // read alone can name its plateaus differently.
+        let Some(latency) = level.latency_ns else {
+            continue;
+        };
+        let caps: Vec<u64> = per_round
+            .iter()
+            .filter_map(|ls| {
+                ls.iter()
+                    .filter_map(|l| Some((l.latency_ns?, l.size_bytes?)))
+                    .map(|(ns, cap)| ((ns / latency).ln().abs(), cap))
+                    .filter(|&(d, _)| d < 1.25f64.ln())
+                    .min_by(|a, b| a.0.total_cmp(&b.0))
+                    .map(|(_, cap)| cap)
+            })
+            .collect();
+        if level.detected && !caps.is_empty() {
+            let lo = caps.iter().copied().min().unwrap_or(0);
+            let hi = caps.iter().copied().max().unwrap_or(0);
+            level.size_range_bytes = Some((lo, hi));
+        }
+    }
+    levels
 }
 
 fn median(v: &mut [f64]) -> f64 {
@@ -80,14 +158,23 @@ pub fn plateaus(sizes: &[u64], ns: &[f64]) -> Vec<Plateau> {
     let raw: Vec<f64> = ns[..n].iter().map(|v| v.max(1e-9).ln()).collect();
     let y: Vec<f64> = (0..n)
         .map(|i| {
-            if i == 0 || i + 1 == n {
+            if n < 3 {
                 raw[i]
+            } else if i == 0 {
+                median(&mut [raw[0], raw[1], raw[2]])
+            } else if i + 1 == n {
+                median(&mut [raw[i], raw[i - 1], raw[i - 2]])
             } else {
                 median(&mut [raw[i - 1], raw[i], raw[i + 1]])
             }
         })
         .collect();
-    let slope = |i: usize| (y[i + 1] - y[i]) / (x[i + 1] - x[i]).max(1e-9);
+    // A step much shorter than the grid's (the sweep's end point, added off the grid)
+    // counts as half a grid step: a 1% wobble over a hundredth of an octave is no knee.
+    let mut steps: Vec<f64> = x.windows(2).map(|w| w[1] - w[0]).collect();
+    steps.sort_by(f64::total_cmp);
+    let min_step = (steps[steps.len() / 2] / 2.0).max(1e-9);
+    let slope = |i: usize| (y[i + 1] - y[i]) / (x[i + 1] - x[i]).max(min_step);
 
     // 2. Runs between rising edges.
     let mut runs: Vec<(usize, usize)> = Vec::new();
@@ -153,11 +240,17 @@ pub fn detect(
 ) -> Vec<Level> {
     let mut found = plateaus(sizes, ns);
     let n = sizes.len().min(ns.len());
-    // The last plateau is RAM when it runs to the end of a sweep that goes well past
-    // the largest cache.
-    let biggest = cache_sizes.last().copied().unwrap_or(128 << 20);
+    // The last plateau is RAM when it runs to the end of a sweep that is past every
+    // cache: past twice the last-level cache sysfs reports, or showing more plateaus
+    // than there are caches (a guest's slice of a big shared cache ends long before
+    // its sysfs size; with no sysfs, any second plateau that ends the sweep).
+    let past_caches =
+        n > 0 && crate::memory::reaches_past_caches(sizes[n - 1], cache_sizes.last().copied());
+    let more_plateaus_than_caches = found.len() > cache_sizes.len().max(1);
     let ram = match found.last() {
-        Some(p) if n > 0 && p.last == n - 1 && sizes[n - 1] >= 2 * biggest => found.pop(),
+        Some(p) if n > 0 && p.last == n - 1 && (past_caches || more_plateaus_than_caches) => {
+            found.pop()
+        }
         _ => None,
     };
 
@@ -214,6 +307,7 @@ pub fn detect(
             latency_cycles: p.and_then(|p| cycles(p.latency_ns)),
             plateau_bytes: p.map(|p| (sizes[p.first], sizes[p.last])),
             pages: None,
+            size_range_bytes: None,
         };
     let mut levels: Vec<Level> = names
         .iter()
@@ -500,6 +594,136 @@ mod tests {
         let names: Vec<&str> = levels.iter().map(|l| l.name.as_str()).collect();
         assert_eq!(names, ["L1d", "L2", "L3", "RAM"]);
         assert!(levels.iter().all(|l| l.sysfs_size_bytes.is_none()));
+    }
+
+    /// A real curve from tests/fixtures/curves (size_bytes, ns_per_access).
+    fn fixture(name: &str) -> (Vec<u64>, Vec<f64>) {
+        let path = format!(
+            "{}/tests/fixtures/curves/{name}.csv",
+            env!("CARGO_MANIFEST_DIR")
+        );
+        let text = std::fs::read_to_string(&path).unwrap();
+        text.lines()
+            .skip(1)
+            .map(|l| {
+                let (s, ns) = l.split_once(',').unwrap();
+                (s.parse::<u64>().unwrap(), ns.parse::<f64>().unwrap())
+            })
+            .unzip()
+    }
+
+    /// sysfs of the Xeon guest the fixture curves come from.
+    const XEON: [u64; 3] = [48 * K, 2 * M, 260 * M];
+
+    /// Within `steps` grid steps (of `per_octave` points per octave) of the truth.
+    fn within_steps(found: Option<u64>, truth: u64, per_octave: f64, steps: f64) -> bool {
+        found.is_some_and(|f| (f as f64 / truth as f64).log2().abs() <= steps / per_octave)
+    }
+
+    #[test]
+    fn xeon_quick_curve_names_every_level_although_ram_is_below_the_sysfs_l3() {
+        // The sweep ends at 64 MiB, a quarter of the 260 MiB sysfs L3, on a RAM plateau
+        // the curve shows plainly: four plateaus for three caches, so the last is RAM.
+        let (sizes, ns) = fixture("xeon-quick");
+        let levels = detect(&sizes, &ns, &XEON, Some(3.0));
+        assert!(levels.iter().all(|l| l.detected), "{levels:#?}");
+        close(by_name(&levels, "L1d").latency_ns, 1.66);
+        close(by_name(&levels, "L2").latency_ns, 5.35);
+        let l3 = by_name(&levels, "L3").latency_ns.unwrap();
+        assert!((28.0..33.0).contains(&l3), "{levels:#?}");
+        let ram = by_name(&levels, "RAM").latency_ns.unwrap();
+        assert!((118.0..130.0).contains(&ram), "{levels:#?}");
+        assert!(within_steps(
+            by_name(&levels, "L1d").size_bytes,
+            48 * K,
+            2.0,
+            1.5
+        ));
+    }
+
+    #[test]
+    fn xeon_default_curves_give_the_same_levels_each_run() {
+        for name in ["xeon-run-1", "xeon-run-2", "xeon-run-3", "xeon-ladder-run"] {
+            let (sizes, ns) = fixture(name);
+            let levels = detect(&sizes, &ns, &XEON, None);
+            assert!(levels.iter().all(|l| l.detected), "{name}: {levels:#?}");
+            let l1 = by_name(&levels, "L1d");
+            assert!(
+                (1.6..1.75).contains(&l1.latency_ns.unwrap()),
+                "{name}: {l1:?}"
+            );
+            // 48 KiB by sysfs; run 3's soft edge puts it one grid step below 45 KiB.
+            assert!(
+                within_steps(l1.size_bytes, 48 * K, 4.0, 1.5),
+                "{name}: {l1:?}"
+            );
+            let l2 = by_name(&levels, "L2").latency_ns.unwrap();
+            assert!((5.2..5.9).contains(&l2), "{name}: {levels:#?}");
+            let l3 = by_name(&levels, "L3").latency_ns.unwrap();
+            assert!((28.0..35.0).contains(&l3), "{name}: {levels:#?}");
+            let ram = by_name(&levels, "RAM").latency_ns.unwrap();
+            assert!((115.0..140.0).contains(&ram), "{name}: {levels:#?}");
+        }
+    }
+
+    #[test]
+    fn xeon_l2_capacity_matches_sysfs_unless_a_neighbour_shrank_it() {
+        // Runs 1 and 3 and the ladder run see the 2 MiB L2 within two grid steps; in
+        // run 2 another guest on the same core held it to about 700 KiB for the whole
+        // stretch, and a single-round curve cannot tell that from the hardware.
+        for name in ["xeon-run-1", "xeon-run-3", "xeon-ladder-run"] {
+            let (sizes, ns) = fixture(name);
+            let levels = detect(&sizes, &ns, &XEON, None);
+            let l2 = by_name(&levels, "L2");
+            assert!(
+                within_steps(l2.size_bytes, 2 * M, 4.0, 2.05),
+                "{name}: {l2:?}"
+            );
+        }
+        let (sizes, ns) = fixture("xeon-run-2");
+        let l2 = detect(&sizes, &ns, &XEON, None)
+            .into_iter()
+            .find(|l| l.name == "L2")
+            .unwrap();
+        let cap = l2.size_bytes.unwrap();
+        assert!((600 * K..900 * K).contains(&cap), "{l2:?}");
+    }
+
+    #[test]
+    fn a_sweep_that_stops_inside_the_caches_has_no_ram() {
+        // The Xeon quick curve cut at 8 MiB: three plateaus for three caches, and the
+        // sweep is far short of the 260 MiB L3, so nothing is called RAM.
+        let (sizes, ns) = fixture("xeon-quick");
+        let n = sizes.iter().position(|&s| s > 8 * M).unwrap();
+        let levels = detect(&sizes[..n], &ns[..n], &XEON, None);
+        assert!(!by_name(&levels, "RAM").detected, "{levels:#?}");
+        assert!(by_name(&levels, "L3").detected, "{levels:#?}");
+    }
+
+    #[test]
+    fn a_busy_hosts_jagged_dram_stays_one_ram_plateau() {
+        // A real `--quick` sweep (2-vCPU AMD EPYC guest, 2 points per octave) while two
+        // compilers ran on the other vCPU: DRAM reads 104-143 ns in no order, with a
+        // spike on the very last point.
+        let sizes: Vec<u64> = vec![
+            4096, 5824, 8192, 11584, 16384, 23168, 32768, 46336, 65536, 92672, 131072, 185344,
+            262144, 370752, 524288, 741440, 1048576, 1482880, 2097152, 2965824, 4194304, 5931648,
+            8388608, 11863296, 16777216, 23726592, 33554432, 47453120, 67108864,
+        ];
+        let lat = vec![
+            1.57, 1.59, 1.6, 1.59, 1.61, 1.59, 1.63, 4.7, 4.93, 4.8, 4.8, 4.86, 4.91, 6.16, 7.8,
+            12.26, 14.27, 14.76, 15.3, 21.21, 68.16, 107.34, 115.4, 104.01, 132.39, 103.71, 103.76,
+            109.07, 142.73,
+        ];
+        let sysfs = [32 * K, 512 * K, 8 * M];
+        let levels = detect(&sizes, &lat, &sysfs, None);
+        assert!(levels.iter().all(|l| l.detected), "{levels:#?}");
+        close(by_name(&levels, "L1d").latency_ns, 1.6);
+        assert_eq!(by_name(&levels, "L1d").size_bytes, Some(32 * K));
+        let l2 = by_name(&levels, "L2").latency_ns.unwrap();
+        assert!((4.7..5.0).contains(&l2), "{levels:#?}");
+        let ram = by_name(&levels, "RAM").latency_ns.unwrap();
+        assert!((100.0..120.0).contains(&ram), "{levels:#?}");
     }
 
     #[test]

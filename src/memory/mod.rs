@@ -14,7 +14,8 @@ pub use chain::Order;
 use crate::counters::{CounterGroup, Reading};
 use crate::error::{Error, Result};
 use crate::host::Host;
-use crate::measure::{per_op_ns, Summary, TrialPolicy};
+use crate::measure::rounds::{self, RoundStat};
+use crate::measure::{disturbance, per_op_ns, TrialPolicy};
 use buffer::Buffer;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -43,8 +44,12 @@ pub struct SweepConfig {
     pub order: Order,
     /// The CPU the measuring thread is pinned to.
     pub cpu: usize,
-    /// Trials per point.
+    /// Trials per point, spread over the rounds.
     pub trials: usize,
+    /// Times the whole grid is swept (alternating direction); 1 in records before
+    /// rounds existed.
+    #[serde(default = "one_round")]
+    pub rounds: u32,
     /// Shortest trial, milliseconds.
     pub min_trial_ms: f64,
     /// Seed of the chain orders.
@@ -58,7 +63,37 @@ pub struct SweepConfig {
     pub counters: Vec<String>,
 }
 
+fn one_round() -> u32 {
+    1
+}
+
 impl SweepConfig {
+    /// The short sweep that finds a host's levels for the experiments built on them
+    /// (`ladder stride`, the benches): the quick grid policy, reaching at least 256 MiB
+    /// for their RAM sets, 4 points per octave, 3 trials of 2 ms in 3 rounds, 4 KiB
+    /// pages, no counters.
+    pub fn level_finding(host: &Host, cpu: usize) -> SweepConfig {
+        let available = host.mem_available_bytes;
+        let max = default_max_bytes(host.last_level_cache_bytes(), available, true)
+            .max(256 << 20)
+            .min(available.map_or(u64::MAX, |a| a / 2));
+        SweepConfig {
+            min_bytes: 4096,
+            max_bytes: max,
+            per_octave: 4,
+            pages: vec![PageKind::Small],
+            order: Order::TlbLocal,
+            cpu,
+            trials: 3,
+            rounds: 3,
+            min_trial_ms: TrialPolicy::QUICK.min_trial.as_secs_f64() * 1e3,
+            seed: 0x1e7e1,
+            node_bytes: NODE_BYTES as u64,
+            window_bytes: chain::WINDOW_BYTES as u64,
+            counters: Vec::new(),
+        }
+    }
+
     /// The trial policy this configuration asks for.
     pub fn policy(&self) -> TrialPolicy {
         TrialPolicy {
@@ -94,6 +129,16 @@ pub struct MemoryPoint {
     /// Perf counter readings per access over the timed trials.
     #[serde(default)]
     pub counters: BTreeMap<String, Reading>,
+    /// Each round's visit of this point (empty in records before rounds existed).
+    #[serde(default)]
+    pub rounds: Vec<RoundStat>,
+    /// The slowest round's best over the fastest round's best, minus one.
+    #[serde(default)]
+    pub round_spread: Option<f64>,
+    /// Whether the rounds disagreed beyond the point's own noise; only the agreeing
+    /// rounds make the figures above.
+    #[serde(default)]
+    pub unstable: bool,
 }
 
 /// The memory section of a run: configuration, every point, detected levels.
@@ -105,6 +150,9 @@ pub struct MemorySection {
     pub points: Vec<MemoryPoint>,
     /// Detected levels, per page-size series.
     pub levels: Vec<levels::Level>,
+    /// Steal time and involuntary context switches over the sweep.
+    #[serde(default)]
+    pub disturbance: Option<disturbance::Disturbance>,
 }
 
 impl MemorySection {
@@ -216,92 +264,232 @@ pub fn pages_obtained(huge_fraction: Option<f64>) -> &'static str {
     }
 }
 
-/// Measures one working set: builds the chain, checks the pages obtained, warms up,
-/// then times the trials.
-pub fn measure_point(
+/// One visit of a working set: builds the chain (a fresh one each round, so the rounds
+/// also sample different physical pages), warms up, then times `trials` trials.
+struct Visit {
+    trials: Vec<f64>,
+    huge_fraction: Option<f64>,
+    counters: Vec<(String, Reading)>,
+}
+
+fn visit(
     size: u64,
     pages: PageKind,
     cfg: &SweepConfig,
-    clock_ghz: Option<f64>,
+    round: u32,
+    trials: usize,
     counters: &mut CounterGroup,
-) -> Result<MemoryPoint> {
-    let mut chain = Chain::new(
-        size,
-        cfg.node_bytes as usize,
-        pages,
-        cfg.order,
-        cfg.seed ^ size,
-    )?;
+) -> Result<Visit> {
+    let seed = cfg.seed ^ size ^ (u64::from(round) << 56);
+    let mut chain = Chain::new(size, cfg.node_bytes as usize, pages, cfg.order, seed)?;
     let huge_fraction = chain.huge_fraction();
-    let obtained = match huge_fraction {
-        Some(f) if f >= 0.9 => "2m",
-        Some(f) if f <= 0.1 => "4k",
-        Some(_) => "mixed",
-        None => "unknown",
-    };
     chain.chase((chain.nodes() as u64).min(MAX_WARMUP_STEPS));
-    let trials = per_op_ns(
-        |steps| chain.chase(steps),
-        FIRST_STEPS,
-        cfg.policy(),
-        counters,
-    );
-    drop(chain);
-    let s = Summary::of(&trials)
-        .ok_or_else(|| Error::Internal(format!("no valid trials at {size} bytes")))?;
-    Ok(MemoryPoint {
-        size_bytes: size,
-        pages: obtained.to_string(),
-        pages_requested: pages,
+    let policy = TrialPolicy {
+        trials,
+        ..cfg.policy()
+    };
+    let trials = per_op_ns(|steps| chain.chase(steps), FIRST_STEPS, policy, counters);
+    Ok(Visit {
+        trials,
         huge_fraction,
-        ns_per_access: s.min,
-        ns_median: s.median,
-        ns_p99: s.p99,
-        cv: s.cv,
-        cycles_per_access: clock_ghz.map(|g| s.min * g),
-        trials: s.n,
-        counters: counters.take().into_iter().collect(),
+        counters: counters.take(),
     })
 }
 
-/// Runs the sweep on the calling thread (pinned first) and detects the levels of each
-/// series. `on_point` is told after every point (for progress).
+/// The readings of several rounds as one: totals add up; the per-access figure is the
+/// mean of the rounds' (their trials are of about equal length); a counter that failed
+/// in any round keeps its reason.
+fn merge_counters(visits: &[Visit]) -> BTreeMap<String, Reading> {
+    let mut out: BTreeMap<String, Reading> = BTreeMap::new();
+    let mut counted: BTreeMap<String, usize> = BTreeMap::new();
+    for (name, reading) in visits.iter().flat_map(|v| &v.counters) {
+        match (out.get_mut(name), reading) {
+            (
+                Some(Reading::Counted {
+                    per_access,
+                    total,
+                    multiplexed,
+                }),
+                Reading::Counted {
+                    per_access: p,
+                    total: t,
+                    multiplexed: m,
+                },
+            ) => {
+                let n = counted.entry(name.clone()).or_insert(1);
+                *per_access = (*per_access * *n as f64 + p) / (*n + 1) as f64;
+                *n += 1;
+                *total += t;
+                *multiplexed |= m;
+            }
+            (Some(Reading::Counted { .. }), other) | (None, other) => {
+                out.insert(name.clone(), other.clone());
+            }
+            (Some(_), _) => {}
+        }
+    }
+    out
+}
+
+/// Combines a point's visits into its record.
+fn point(
+    size: u64,
+    pages: PageKind,
+    visits: &[Visit],
+    clock_ghz: Option<f64>,
+) -> Result<MemoryPoint> {
+    let rounds: Vec<Vec<f64>> = visits.iter().map(|v| v.trials.clone()).collect();
+    let c = rounds::combine(&rounds)
+        .ok_or_else(|| Error::Internal(format!("no valid trials at {size} bytes")))?;
+    let fractions: Vec<f64> = visits.iter().filter_map(|v| v.huge_fraction).collect();
+    let huge_fraction = (fractions.len() == visits.len())
+        .then(|| fractions.iter().sum::<f64>() / fractions.len() as f64);
+    Ok(MemoryPoint {
+        size_bytes: size,
+        pages: pages_obtained(huge_fraction).to_string(),
+        pages_requested: pages,
+        huge_fraction,
+        ns_per_access: c.summary.min,
+        ns_median: c.summary.median,
+        ns_p99: c.summary.p99,
+        cv: c.summary.cv,
+        cycles_per_access: clock_ghz.map(|g| c.summary.min * g),
+        trials: c.summary.n,
+        counters: merge_counters(visits),
+        rounds: c.rounds,
+        round_spread: (visits.len() > 1).then_some(c.spread),
+        unstable: c.unstable,
+    })
+}
+
+/// The grid indices of round `round`: ascending in even rounds, descending in odd ones,
+/// so a slow drift of the host shows as disagreement instead of a tilted curve.
+fn round_order(n: usize, round: u32) -> Box<dyn Iterator<Item = usize>> {
+    if round.is_multiple_of(2) {
+        Box::new(0..n)
+    } else {
+        Box::new((0..n).rev())
+    }
+}
+
+/// Runs the sweep on the calling thread (pinned first, its former affinity restored at
+/// the end) and detects the levels of each series. The grid is swept `cfg.rounds`
+/// times, each point's trials spread over the rounds. `on_point` is told after every
+/// visit (for progress) with the working-set size.
 pub fn sweep(
     cfg: &SweepConfig,
     host: &Host,
-    mut on_point: impl FnMut(&MemoryPoint),
+    mut on_point: impl FnMut(u64, PageKind),
 ) -> Result<MemorySection> {
-    crate::host::pin_to(cfg.cpu, &host.cpus)?;
+    let _pin = crate::host::Pinned::to(cfg.cpu, &host.cpus)?;
+    let watch = disturbance::Watch::start(cfg.cpu);
     let sizes = grid(cfg.min_bytes, cfg.max_bytes, cfg.per_octave);
     let cache_sizes: Vec<u64> = host.data_caches().iter().map(|c| c.size_bytes).collect();
+    let rounds = cfg.rounds.max(1);
+    let split = rounds::split_trials(cfg.trials, rounds as usize);
     let mut points = Vec::new();
     let mut found = Vec::new();
     let mut counters = CounterGroup::open(&cfg.counters);
     for &pages in &cfg.pages {
-        let mut series = Vec::with_capacity(sizes.len());
-        for &size in &sizes {
-            crate::signal::check()?;
-            let point = measure_point(size, pages, cfg, host.clock_ghz, &mut counters)?;
-            on_point(&point);
-            series.push(point);
+        let mut visits: Vec<Vec<Visit>> = sizes.iter().map(|_| Vec::new()).collect();
+        for round in 0..rounds {
+            for i in round_order(sizes.len(), round) {
+                crate::signal::check()?;
+                let v = visit(
+                    sizes[i],
+                    pages,
+                    cfg,
+                    round,
+                    split[round as usize],
+                    &mut counters,
+                )?;
+                visits[i].push(v);
+                on_point(sizes[i], pages);
+            }
         }
-        let xs: Vec<u64> = series.iter().map(|p| p.size_bytes).collect();
-        let ys: Vec<f64> = series.iter().map(|p| p.ns_per_access).collect();
-        found.extend(
-            levels::detect(&xs, &ys, &cache_sizes, host.clock_ghz)
-                .into_iter()
-                .map(|l| levels::Level {
-                    pages: Some(pages),
-                    ..l
-                }),
-        );
+        let series: Vec<MemoryPoint> = sizes
+            .iter()
+            .zip(&visits)
+            .map(|(&size, v)| point(size, pages, v, host.clock_ghz))
+            .collect::<Result<_>>()?;
+        found.extend(levels::detect_series(
+            &series,
+            &cache_sizes,
+            host.clock_ghz,
+            pages,
+        ));
         points.extend(series);
     }
     Ok(MemorySection {
         config: cfg.clone(),
         points,
         levels: found,
+        disturbance: Some(watch.finish()),
     })
+}
+
+/// The largest working set a sweep covers unless told otherwise: four times the
+/// last-level cache sysfs reports, so that the curve ends on RAM however large the
+/// host's caches are; at least 64 MiB (512 MiB for a full sweep, which gives the RAM
+/// plateau a few octaves); at most half the memory available. Without a reported
+/// cache size, 1 GiB.
+pub fn default_max_bytes(llc: Option<u64>, available: Option<u64>, quick: bool) -> u64 {
+    let floor = if quick { 64 << 20 } else { 512 << 20 };
+    let want = llc.map_or(1 << 30, |l| l.saturating_mul(4)).max(floor);
+    available.map_or(want, |a| want.min(a / 2))
+}
+
+/// The working sets for experiments per level: the middle of each detected cache
+/// plateau, a RAM set well past the last cache, and the user's sizes.
+pub fn level_working_sets(
+    mem: &MemorySection,
+    user: &[u64],
+    ram_bytes: u64,
+) -> Vec<patterns::WorkingSet> {
+    let mut sets: Vec<patterns::WorkingSet> = mem
+        .levels
+        .iter()
+        .filter(|l| l.detected && !l.is_ram())
+        .filter_map(|l| {
+            let (lo, hi) = l.plateau_bytes?;
+            let middle = ((lo as f64 * hi as f64).sqrt() as u64).div_ceil(4096) * 4096;
+            Some(patterns::WorkingSet {
+                level: l.name.clone(),
+                size_bytes: middle,
+            })
+        })
+        .collect();
+    sets.push(patterns::WorkingSet {
+        level: "RAM".into(),
+        size_bytes: ram_bytes,
+    });
+    sets.extend(user.iter().map(|&s| patterns::WorkingSet {
+        level: "user".into(),
+        size_bytes: s.div_ceil(4096) * 4096,
+    }));
+    sets
+}
+
+/// The RAM working set for experiments built on a sweep: eight times the largest cache
+/// capacity the curve shows (the sweep's end where it bounds none), at least 256 MiB
+/// (64 MiB when `quick`), at most a quarter of the memory available.
+pub fn ram_set_bytes(mem: &MemorySection, available: Option<u64>, quick: bool) -> u64 {
+    let llc = mem
+        .levels
+        .iter()
+        .filter(|l| !l.is_ram())
+        .filter_map(|l| l.size_bytes)
+        .max()
+        .unwrap_or(mem.config.max_bytes);
+    let floor: u64 = if quick { 64 << 20 } else { 256 << 20 };
+    let cap = available.map_or(u64::MAX, |a| a / 4).max(64 << 20);
+    llc.saturating_mul(8).max(floor).min(cap)
+}
+
+/// Whether a sweep to `max_bytes` goes far enough past the last-level cache (twice its
+/// size) to be sure its last plateau is RAM.
+pub fn reaches_past_caches(max_bytes: u64, llc: Option<u64>) -> bool {
+    llc.is_some_and(|l| max_bytes >= l.saturating_mul(2))
 }
 
 #[cfg(test)]

@@ -4,8 +4,9 @@ use crate::error::{Error, Result};
 use crate::memory::MemorySection;
 
 /// `memory.csv`: size_bytes, pages, pages_requested, ns_per_access, ns_median, ns_p99,
-/// cv, cycles_per_access, huge_fraction, then `<counter>_per_access` for each perf
-/// counter (a number, or unsupported / not permitted / not counted).
+/// cv, cycles_per_access, huge_fraction, round_spread, unstable, then
+/// `<counter>_per_access` for each perf counter (a number, or unsupported / not
+/// permitted / not counted).
 pub fn memory_csv(mem: &MemorySection) -> Result<Vec<u8>> {
     let err = |e: csv::Error| Error::Internal(format!("cannot write memory.csv: {e}"));
     let mut w = csv::Writer::from_writer(Vec::new());
@@ -19,6 +20,8 @@ pub fn memory_csv(mem: &MemorySection) -> Result<Vec<u8>> {
         "cv",
         "cycles_per_access",
         "huge_fraction",
+        "round_spread",
+        "unstable",
     ]
     .map(String::from)
     .to_vec();
@@ -41,6 +44,8 @@ pub fn memory_csv(mem: &MemorySection) -> Result<Vec<u8>> {
             format!("{:.4}", p.cv),
             opt(p.cycles_per_access),
             opt(p.huge_fraction),
+            opt(p.round_spread),
+            p.unstable.to_string(),
         ];
         row.extend(mem.config.counters.iter().map(|c| {
             p.counters.get(c).map_or_else(String::new, |r| match r {

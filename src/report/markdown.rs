@@ -71,8 +71,9 @@ pub fn markdown(run: &Run) -> String {
         let _ = writeln!(
             md,
             "Pointer chase, {} order, {}-byte nodes, {} to {} at {} points per octave, \
-             {} trials of at least {} ms per point, pinned to CPU {}. Latency is the fastest \
-             trial; levels are found from the curve alone and only then compared with sysfs.\n",
+             {} trials of at least {} ms per point {}, pinned to CPU {}. \
+             Latency is the fastest trial of the rounds that agree; levels are found from the \
+             curve alone and only then compared with sysfs.\n",
             c.order,
             c.node_bytes,
             format_size(c.min_bytes),
@@ -80,6 +81,10 @@ pub fn markdown(run: &Run) -> String {
             c.per_octave,
             c.trials,
             c.min_trial_ms,
+            match c.rounds {
+                0 | 1 => "in one round".to_string(),
+                n => format!("spread over {n} rounds"),
+            },
             c.cpu
         );
         let _ = writeln!(md, "![Latency curve](latency.png)\n");
@@ -87,13 +92,18 @@ pub fn markdown(run: &Run) -> String {
             &LEVEL_HEADER,
             level_rows(mem).into_iter().map(|r| r.to_vec()),
         ));
+        for line in super::memory_lines(mem, &run.host) {
+            let _ = writeln!(md, "\n{line}");
+        }
         let _ = writeln!(
             md,
             "\n<details><summary>All {} points</summary>\n",
             mem.points.len()
         );
         md.push_str(&table(
-            &["size", "pages", "min", "median", "p99", "cv", "cycles"],
+            &[
+                "size", "pages", "min", "median", "p99", "cv", "cycles", "rounds",
+            ],
             mem.points.iter().map(|p| {
                 vec![
                     format_size(p.size_bytes),
@@ -105,6 +115,11 @@ pub fn markdown(run: &Run) -> String {
                     p.cycles_per_access
                         .map(|c| format!("{c:.1}"))
                         .unwrap_or_else(|| "—".into()),
+                    match (p.round_spread, p.unstable) {
+                        (Some(s), true) => format!("{:.0}% apart, unstable", s * 100.0),
+                        (Some(s), false) => format!("{:.0}% apart", s * 100.0),
+                        (None, _) => "—".into(),
+                    },
                 ]
             }),
         ));

@@ -19,12 +19,14 @@ use crate::units::format_size;
 use std::fs;
 use std::path::{Path, PathBuf};
 
-/// A sentence comparing a detected level with what sysfs reports.
-pub fn level_note(level: &Level) -> String {
+/// A sentence comparing a detected level with what sysfs reports. A capacity within
+/// one grid step (of a grid with `per_octave` points per octave) of the grid point
+/// nearest the sysfs size is a match: the grid cannot say more.
+pub fn level_note(level: &Level, per_octave: u32) -> String {
     if !level.detected {
         return "not detected: the curve shows no plateau for this level".into();
     }
-    if level.name == "RAM" {
+    if level.is_ram() {
         return "the plateau past the last cache".into();
     }
     let (Some(sysfs), Some(found)) = (level.sysfs_size_bytes, level.size_bytes) else {
@@ -37,7 +39,8 @@ pub fn level_note(level: &Level) -> String {
         };
     };
     let octaves = (found as f64 / sysfs as f64).log2();
-    if octaves.abs() <= 0.3 {
+    let step = 1.0 / f64::from(per_octave.max(1));
+    if octaves.abs() <= 1.5 * step + 1e-9 {
         "matches sysfs".into()
     } else if octaves < 0.0 {
         format!(
@@ -56,6 +59,101 @@ pub fn level_note(level: &Level) -> String {
             format_size(sysfs)
         )
     }
+}
+
+/// L1 latencies in cycles further than this from a whole number point at a disturbed
+/// clock calibration (a load-to-use latency is a whole number of cycles).
+const CYCLES_OFF_WHOLE: f64 = 0.15;
+
+/// What else a reader of the memory section needs to know, one sentence each: how much
+/// the hypervisor took, which stretches of the curve were unstable between rounds,
+/// which capacities moved between rounds, whether the sweep reached RAM, and whether
+/// the L1 cycle count suggests a disturbed clock.
+pub fn memory_lines(mem: &crate::memory::MemorySection, host: &crate::host::Host) -> Vec<String> {
+    let mut lines = Vec::new();
+    let c = &mem.config;
+    if let Some(d) = &mem.disturbance {
+        let steal = d
+            .steal_fraction
+            .map_or("an unknown share".into(), |f| format!("{:.1}%", f * 100.0));
+        let switches = d
+            .involuntary_switches
+            .map_or("an unknown number of".into(), |n| n.to_string());
+        lines.push(format!(
+            "The hypervisor took {steal} of CPU {} during the sweep (steal time); the \
+             measuring thread was descheduled {switches} times against its will.",
+            c.cpu
+        ));
+    }
+    for &pages in &c.pages {
+        let series: Vec<&crate::memory::MemoryPoint> = mem.series(pages).collect();
+        for stretch in series
+            .chunk_by(|a, b| a.unstable == b.unstable)
+            .filter(|s| s[0].unstable)
+        {
+            let worst = stretch
+                .iter()
+                .filter_map(|p| p.round_spread)
+                .fold(0f64, f64::max);
+            let (first, last) = (stretch[0].size_bytes, stretch[stretch.len() - 1].size_bytes);
+            let span = if first == last {
+                format!("at {}", format_size(first))
+            } else {
+                format!("from {} to {}", format_size(first), format_size(last))
+            };
+            lines.push(format!(
+                "Unstable ({pages} pages) {span}: the rounds differ by up to {:.0}%; the figures \
+                 there come from the rounds that agree.",
+                worst * 100.0
+            ));
+        }
+    }
+    for l in mem.levels.iter().filter(|l| l.varies(c.per_octave, 1.5)) {
+        if let Some((lo, hi)) = l.size_range_bytes {
+            lines.push(format!(
+                "{} capacity varies between rounds: {} to {} (a cache shared with other \
+                 tenants, or pages placed differently each round).",
+                l.name,
+                format_size(lo),
+                format_size(hi)
+            ));
+        }
+    }
+    let llc = host.last_level_cache_bytes();
+    let ram_found = mem.levels.iter().any(|l| l.is_ram() && l.detected);
+    if !ram_found && !crate::memory::reaches_past_caches(c.max_bytes, llc) {
+        lines.push(match llc {
+            Some(llc) => format!(
+                "RAM not reached: the sweep ended at {}, short of twice the last-level cache \
+                 ({} by sysfs); raise --max to measure it.",
+                format_size(c.max_bytes),
+                format_size(llc)
+            ),
+            None => format!(
+                "RAM not found: the sweep ended at {} and the host reports no cache sizes.",
+                format_size(c.max_bytes)
+            ),
+        });
+    }
+    if let Some(cycles) = mem
+        .levels
+        .iter()
+        .find(|l| l.name == "L1d")
+        .and_then(|l| l.latency_cycles)
+    {
+        if (cycles - cycles.round()).abs() > CYCLES_OFF_WHOLE {
+            lines.push(format!(
+                "L1d reads {cycles:.2} cycles, far from a whole number: the clock calibration \
+                 was probably disturbed (its trials spread {}); trust the ns figures.",
+                host.clock_spread
+                    .map_or("by an unknown amount".into(), |s| format!(
+                        "by {:.1}%",
+                        s * 100.0
+                    ))
+            ));
+        }
+    }
+    lines
 }
 
 /// Picks a fresh run folder under `out`: `<date>-<host>`, then `-2`, `-3`...
@@ -221,7 +319,7 @@ pub fn level_rows(mem: &crate::memory::MemorySection) -> Vec<[String; 7]> {
                     .unwrap_or_else(dash),
                 l.size_bytes.map(format_size).unwrap_or_else(dash),
                 l.sysfs_size_bytes.map(format_size).unwrap_or_else(dash),
-                level_note(l),
+                level_note(l, mem.config.per_octave),
             ]
         })
         .collect()

@@ -31,6 +31,9 @@ pub fn terminal(run: &Run) -> String {
             mem.config.cpu,
             table(LEVEL_HEADER, level_rows(mem))
         );
+        for line in super::memory_lines(mem, &run.host) {
+            let _ = writeln!(out, "  {line}");
+        }
     }
     if let Some(p) = &run.patterns {
         let _ = writeln!(out, "access patterns:");
