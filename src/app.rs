@@ -11,6 +11,7 @@ use crate::memory::{self, SweepConfig, NODE_BYTES};
 use crate::progress::Phase;
 use crate::record::{utc_now, Run, SCHEMA_VERSION};
 use crate::report;
+use crate::suite::placement::{measure_placed, CpuPlan};
 use crate::suite::{self, storage::StorageConfig, Rung, Skipped};
 use crate::units::format_size;
 use std::io::Write;
@@ -415,7 +416,17 @@ fn redis_measure(target: &suite::redis::Target, common: &Common) -> Result<Vec<R
         suite::redis::RedisConfig::DEFAULT
     };
     let phase = Phase::fractional("redis", common.quiet);
-    suite::redis::measure(target, cfg, |f| phase.set_fraction(f))
+    let cpus = crate::host::allowed_cpus();
+    let plan = CpuPlan::of(&cpus)
+        .ok_or_else(|| Error::Unusable("no CPU is available to pin to".into()))?;
+    let placements = match target {
+        suite::redis::Target::Managed(_) => plan.managed(),
+        suite::redis::Target::Url(_) => plan.user_server(),
+    };
+    let n = placements.len() as f64;
+    measure_placed(&placements, &cpus, |i| {
+        suite::redis::measure(target, cfg, |f| phase.set_fraction((i as f64 + f) / n))
+    })
 }
 
 fn redis(common: &Common, args: &RedisArgs) -> Result<()> {

@@ -5,6 +5,7 @@
 use crate::memory::levels::Level;
 use crate::memory::MemorySection;
 use crate::record::Run;
+use crate::suite::placement::{Placement, PlacementKind};
 use crate::suite::Rung;
 use serde::{Deserialize, Serialize};
 
@@ -29,6 +30,13 @@ pub struct LadderRow {
     pub ratio: Option<f64>,
     /// "3.2x faster than the lecture says", "about what the lecture says"...
     pub verdict: String,
+    /// Where client and server ran for the measured figure (service rungs): different
+    /// CPUs where the run measured both placements.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub placement: Option<crate::suite::placement::Placement>,
+    /// The same operation's p50 with client and server on one CPU, shown beside it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub same_cpu_ns: Option<f64>,
 }
 
 /// One of the lecture's comparisons ("Redis is 500x faster than a database query"),
@@ -94,6 +102,8 @@ struct Measured {
     p99: Option<f64>,
     median: Option<f64>,
     method: String,
+    placement: Option<Placement>,
+    same_cpu: Option<f64>,
 }
 
 fn row(rung: &str, label: Option<&str>, m: Result<Measured, String>) -> LadderRow {
@@ -114,6 +124,8 @@ fn row(rung: &str, label: Option<&str>, m: Result<Measured, String>) -> LadderRo
                 method: m.method,
                 ratio: Some(ratio),
                 verdict: verdict(ratio),
+                placement: m.placement,
+                same_cpu_ns: m.same_cpu,
             }
         }
         Err(why) => LadderRow {
@@ -125,6 +137,8 @@ fn row(rung: &str, label: Option<&str>, m: Result<Measured, String>) -> LadderRo
             method: why.clone(),
             ratio: None,
             verdict: format!("not measured: {why}"),
+            placement: None,
+            same_cpu_ns: None,
         },
     }
 }
@@ -156,20 +170,53 @@ fn memory_level(mem: Option<&MemorySection>, name: &str) -> Result<Measured, Str
         p99: None,
         median: medians.get(medians.len() / 2).copied(),
         method: format!("{name} plateau, {} chase, {pages_text}", mem.config.order),
+        placement: None,
+        same_cpu: None,
     })
 }
 
-/// The first rung of `rung` whose method satisfies `pick`.
-fn find<'a>(run: &'a Run, rung: &str, pick: impl Fn(&str) -> bool) -> Option<&'a Rung> {
-    run.rungs.iter().find(|r| r.rung == rung && pick(&r.method))
+/// How well a row's placement stands for a networked service: client and server on
+/// different CPUs first, then a user's server (client placed only), then rows without
+/// placement, and one CPU last.
+fn placement_rank(r: &Rung) -> u8 {
+    match r.placement.as_ref().map(|p| p.kind) {
+        Some(PlacementKind::CrossCpu) => 0,
+        Some(PlacementKind::ClientOnly) => 1,
+        None => 2,
+        Some(PlacementKind::SameCpu) => 3,
+    }
 }
 
-fn distribution(r: Option<&Rung>, why: impl FnOnce() -> String) -> Result<Measured, String> {
+/// The rung of `rung` whose method satisfies `pick`, in the placement closest to a
+/// networked service.
+fn find<'a>(run: &'a Run, rung: &str, pick: impl Fn(&str) -> bool) -> Option<&'a Rung> {
+    run.rungs
+        .iter()
+        .filter(|r| r.rung == rung && pick(&r.method))
+        .min_by_key(|r| placement_rank(r))
+}
+
+fn distribution(
+    run: &Run,
+    r: Option<&Rung>,
+    why: impl FnOnce() -> String,
+) -> Result<Measured, String> {
     r.map(|r| Measured {
         p50: r.p50_ns,
         p99: Some(r.p99_ns),
         median: None,
         method: r.method.clone(),
+        placement: r.placement.clone(),
+        same_cpu: (placement_rank(r) == 0)
+            .then(|| {
+                run.rungs.iter().find(|s| {
+                    s.rung == r.rung
+                        && s.method == r.method
+                        && s.placement.as_ref().map(|p| p.kind) == Some(PlacementKind::SameCpu)
+                })
+            })
+            .flatten()
+            .map(|s| s.p50_ns),
     })
     .ok_or_else(why)
 }
@@ -221,21 +268,21 @@ pub fn rows(run: &Run) -> Vec<LadderRow> {
         row(
             "Redis",
             None,
-            distribution(redis_get(run), || {
+            distribution(run, redis_get(run), || {
                 reason(run, &["redis"], "the Redis rung did not run")
             }),
         ),
         row(
             "SSD",
             None,
-            distribution(ssd, || {
+            distribution(run, ssd, || {
                 reason(run, &["ssd"], "the storage rung did not run")
             }),
         ),
         row(
             "Database",
             Some("point lookup"),
-            distribution(database(run, false), || {
+            distribution(run, database(run, false), || {
                 reason(
                     run,
                     &["postgres", "sqlite"],
@@ -246,7 +293,7 @@ pub fn rows(run: &Run) -> Vec<LadderRow> {
         row(
             "Database",
             Some("expensive query"),
-            distribution(database(run, true), || {
+            distribution(run, database(run, true), || {
                 reason(
                     run,
                     &["postgres", "sqlite"],
@@ -257,7 +304,7 @@ pub fn rows(run: &Run) -> Vec<LadderRow> {
         row(
             "External API",
             None,
-            distribution(find(run, "http", |_| true), || {
+            distribution(run, find(run, "http", |_| true), || {
                 reason(run, &["http"], "pass --http-url")
             }),
         ),
@@ -274,8 +321,12 @@ pub fn comparisons(rows: &[LadderRow]) -> Vec<Comparison> {
             (Some(a), Some(b)) if b > 0.0 => Some(a / b),
             _ => None,
         };
+        let shown = |r: &LadderRow| match &r.placement {
+            Some(p) => format!("{} [{}]", r.method, p.label()),
+            None => r.method.clone(),
+        };
         let basis = match (s, f) {
-            (Some(s), Some(f)) if measured.is_some() => format!("{} / {}", s.method, f.method),
+            (Some(s), Some(f)) if measured.is_some() => format!("{} / {}", shown(s), shown(f)),
             _ => "not measured".into(),
         };
         Comparison {

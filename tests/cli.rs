@@ -42,7 +42,11 @@ fn small_sweep_puts_l1_below_ram_and_its_record_round_trips() {
     let (l1, ram) = (first.ns_per_access, last.ns_per_access);
     assert!(l1 * 5.0 < ram, "L1 {l1} ns vs RAM {ram} ns");
     let level = |name: &str| mem.levels.iter().find(|l| l.name == name && l.detected);
-    assert!(level("L1d").is_some() && level("RAM").is_some(), "{:?}", mem.levels);
+    assert!(
+        level("L1d").is_some() && level("RAM").is_some(),
+        "{:?}",
+        mem.levels
+    );
 
     let csv = std::fs::read_to_string(dir.join("memory.csv")).unwrap();
     assert!(csv.starts_with("size_bytes,pages,pages_requested,ns_per_access,ns_median"));

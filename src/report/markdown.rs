@@ -1,8 +1,8 @@
 //! report.md: the run as a document people paste into their own reports.
 
 use super::{
-    caching_lines, comparison_lines, host_line, ladder_rows, level_rows, rung_notes, rung_rows,
-    skipped_lines, LADDER_HEADER, LEVEL_HEADER, RUNG_HEADER,
+    caching_lines, comparison_lines, host_line, ladder_rows, level_rows, placement_lines,
+    rung_notes, rung_rows, skipped_lines, LADDER_HEADER, LEVEL_HEADER, RUNG_HEADER,
 };
 use crate::record::Run;
 use crate::units::{format_ns, format_size};
@@ -45,7 +45,11 @@ pub fn markdown(run: &Run) -> String {
             ladder_rows(run).into_iter().map(|r| r.to_vec()),
         ));
         md.push('\n');
-        for line in comparison_lines(run).into_iter().chain(caching_lines(run)) {
+        for line in placement_lines(run)
+            .into_iter()
+            .chain(comparison_lines(run))
+            .chain(caching_lines(run))
+        {
             let _ = writeln!(md, "- {line}");
         }
         let _ = writeln!(md, "\n![The ladder: lecture vs measured](ladder.png)\n");

@@ -356,7 +356,10 @@ pub fn rung_rows(rungs: &[crate::suite::Rung]) -> Vec<[String; 7]> {
         .map(|r| {
             [
                 r.rung.clone(),
-                r.method.clone(),
+                match &r.placement {
+                    Some(p) => format!("{} [{}]", r.method, p.label()),
+                    None => r.method.clone(),
+                },
                 r.samples.to_string(),
                 format_ns(r.p50_ns),
                 format_ns(r.p90_ns),
@@ -416,10 +419,16 @@ pub fn ladder_rows(run: &Run) -> Vec<[String; 7]> {
                     (None, Some(median)) => format!("median {}", format_ns(median)),
                     _ => dash(),
                 },
-                if r.measured_ns.is_some() {
-                    r.method.clone()
-                } else {
-                    dash()
+                match (r.measured_ns, &r.placement, r.same_cpu_ns) {
+                    (None, _, _) => dash(),
+                    (Some(_), Some(p), Some(same)) => format!(
+                        "{} [{}; same CPU: {}]",
+                        r.method,
+                        p.label(),
+                        format_ns(same)
+                    ),
+                    (Some(_), Some(p), None) => format!("{} [{}]", r.method, p.label()),
+                    (Some(_), None, _) => r.method.clone(),
                 },
                 r.ratio.map(format_ratio).unwrap_or_else(dash),
                 r.verdict.clone(),
@@ -435,6 +444,48 @@ pub fn format_ratio(x: f64) -> String {
     }
     let digits = (2 - x.abs().log10().floor() as i32).max(0) as usize;
     format!("{x:.digits$}")
+}
+
+/// One sentence per service row of the ladder measured in both placements: what the
+/// cross-CPU wake-up costs here, and why it may differ elsewhere; or, on a one-CPU
+/// host, that only one placement exists.
+pub fn placement_lines(run: &Run) -> Vec<String> {
+    use crate::units::format_ns;
+    let mut lines: Vec<String> = run
+        .ladder
+        .iter()
+        .filter_map(|r| {
+            let (cross, same) = (r.measured_ns?, r.same_cpu_ns?);
+            let where_ = if run.host.virtualized {
+                "this is a VM, where waking another CPU goes through the hypervisor; on bare \
+                 metal it is typically a few µs"
+            } else {
+                "on this machine"
+            };
+            Some(format!(
+                "{}: {} with client and server on different CPUs, {} on one CPU: a cross-CPU \
+                 wake-up costs {} per round trip ({where_}). The table uses the different-CPUs \
+                 figure; spaced requests (1 ms, 10 ms apart) pay such wake-ups too.",
+                r.rung,
+                format_ns(cross),
+                format_ns(same),
+                format_ns(cross - same),
+            ))
+        })
+        .collect();
+    let one_cpu = run.host.cpus.len() == 1
+        && run.rungs.iter().any(|r| {
+            r.placement.as_ref().map(|p| p.kind)
+                == Some(crate::suite::placement::PlacementKind::SameCpu)
+        });
+    if one_cpu {
+        lines.push(
+            "One CPU here: client and server could only share it, so the service rows are the \
+             software path alone, without the cross-CPU wake-up a deployment pays."
+                .into(),
+        );
+    }
+    lines
 }
 
 /// One sentence per engine on the lecture's caching patterns.

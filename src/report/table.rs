@@ -1,8 +1,8 @@
 //! The terminal summary printed at the end of a run.
 
 use super::{
-    caching_lines, comparison_lines, host_line, ladder_rows, level_rows, rung_notes, rung_rows,
-    skipped_lines, LADDER_HEADER, LEVEL_HEADER, RUNG_HEADER,
+    caching_lines, comparison_lines, host_line, ladder_rows, level_rows, placement_lines,
+    rung_notes, rung_rows, skipped_lines, LADDER_HEADER, LEVEL_HEADER, RUNG_HEADER,
 };
 use crate::record::Run;
 use comfy_table::{presets::UTF8_FULL_CONDENSED, ContentArrangement, Table};
@@ -56,7 +56,11 @@ pub fn terminal(run: &Run) -> String {
             "the lecture's table, measured here:\n{}",
             table(LADDER_HEADER, ladder_rows(run))
         );
-        for line in comparison_lines(run).into_iter().chain(caching_lines(run)) {
+        for line in placement_lines(run)
+            .into_iter()
+            .chain(comparison_lines(run))
+            .chain(caching_lines(run))
+        {
             let _ = writeln!(out, "  {line}");
         }
     }

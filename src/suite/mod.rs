@@ -3,6 +3,7 @@
 
 pub mod db;
 pub mod http;
+pub mod placement;
 pub mod redis;
 pub mod storage;
 
@@ -43,6 +44,10 @@ pub struct Rung {
     /// the sleep of spaced ones).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub counters: BTreeMap<String, Reading>,
+    /// Where client and server ran (service rungs; absent where placement does not
+    /// apply, and in records before placement was recorded).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub placement: Option<placement::Placement>,
 }
 
 /// A rung that could not run, and why.
@@ -142,6 +147,7 @@ impl Latencies {
             mean_ns: self.hist.mean(),
             note,
             counters,
+            placement: None,
         })
     }
 }
