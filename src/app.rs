@@ -492,6 +492,8 @@ fn attempt(
     skipped: &mut Vec<Skipped>,
 ) -> Result<()> {
     match outcome {
+        // A rung that failed while a signal arrived failed because of it.
+        _ if crate::signal::interrupted() => return Err(Error::Interrupted),
         Ok(rows) => rungs.extend(rows),
         Err(Error::Interrupted) => return Err(Error::Interrupted),
         Err(e) => skipped.push(Skipped {

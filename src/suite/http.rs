@@ -2,8 +2,9 @@
 //! connection (DNS, TCP handshake, request, full response), as a client calling a
 //! third-party API would. Plain `http://` only; no redirects are followed.
 
-use super::{redact_url, Latencies, Rung};
+use super::{Latencies, Rung};
 use crate::error::{Error, Result};
+use crate::redact::redact_url;
 use std::io::{Read, Write};
 use std::net::{TcpStream, ToSocketAddrs};
 use std::time::Duration;

@@ -171,7 +171,7 @@ impl TestFile {
             None => "unknown filesystem".into(),
         };
         let tmp = tempfile::Builder::new()
-            .prefix(".ladder-storage-")
+            .prefix(&crate::clean::out_temp_prefix("storage"))
             .tempdir_in(&dir)
             .map_err(|e| Error::Input(format!("cannot write in {}: {e}", dir.display())))?;
         let path = tmp.path().join("data.bin");
