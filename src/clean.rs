@@ -183,7 +183,7 @@ pub fn find_server_dirs() -> Vec<Found> {
     let mut found = Vec::new();
     for d in dirs {
         if let Leftover::Dir(dir) = &d.what {
-            for pid in pids_using(dir) {
+            for pid in processes_in(dir) {
                 found.push(Found {
                     what: Leftover::Server {
                         pid,
@@ -223,9 +223,10 @@ fn find_dirs(parent: &Path, prefix: &str) -> Vec<Found> {
     found
 }
 
-/// Processes whose command line names a path inside `dir` (a managed server's
-/// config, data dir or socket dir).
-fn pids_using(dir: &Path) -> Vec<u32> {
+/// Processes working in `dir` (a managed server: redis-server and postgres both
+/// change into their dir, and postgres names it on its command line; redis-server
+/// rewrites its command line, so that alone would miss it).
+pub fn processes_in(dir: &Path) -> Vec<u32> {
     let needle = dir.to_string_lossy().into_owned();
     let Ok(entries) = std::fs::read_dir("/proc") else {
         return Vec::new();
@@ -233,8 +234,10 @@ fn pids_using(dir: &Path) -> Vec<u32> {
     entries
         .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
         .filter(|pid| {
-            std::fs::read(format!("/proc/{pid}/cmdline"))
-                .is_ok_and(|c| String::from_utf8_lossy(&c).contains(&needle))
+            let cwd = std::fs::read_link(format!("/proc/{pid}/cwd"));
+            cwd.is_ok_and(|c| c.to_string_lossy().starts_with(&needle))
+                || std::fs::read(format!("/proc/{pid}/cmdline"))
+                    .is_ok_and(|c| String::from_utf8_lossy(&c).contains(&needle))
         })
         .collect()
 }

@@ -72,7 +72,12 @@ pub fn redact_params(text: &str) -> String {
         let key = before[key_start..].trim();
         out.push_str(before);
         out.push('=');
-        let value_len = value_len(after);
+        // Already masked (text redacted twice): keep what follows the mask.
+        let value_len = if after.starts_with(MASK) {
+            MASK.len()
+        } else {
+            value_len(after)
+        };
         if is_secret_key(key) && value_len > 0 {
             out.push_str(MASK);
         } else {
@@ -227,5 +232,7 @@ mod tests {
         assert!(!got.contains("pw42") && !got.contains("pw43"), "{got}");
         assert!(got.starts_with("unexpected argument 'redis://:***@h:1/' found"));
         assert_eq!(redact_text("no secret here"), "no secret here");
+        let twice = redact_text(&format!("at {}: refused", redact_url("h?pass=x")));
+        assert_eq!(twice, "at h?pass=***: refused");
     }
 }

@@ -158,7 +158,7 @@ impl TestFile {
             )));
         }
         let free = free_bytes(&dir);
-        if free.is_some_and(|f| f < cfg.file_size + (64 << 20)) {
+        if free.is_some_and(|f| f < cfg.file_size.saturating_add(64 << 20)) {
             return Err(Error::Unusable(format!(
                 "{} has {} free; the test file needs {} plus 64 MiB",
                 dir.display(),
