@@ -669,3 +669,71 @@ fn pg_schemas(url: &str) -> Vec<String> {
     .map(|r| r.get(0))
     .collect()
 }
+
+#[test]
+fn secrets_reach_no_output_file_and_an_evicting_redis_gets_a_warning() {
+    if ManagedPostgres::bin_dir().is_err() {
+        return;
+    }
+    let Some(user_redis) = TestRedis::start(&[
+        "--requirepass",
+        "redisfilesecret",
+        "--maxmemory",
+        "64mb",
+        "--maxmemory-policy",
+        "allkeys-lru",
+    ]) else {
+        return;
+    };
+    let pg = ManagedPostgres::start().unwrap();
+    let pg_url = pg.tcp_url();
+    let pg_secret = pg_url
+        .split('@')
+        .next()
+        .and_then(|u| u.rsplit(':').next())
+        .unwrap()
+        .to_string();
+    let redis_url = format!("redis://:redisfilesecret@127.0.0.1:{}/", user_redis.port);
+    let out = tempfile::tempdir().unwrap();
+    let o = ladder_env(
+        &[
+            "run",
+            "--quick",
+            "--quiet",
+            "--skip",
+            "memory,ssd",
+            "--http-url",
+            "http://127.0.0.1:1/api?token=httpsecret",
+            "--redis-url",
+            &redis_url,
+            "--postgres-url",
+            &pg_url,
+            "--out",
+            out.path().to_str().unwrap(),
+        ],
+        &[],
+    );
+    let err = stderr(&o);
+    assert!(o.status.success(), "{err}");
+    assert!(
+        err.contains("warning") && err.contains("allkeys-lru"),
+        "{err}"
+    );
+    let dirs = entries(out.path());
+    assert_eq!(dirs.len(), 1, "{dirs:?}");
+    let mut texts = vec![err, String::from_utf8_lossy(&o.stdout).into_owned()];
+    for f in entries(&out.path().join(&dirs[0])) {
+        if f.ends_with(".png") {
+            continue;
+        }
+        texts.push(std::fs::read_to_string(out.path().join(&dirs[0]).join(f)).unwrap());
+    }
+    let record = std::fs::read_to_string(out.path().join(&dirs[0]).join("run.json")).unwrap();
+    for rung in ["\"rung\": \"redis\"", "\"rung\": \"postgres\""] {
+        assert!(record.contains(rung), "no {rung} row: {record}");
+    }
+    for secret in ["redisfilesecret", "httpsecret", pg_secret.as_str()] {
+        assert!(texts.iter().all(|t| !t.contains(secret)), "{secret} leaked");
+    }
+    assert!(pg_schemas(&pg_url).is_empty());
+}

@@ -396,6 +396,37 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_taken_name_even_an_empty_folder_is_skipped_never_replaced() {
+        let out = tempfile::tempdir().unwrap();
+        let names = || run_dir_names(out.path(), "2026-01-01", "h/x");
+        let first = names().next().unwrap();
+        assert!(first.ends_with("2026-01-01-h_x"));
+        fs::create_dir(&first).unwrap();
+        let stage = |name: &str| {
+            let tmp = staging(out.path()).unwrap();
+            fs::write(tmp.path().join("run.json"), name).unwrap();
+            tmp
+        };
+        let second = publish(stage("a"), names()).unwrap();
+        let third = publish(stage("b"), names()).unwrap();
+        assert!(second.ends_with("2026-01-01-h_x-2"), "{}", second.display());
+        assert!(third.ends_with("2026-01-01-h_x-3"), "{}", third.display());
+        assert!(
+            entries_of(&first).is_empty(),
+            "the empty folder was replaced"
+        );
+        assert_eq!(fs::read_to_string(second.join("run.json")).unwrap(), "a");
+        assert_eq!(entries_of(out.path()).len(), 3, "no staging folder is left");
+    }
+
+    fn entries_of(dir: &Path) -> Vec<PathBuf> {
+        fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect()
+    }
+
+    #[test]
     fn ratios_keep_three_significant_digits() {
         assert_eq!(format_ratio(1.0904), "1.09");
         assert_eq!(format_ratio(0.1724), "0.172");
