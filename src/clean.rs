@@ -235,7 +235,7 @@ pub fn processes_in(dir: &Path) -> Vec<u32> {
         .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
         .filter(|pid| {
             let cwd = std::fs::read_link(format!("/proc/{pid}/cwd"));
-            cwd.is_ok_and(|c| c.to_string_lossy().starts_with(&needle))
+            cwd.is_ok_and(|c| c.starts_with(dir))
                 || std::fs::read(format!("/proc/{pid}/cmdline"))
                     .is_ok_and(|c| String::from_utf8_lossy(&c).contains(&needle))
         })
@@ -279,7 +279,7 @@ pub fn find_redis(url: &str) -> Result<Vec<Found>> {
 }
 
 /// The run prefix of a key (`ladder:<start>:<pid>:<hex>:`, or the older
-/// `ladder:<pid>:<hex>:`) and its owner.
+/// `ladder:<pid>:<hex>:` of earlier versions) and its owner.
 fn key_owner(key: &str) -> Option<(String, Owner)> {
     let rest = key.strip_prefix("ladder:")?;
     let fields: Vec<&str> = rest.splitn(4, ':').collect();

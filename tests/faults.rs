@@ -188,6 +188,10 @@ const CASES: &[Case] = &[
     ),
 ];
 
+/// Held by the tests that kill a run and then run `ladder clean`, which looks at every
+/// dead run's dirs: one at a time, so one's clean does not take the other's evidence.
+static KILL_AND_CLEAN: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 /// A listener that accepts connections and never answers.
 fn silent_server() -> (u16, std::thread::JoinHandle<()>) {
     let l = TcpListener::bind("127.0.0.1:0").unwrap();
@@ -538,6 +542,7 @@ fn a_terminal_ctrl_c_or_hangup_exits_130_writes_nothing_and_stops_the_servers() 
 
 #[test]
 fn after_a_sigkill_the_servers_die_and_ladder_clean_removes_the_rest() {
+    let _one_at_a_time = KILL_AND_CLEAN.lock().unwrap_or_else(|e| e.into_inner());
     if ManagedPostgres::bin_dir().is_err() {
         return;
     }
@@ -736,4 +741,76 @@ fn secrets_reach_no_output_file_and_an_evicting_redis_gets_a_warning() {
         assert!(texts.iter().all(|t| !t.contains(secret)), "{secret} leaked");
     }
     assert!(pg_schemas(&pg_url).is_empty());
+}
+
+#[test]
+fn managed_servers_die_with_a_sigkilled_ladder_and_clean_removes_dirs_and_orphans() {
+    let _one_at_a_time = KILL_AND_CLEAN.lock().unwrap_or_else(|e| e.into_inner());
+    let Ok(redis_bin) = latency_ladder::services::redis::ManagedRedis::binary() else {
+        return;
+    };
+    let out = tempfile::tempdir().unwrap();
+    let o = out.path().to_str().unwrap();
+    let (output, pid) = interrupt_when(
+        &[
+            "run",
+            "--quick",
+            "--quiet",
+            "--skip",
+            "memory,ssd,http",
+            "--out",
+            o,
+        ],
+        &[],
+        libc::SIGKILL,
+        |pid| !servers_of(pid).is_empty(),
+    );
+    assert_eq!(output.status.code(), None);
+    let start = Instant::now();
+    while !servers_of(pid).is_empty() {
+        assert!(
+            start.elapsed() < Duration::from_secs(5),
+            "servers outlived ladder"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(!server_dirs(pid).is_empty(), "a SIGKILL leaves the dirs");
+    // An orphan as an older version would leave it: a server in a dead run's dir.
+    let orphan_dir = server_dirs(pid)[0].clone();
+    let port = latency_ladder::services::free_port().unwrap();
+    let mut orphan = Command::new(redis_bin)
+        .args([
+            "--port",
+            &port.to_string(),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+        ])
+        .arg("--dir")
+        .arg(&orphan_dir)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let start = Instant::now();
+    while latency_ladder::clean::processes_in(&orphan_dir).is_empty() {
+        assert!(
+            start.elapsed() < Duration::from_secs(5),
+            "orphan did not start"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let clean = ladder_env(&["clean", "--out", o], &[]);
+    let text = String::from_utf8_lossy(&clean.stdout);
+    assert_eq!(clean.status.code(), Some(0), "{}", stderr(&clean));
+    assert!(
+        text.contains(&format!("managed server pid {}", orphan.id())),
+        "{text}"
+    );
+    assert!(
+        orphan.wait().unwrap().code().is_none(),
+        "the orphan was killed"
+    );
+    assert!(our_leftovers(pid).is_empty(), "{:?}", our_leftovers(pid));
 }
