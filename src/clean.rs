@@ -176,25 +176,20 @@ pub fn find_out_dirs(out: &Path) -> Vec<Found> {
 }
 
 /// Managed servers' dirs of dead runs under the system temp dir (`ladder-*`), and the
-/// servers still running from them.
+/// servers of dead runs still running (from such a dir, or from one already gone).
 pub fn find_server_dirs() -> Vec<Found> {
-    let tmp = std::env::temp_dir();
-    let dirs = find_dirs(&tmp, "ladder-");
-    let mut found = Vec::new();
-    for d in dirs {
-        if let Leftover::Dir(dir) = &d.what {
-            for pid in processes_in(dir) {
-                found.push(Found {
-                    what: Leftover::Server {
-                        pid,
-                        dir: dir.clone(),
-                    },
-                    age_s: d.age_s,
-                });
-            }
-        }
-        found.push(d);
-    }
+    let mut found: Vec<Found> = server_processes()
+        .into_iter()
+        .filter(|s| s.owner.pid.is_some() && !s.owner.is_live())
+        .map(|s| Found {
+            age_s: age_of(&s.dir),
+            what: Leftover::Server {
+                pid: s.pid,
+                dir: s.dir,
+            },
+        })
+        .collect();
+    found.extend(find_dirs(&std::env::temp_dir(), "ladder-"));
     found
 }
 
@@ -223,21 +218,56 @@ fn find_dirs(parent: &Path, prefix: &str) -> Vec<Found> {
     found
 }
 
-/// Processes working in `dir` (a managed server: redis-server and postgres both
-/// change into their dir, and postgres names it on its command line; redis-server
-/// rewrites its command line, so that alone would miss it).
-pub fn processes_in(dir: &Path) -> Vec<u32> {
-    let needle = dir.to_string_lossy().into_owned();
+/// A process working in a managed server's dir.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServerProcess {
+    /// The server's pid.
+    pub pid: u32,
+    /// Its dir, `<tmp>/ladder-<kind>-<pid>-<random>` (it may be gone).
+    pub dir: PathBuf,
+    /// The ladder process that started it.
+    pub owner: Owner,
+}
+
+/// The process names of the servers ladder starts.
+const SERVER_NAMES: [&str; 3] = ["redis-server", "postgres", "initdb"];
+
+/// Every process working in a managed server's dir: redis-server and postgres both
+/// change into it, and postgres names it on its command line (redis-server rewrites
+/// its command line, so that alone would miss it). A dir already deleted still shows
+/// in the working directory's path.
+pub fn server_processes() -> Vec<ServerProcess> {
+    let marker = format!("{}/ladder-", std::env::temp_dir().display());
     let Ok(entries) = std::fs::read_dir("/proc") else {
         return Vec::new();
     };
     entries
         .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
-        .filter(|pid| {
-            let cwd = std::fs::read_link(format!("/proc/{pid}/cwd"));
-            cwd.is_ok_and(|c| c.starts_with(dir))
-                || std::fs::read(format!("/proc/{pid}/cmdline"))
-                    .is_ok_and(|c| String::from_utf8_lossy(&c).contains(&needle))
+        .filter(|&pid| {
+            // Only the servers we start: never a shell or a tool that names the dir.
+            std::fs::read_to_string(format!("/proc/{pid}/comm"))
+                .is_ok_and(|c| SERVER_NAMES.contains(&c.trim()))
+        })
+        .filter_map(|pid| {
+            let cwd = std::fs::read_link(format!("/proc/{pid}/cwd"))
+                .map(|c| c.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            let cmdline = std::fs::read(format!("/proc/{pid}/cmdline"))
+                .map(|c| String::from_utf8_lossy(&c).replace('\0', " "))
+                .unwrap_or_default();
+            [cwd, cmdline].iter().find_map(|text| {
+                let start = text.find(&marker)? + marker.len();
+                let name: String = text[start..]
+                    .chars()
+                    .take_while(|c| !matches!(c, '/' | ' '))
+                    .collect();
+                let (_, after_kind) = name.split_once('-')?;
+                Some(ServerProcess {
+                    pid,
+                    dir: std::env::temp_dir().join(format!("ladder-{name}")),
+                    owner: Owner::parse(after_kind, '-', 1),
+                })
+            })
         })
         .collect()
 }

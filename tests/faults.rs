@@ -243,9 +243,10 @@ fn server_dirs(pid: u32) -> Vec<std::path::PathBuf> {
 
 /// Pids of managed servers started by ladder process `pid`.
 fn servers_of(pid: u32) -> Vec<u32> {
-    server_dirs(pid)
-        .iter()
-        .flat_map(|d| latency_ladder::clean::processes_in(d))
+    latency_ladder::clean::server_processes()
+        .into_iter()
+        .filter(|s| s.owner.pid == Some(pid))
+        .map(|s| s.pid)
         .collect()
 }
 
@@ -794,7 +795,7 @@ fn managed_servers_die_with_a_sigkilled_ladder_and_clean_removes_dirs_and_orphan
         .spawn()
         .unwrap();
     let start = Instant::now();
-    while latency_ladder::clean::processes_in(&orphan_dir).is_empty() {
+    while !servers_of(pid).contains(&orphan.id()) {
         assert!(
             start.elapsed() < Duration::from_secs(5),
             "orphan did not start"
