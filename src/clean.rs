@@ -172,8 +172,13 @@ fn age_of(path: &Path) -> Option<u64> {
 
 /// Hidden temp dirs and files of dead runs under `out` (`.ladder-*`).
 pub fn find_out_dirs(out: &Path) -> Vec<Found> {
-    find_dirs(out, ".ladder-")
+    find_dirs(out, ".ladder-", &OUT_KINDS)
 }
+
+/// The kinds of hidden temp dirs and files under `--out` (see [`out_temp_prefix`]).
+const OUT_KINDS: [&str; 4] = ["tmp", "probe", "storage", "sqlite"];
+/// The kinds of managed servers' dirs (see [`server_dir_prefix`]).
+const SERVER_KINDS: [&str; 2] = ["redis", "pg"];
 
 /// Managed servers' dirs of dead runs under the system temp dir (`ladder-*`), and the
 /// servers of dead runs still running (from such a dir, or from one already gone).
@@ -189,11 +194,13 @@ pub fn find_server_dirs() -> Vec<Found> {
             },
         })
         .collect();
-    found.extend(find_dirs(&std::env::temp_dir(), "ladder-"));
+    found.extend(find_dirs(&std::env::temp_dir(), "ladder-", &SERVER_KINDS));
     found
 }
 
-fn find_dirs(parent: &Path, prefix: &str) -> Vec<Found> {
+/// The entries of `parent` named `<prefix><kind>-<pid>-<random>` for one of `kinds`
+/// whose owner is gone (a name without a pid: an hour after its last change).
+fn find_dirs(parent: &Path, prefix: &str, kinds: &[&str]) -> Vec<Found> {
     let Ok(entries) = std::fs::read_dir(parent) else {
         return Vec::new();
     };
@@ -202,8 +209,10 @@ fn find_dirs(parent: &Path, prefix: &str) -> Vec<Found> {
         .filter_map(|e| {
             let name = e.file_name().into_string().ok()?;
             let rest = name.strip_prefix(prefix)?;
-            // `<kind>-<pid>-<random>`
-            let (_, after_kind) = rest.split_once('-')?;
+            let (kind, after_kind) = rest.split_once('-')?;
+            if !kinds.contains(&kind) {
+                return None;
+            }
             let owner = Owner::parse(after_kind, '-', 1);
             let age_s = age_of(&e.path());
             // Without a pid in the name (an older version's), only what is an hour old.

@@ -815,3 +815,20 @@ fn managed_servers_die_with_a_sigkilled_ladder_and_clean_removes_dirs_and_orphan
     );
     assert!(our_leftovers(pid).is_empty(), "{:?}", our_leftovers(pid));
 }
+
+#[test]
+fn ctrl_c_in_the_memory_sweep_stops_between_trials_with_130_and_no_folder() {
+    let out = tempfile::tempdir().unwrap();
+    let o = out.path().to_str().unwrap();
+    let started = Instant::now();
+    let (output, _) = interrupt_when(
+        &[
+            "memory", "--quiet", "--max", "256M", "--trials", "1000", "--out", o,
+        ],
+        &[],
+        libc::SIGINT,
+        |_| started.elapsed() > Duration::from_secs(2),
+    );
+    assert_eq!(output.status.code(), Some(130), "{}", stderr(&output));
+    assert!(entries(out.path()).is_empty(), "{:?}", entries(out.path()));
+}
