@@ -2,7 +2,8 @@
 //! measuring), the measurement, and the outputs.
 
 use crate::cli::{
-    Cli, Command, Common, DbArgs, MemoryArgs, RedisArgs, RunArgs, RungName, StorageArgs, StrideArgs,
+    CleanArgs, Cli, Command, Common, DbArgs, MemoryArgs, RedisArgs, RunArgs, RungName, StorageArgs,
+    StrideArgs,
 };
 use crate::error::{Error, Result};
 use crate::host::Host;
@@ -31,6 +32,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Db(args) => db(common, args),
         Command::Report { run_dir } => redraw(common, run_dir),
         Command::Compare { run_dirs } => compare(common, run_dirs),
+        Command::Clean(args) => clean(common, args),
     }
 }
 
@@ -432,10 +434,23 @@ fn redis_measure(target: &suite::redis::Target, common: &Common) -> Result<Vec<R
 fn redis(common: &Common, args: &RedisArgs) -> Result<()> {
     let rec = Recorder::start();
     report::check_writable(&common.out)?;
-    let target = suite::redis::Target::pick(args.url.clone().or_else(|| env_url("REDIS_URL")))?;
+    let url = args.url.clone().or_else(|| env_url("REDIS_URL"));
+    if let Some(url) = &url {
+        warn_eviction(url)?;
+    }
+    let target = suite::redis::Target::pick(url)?;
     let rungs = redis_measure(&target, common)?;
     drop(target);
     rec.finish(common, "redis", None, rungs)
+}
+
+/// Checks that the user's Redis answers, and warns on stderr where the run's keys could
+/// evict the user's.
+fn warn_eviction(url: &str) -> Result<()> {
+    if let Some(warning) = suite::redis::eviction_warning(url)? {
+        eprintln!("ladder: {warning}");
+    }
+    Ok(())
 }
 
 /// Adds a rung's outcome: its rows, or a skipped entry with the reason. Only Ctrl-C
@@ -447,6 +462,8 @@ fn attempt(
     skipped: &mut Vec<Skipped>,
 ) -> Result<()> {
     match outcome {
+        // A rung that failed while a signal arrived failed because of it.
+        _ if crate::signal::interrupted() => return Err(Error::Interrupted),
         Ok(rows) => rungs.extend(rows),
         Err(Error::Interrupted) => return Err(Error::Interrupted),
         Err(e) => skipped.push(Skipped {
@@ -469,7 +486,7 @@ fn run_all(common: &Common, args: &RunArgs) -> Result<()> {
     }
     let redis_url = args.redis_url.clone().or_else(|| env_url("REDIS_URL"));
     if let Some(url) = &redis_url {
-        suite::redis::connect(url)?;
+        warn_eviction(url)?;
     }
     let rows = db_rows(common, None)?;
     let asked_pg = if wants(RungName::Db) {
@@ -550,9 +567,6 @@ fn run_all(common: &Common, args: &RunArgs) -> Result<()> {
     write_and_print(common, &run)
 }
 
-/// The smallest data set: the range query needs a few hundred orders to find ~100.
-const MIN_DB_ROWS: u64 = 1_000;
-
 /// The PostgreSQL the user asked for (--postgres-url, else DATABASE_URL), checked to
 /// parse and answer before anything is measured.
 fn asked_postgres(url: Option<&String>) -> Result<Option<suite::db::PgTarget>> {
@@ -615,13 +629,8 @@ fn db_rungs(
 }
 
 fn db_rows(common: &Common, rows: Option<u64>) -> Result<u64> {
-    let rows = rows.unwrap_or(if common.quick { 20_000 } else { 1_000_000 });
-    if rows < MIN_DB_ROWS {
-        return Err(Error::Input(format!(
-            "--rows {rows} is too small; at least {MIN_DB_ROWS}"
-        )));
-    }
-    Ok(rows)
+    // --rows is bounded by its parser (crate::cli::ROWS_RANGE).
+    Ok(rows.unwrap_or(if common.quick { 20_000 } else { 1_000_000 }))
 }
 
 fn db(common: &Common, args: &DbArgs) -> Result<()> {
@@ -710,4 +719,48 @@ fn redraw(common: &Common, run_dir: &Path) -> Result<()> {
     let run = load_dir(run_dir)?;
     report::rewrite_run_dir(&run, run_dir)?;
     finish(common, &run, run_dir)
+}
+
+/// `ladder clean`: lists what dead runs left (with its age) and removes it, or only
+/// lists it with --dry-run.
+fn clean(common: &Common, args: &CleanArgs) -> Result<()> {
+    use crate::clean;
+    let verb = if args.dry_run {
+        "would remove"
+    } else {
+        "removing"
+    };
+    let show = |found: &[clean::Found]| -> Result<usize> {
+        for f in found {
+            stdout_line(&format!("{verb} {f}"))?;
+        }
+        Ok(found.len())
+    };
+    let mut total = 0;
+    // Servers first: their dirs go after them.
+    let mut local = clean::find_server_dirs();
+    local.extend(clean::find_out_dirs(&common.out));
+    total += show(&local)?;
+    if !args.dry_run {
+        clean::remove_local(&local)?;
+    }
+    if let Some(url) = &args.redis_url {
+        let found = clean::find_redis(url)?;
+        total += show(&found)?;
+        if !args.dry_run {
+            clean::remove_redis(url, &found)?;
+        }
+    }
+    if let Some(url) = &args.postgres_url {
+        let found = clean::find_postgres(url)?;
+        total += show(&found)?;
+        if !args.dry_run {
+            clean::remove_postgres(url, &found)?;
+        }
+    }
+    stdout_line(&match (total, args.dry_run) {
+        (0, _) => "nothing to clean".to_string(),
+        (n, true) => format!("{n} leftovers found; run without --dry-run to remove them"),
+        (n, false) => format!("{n} leftovers removed"),
+    })
 }

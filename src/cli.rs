@@ -64,6 +64,23 @@ pub enum Command {
         /// A run folder holding run.json.
         run_dir: PathBuf,
     },
+    /// Remove what killed runs left: ladder_run_* schemas, ladder:* keys, .ladder-*
+    /// temp dirs under --out, managed servers' dirs and processes.
+    Clean(CleanArgs),
+}
+
+/// Flags of `ladder clean`.
+#[derive(Debug, Clone, Args)]
+pub struct CleanArgs {
+    /// List what would be removed, remove nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// A Redis to remove the ladder:* keys of dead runs from (SCAN, never KEYS/FLUSH).
+    #[arg(long, value_name = "URL")]
+    pub redis_url: Option<String>,
+    /// A PostgreSQL to drop the ladder_run_* schemas of dead runs from.
+    #[arg(long, value_name = "URL")]
+    pub postgres_url: Option<String>,
 }
 
 /// Page sizes to sweep with.
@@ -105,6 +122,26 @@ fn size(s: &str) -> Result<u64, String> {
     crate::units::parse_size(s).map(|v| v as u64)
 }
 
+/// The smallest and largest `--file-size`: one block, one TiB.
+pub const FILE_SIZE_RANGE: (u64, u64) = (4 << 10, 1 << 40);
+/// The smallest and largest `--rows`: the range query needs a few hundred orders to
+/// find ~100; a hundred million rows is minutes of loading.
+pub const ROWS_RANGE: (u64, u64) = (1_000, 100_000_000);
+
+fn file_size(s: &str) -> Result<u64, String> {
+    let v = size(s)?;
+    let (lo, hi) = FILE_SIZE_RANGE;
+    if (lo..=hi).contains(&v) {
+        Ok(v)
+    } else {
+        Err(format!(
+            "'{s}' is outside {}..={}",
+            crate::units::format_size(lo),
+            crate::units::format_size(hi)
+        ))
+    }
+}
+
 /// Flags of the memory sweep.
 #[derive(Debug, Clone, Args)]
 pub struct MemoryArgs {
@@ -115,8 +152,8 @@ pub struct MemoryArgs {
     /// the available memory; max(4 x last-level cache, 64M) with --quick].
     #[arg(long, value_name = "SIZE", value_parser = size)]
     pub max: Option<u64>,
-    /// Points per octave [default: 4; 2 with --quick].
-    #[arg(long, value_name = "N")]
+    /// Points per octave, 1 to 64 [default: 4; 2 with --quick].
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=64))]
     pub per_octave: Option<u32>,
     /// Page size of the buffers.
     #[arg(long, value_enum, default_value = "4k")]
@@ -132,8 +169,9 @@ pub struct MemoryArgs {
     /// CPU to pin the measuring thread to [default: the last CPU this process may use].
     #[arg(long, value_name = "N")]
     pub cpu: Option<usize>,
-    /// Trials per point [default: 7; 3 with --quick].
-    #[arg(long, value_name = "N")]
+    /// Trials per point, 1 to 1000 [default: 7; 3 with --quick].
+    #[arg(long, value_name = "N",
+          value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=1000))]
     pub trials: Option<usize>,
     /// Perf counters to read around each timed trial: perf's names (cycles,
     /// instructions, L1-dcache-load-misses, LLC-load-misses, dTLB-load-misses,
@@ -154,10 +192,11 @@ pub struct StorageArgs {
     pub path: Option<PathBuf>,
     /// Size of the test file; larger than any device cache [default: 1G; 64M with
     /// --quick].
-    #[arg(long, value_name = "SIZE", value_parser = size)]
+    #[arg(long, value_name = "SIZE", value_parser = file_size)]
     pub file_size: Option<u64>,
-    /// Timed reads of each kind (writes: a tenth) [default: 5000; 500 with --quick].
-    #[arg(long, value_name = "N")]
+    /// Timed reads of each kind (writes: a tenth), 10 to 10000000 [default: 5000; 500
+    /// with --quick].
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(10..=10_000_000))]
     pub samples: Option<u64>,
     /// Measure a tmpfs or ramfs path anyway (it is RAM, not a disk).
     #[arg(long)]
@@ -240,8 +279,10 @@ pub struct DbArgs {
     /// [default: DATABASE_URL, else a managed server].
     #[arg(long, value_name = "URL")]
     pub postgres_url: Option<String>,
-    /// Orders in the data set [default: 1000000; 20000 with --quick].
-    #[arg(long, value_name = "N")]
+    /// Orders in the data set, 1000 to 100000000 [default: 1000000; 20000 with
+    /// --quick].
+    #[arg(long, value_name = "N",
+          value_parser = clap::value_parser!(u64).range(ROWS_RANGE.0..=ROWS_RANGE.1))]
     pub rows: Option<u64>,
     /// Seed of the data set and of the query parameters (same seed, same rows).
     #[arg(long, value_name = "N", default_value_t = DEFAULT_SEED)]

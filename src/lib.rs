@@ -7,6 +7,7 @@
 //! [`report`]. A kernel never prints; a report never measures.
 
 pub mod app;
+pub mod clean;
 pub mod cli;
 pub mod counters;
 pub mod error;
@@ -17,6 +18,7 @@ pub mod memory;
 pub mod plot;
 pub mod progress;
 pub mod record;
+pub mod redact;
 pub mod report;
 pub mod services;
 pub mod signal;

@@ -1,6 +1,8 @@
-//! Ctrl-C and SIGTERM: the first one sets a flag that measurement loops check, so they
-//! stop with an error and every cleanup guard (temp files, run keys, schemas, managed
-//! servers) runs on the way out. A second one exits at once.
+//! Ctrl-C, SIGTERM and SIGHUP (a closed terminal): the first one sets a flag that
+//! measurement loops check, so they stop with an error and every cleanup guard (temp
+//! files, run keys, schemas, managed servers) runs on the way out; the run then exits
+//! 130 and writes no results folder. A second one exits at once (managed servers still
+//! die with us: they have a parent-death signal; `ladder clean` finds the rest).
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -13,10 +15,10 @@ extern "C" fn on_signal(_: libc::c_int) {
     }
 }
 
-/// Installs the handler for SIGINT and SIGTERM.
+/// Installs the handler for SIGINT, SIGTERM and SIGHUP.
 pub fn install() {
     #[cfg(unix)]
-    for sig in [libc::SIGINT, libc::SIGTERM] {
+    for sig in [libc::SIGINT, libc::SIGTERM, libc::SIGHUP] {
         // SAFETY: the handler only touches an atomic and calls _exit, both
         // async-signal-safe.
         unsafe {
@@ -25,9 +27,14 @@ pub fn install() {
     }
 }
 
+/// Whether a signal arrived.
+pub fn interrupted() -> bool {
+    INTERRUPTED.load(Ordering::SeqCst)
+}
+
 /// An error if a signal arrived: call it in measurement loops.
 pub fn check() -> crate::Result<()> {
-    if INTERRUPTED.load(Ordering::SeqCst) {
+    if interrupted() {
         Err(crate::Error::Interrupted)
     } else {
         Ok(())

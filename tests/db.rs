@@ -239,15 +239,15 @@ fn a_wrong_password_exits_2_with_one_line_and_no_password() {
     if !pg_installed() {
         return;
     }
-    let server = ManagedPostgres::start_with_password("right-pw-42").unwrap();
+    let server = ManagedPostgres::start().unwrap();
     let url = |pw: &str| {
         format!(
             "postgres://postgres:{pw}@127.0.0.1:{}/postgres",
             server.port
         )
     };
-    // The right password works, so the failure below is the password's.
-    postgres::Client::connect(&url("right-pw-42"), postgres::NoTls).unwrap();
+    // The server's own URL works, so the failure below is the password's.
+    postgres::Client::connect(&server.tcp_url(), postgres::NoTls).unwrap();
     let out = tempfile::tempdir().unwrap();
     let o = ladder(&[
         "db",

@@ -57,7 +57,9 @@ impl TrialHook for () {}
 ///
 /// The step count is grown from `first_steps` until one run lasts at least
 /// `policy.min_trial`, then `policy.trials` trials of that length are timed, each
-/// wrapped by `hook` (calibration runs are not).
+/// wrapped by `hook` (calibration runs are not). After a signal no further trial is
+/// started (at least one is always taken); the caller's next [`crate::signal::check`]
+/// then stops the measurement.
 pub fn per_op_ns(
     mut op: impl FnMut(u64),
     first_steps: u64,
@@ -80,6 +82,7 @@ pub fn per_op_ns(
         steps = (steps as f64 * scale).ceil() as u64;
     }
     (0..policy.trials.max(1))
+        .take_while(|&i| i == 0 || !crate::signal::interrupted())
         .map(|_| {
             hook.begin();
             let secs = time_once(&mut op, steps);

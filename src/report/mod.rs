@@ -156,8 +156,9 @@ pub fn memory_lines(mem: &crate::memory::MemorySection, host: &crate::host::Host
     lines
 }
 
-/// Picks a fresh run folder under `out`: `<date>-<host>`, then `-2`, `-3`...
-pub fn run_dir_name(out: &Path, date: &str, host: &str) -> PathBuf {
+/// The run folder names to try under `out`, in order: `<date>-<host>`, then `-2`,
+/// `-3`...
+pub fn run_dir_names(out: &Path, date: &str, host: &str) -> impl Iterator<Item = PathBuf> {
     let host: String = host
         .chars()
         .map(|c| {
@@ -169,19 +170,11 @@ pub fn run_dir_name(out: &Path, date: &str, host: &str) -> PathBuf {
         })
         .collect();
     let base = format!("{date}-{host}");
-    let mut n = 1;
-    loop {
-        let name = if n == 1 {
-            base.clone()
-        } else {
-            format!("{base}-{n}")
-        };
-        let p = out.join(name);
-        if !p.exists() {
-            return p;
-        }
-        n += 1;
-    }
+    let out = out.to_path_buf();
+    (1u32..).map(move |n| match n {
+        1 => out.join(&base),
+        n => out.join(format!("{base}-{n}")),
+    })
 }
 
 /// Checks before any measuring that `out` exists or can be made, and is writable.
@@ -190,7 +183,7 @@ pub fn check_writable(out: &Path) -> Result<()> {
         |e: std::io::Error| Error::Input(format!("--out {} is not writable: {e}", out.display()));
     fs::create_dir_all(out).map_err(unwritable)?;
     tempfile::Builder::new()
-        .prefix(".ladder-probe-")
+        .prefix(&crate::clean::out_temp_prefix("probe"))
         .tempfile_in(out)
         .map_err(unwritable)?;
     Ok(())
@@ -230,7 +223,7 @@ fn write_files(run: &Run, dir: &Path, with_record: bool) -> Result<()> {
 /// A hidden temp folder inside `parent`, removed on drop unless kept.
 fn staging(parent: &Path) -> Result<tempfile::TempDir> {
     tempfile::Builder::new()
-        .prefix(".ladder-tmp-")
+        .prefix(&crate::clean::out_temp_prefix("tmp"))
         .tempdir_in(parent)
         .map_err(|e| Error::io(parent, e))
 }
@@ -241,17 +234,32 @@ pub fn write_run_dir(run: &Run, out: &Path, date: &str) -> Result<PathBuf> {
     fs::create_dir_all(out).map_err(|e| Error::io(out, e))?;
     let tmp = staging(out)?;
     write_files(run, tmp.path(), true)?;
-    publish(tmp, &run_dir_name(out, date, &run.host.hostname))
+    publish(tmp, run_dir_names(out, date, &run.host.hostname))
 }
 
-/// Renames a finished staging folder to `dir` (removing it if that fails).
-fn publish(tmp: tempfile::TempDir, dir: &Path) -> Result<PathBuf> {
-    let tmp_path = tmp.keep();
-    fs::rename(&tmp_path, dir).map_err(|e| {
-        let _ = fs::remove_dir_all(&tmp_path);
-        Error::io(dir, e)
-    })?;
-    Ok(dir.to_path_buf())
+/// Moves a finished staging folder to the first of `names` that this run can claim:
+/// the name is taken with an exclusive create (two runs never get the same one, and a
+/// folder that exists, empty or not, is never replaced), then the staging folder is
+/// renamed over the empty folder just made. Nothing is published after a signal.
+fn publish(tmp: tempfile::TempDir, names: impl Iterator<Item = PathBuf>) -> Result<PathBuf> {
+    for dir in names.take(10_000) {
+        crate::signal::check()?;
+        match fs::create_dir(&dir) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+            Err(e) => return Err(Error::io(&dir, e)),
+        }
+        let tmp_path = tmp.keep();
+        return match fs::rename(&tmp_path, &dir) {
+            Ok(()) => Ok(dir),
+            Err(e) => {
+                let _ = fs::remove_dir_all(&tmp_path);
+                let _ = fs::remove_dir(&dir);
+                Err(Error::io(&dir, e))
+            }
+        };
+    }
+    Err(Error::Internal("no free run folder name".into()))
 }
 
 /// Writes a comparison folder under `out` (whole or not at all): compare.md and the
@@ -273,7 +281,7 @@ pub fn write_compare_dir(runs: &[compare::Named], out: &Path, date: &str) -> Res
     if runs.iter().all(|r| !r.run.ladder.is_empty()) {
         crate::plot::ladder_chart(&labelled, tmp.path(), "ladder")?;
     }
-    publish(tmp, &run_dir_name(out, date, "compare"))
+    publish(tmp, run_dir_names(out, date, "compare"))
 }
 
 /// Redraws the files of an existing run folder from its record (for `ladder report`):
@@ -535,6 +543,37 @@ pub fn comparison_lines(run: &Run) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_taken_name_even_an_empty_folder_is_skipped_never_replaced() {
+        let out = tempfile::tempdir().unwrap();
+        let names = || run_dir_names(out.path(), "2026-01-01", "h/x");
+        let first = names().next().unwrap();
+        assert!(first.ends_with("2026-01-01-h_x"));
+        fs::create_dir(&first).unwrap();
+        let stage = |name: &str| {
+            let tmp = staging(out.path()).unwrap();
+            fs::write(tmp.path().join("run.json"), name).unwrap();
+            tmp
+        };
+        let second = publish(stage("a"), names()).unwrap();
+        let third = publish(stage("b"), names()).unwrap();
+        assert!(second.ends_with("2026-01-01-h_x-2"), "{}", second.display());
+        assert!(third.ends_with("2026-01-01-h_x-3"), "{}", third.display());
+        assert!(
+            entries_of(&first).is_empty(),
+            "the empty folder was replaced"
+        );
+        assert_eq!(fs::read_to_string(second.join("run.json")).unwrap(), "a");
+        assert_eq!(entries_of(out.path()).len(), 3, "no staging folder is left");
+    }
+
+    fn entries_of(dir: &Path) -> Vec<PathBuf> {
+        fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect()
+    }
 
     #[test]
     fn ratios_keep_three_significant_digits() {

@@ -1,12 +1,19 @@
 //! Managed servers for a run: started in a run-owned temp dir on a free loopback port
 //! (and a unix socket), waited for until they answer, and stopped when dropped — after
 //! an error or Ctrl-C too. Nothing is started permanently.
+//!
+//! Locked down: a random per-run password on every transport (passed in a file inside
+//! the 0700 temp dir, never on argv), loopback only, socket dirs 0700. Each server runs
+//! in its own process group (a terminal's Ctrl-C reaches ladder only, which then stops
+//! it in order) and gets SIGKILL when ladder dies, even by SIGKILL (parent-death
+//! signal).
 
 pub mod postgres;
 pub mod redis;
 
 use crate::error::{Error, Result};
 use std::net::TcpListener;
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command};
 use std::time::{Duration, Instant};
@@ -23,6 +30,66 @@ pub fn free_port() -> Result<u16> {
     l.local_addr()
         .map(|a| a.port())
         .map_err(|e| Error::Internal(format!("no free loopback port: {e}")))
+}
+
+/// A random per-run password: 32 hex digits (128 bits), safe in any URL unencoded.
+pub fn random_password() -> String {
+    format!("{:032x}", rand::random::<u128>())
+}
+
+/// A fresh temp dir for a managed server (`<tmp>/ladder-<kind>-<pid>-<random>`), mode
+/// 0700.
+pub fn private_dir(kind: &str) -> Result<tempfile::TempDir> {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::Builder::new()
+        .prefix(&crate::clean::server_dir_prefix(kind))
+        .tempdir()
+        .map_err(|e| Error::Internal(format!("cannot make a temp dir: {e}")))?;
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o700))
+        .map_err(|e| Error::io(dir.path(), e))?;
+    Ok(dir)
+}
+
+/// Writes `text` to a new file only its owner can read (0600).
+pub fn write_private(path: &Path, text: &str) -> Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .and_then(|mut f| f.write_all(text.as_bytes()))
+        .map_err(|e| Error::io(path, e))
+}
+
+/// Makes `cmd`'s process leave our process group (a terminal's Ctrl-C is ours to
+/// handle) and get SIGKILL when the thread that spawned it dies, SIGKILL of ladder
+/// included.
+pub fn detach_but_tie(cmd: &mut Command) {
+    // SAFETY: getpid has no preconditions.
+    let parent = unsafe { libc::getpid() };
+    cmd.process_group(0);
+    // SAFETY: the closure runs in the forked child before exec and only makes
+    // async-signal-safe calls (prctl, getppid); it runs after any uid/gid change, which
+    // would clear the parent-death signal.
+    unsafe {
+        cmd.pre_exec(move || {
+            #[cfg(target_os = "linux")]
+            {
+                if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0) != 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                // The parent may have died before the prctl: then nobody would kill us.
+                if libc::getppid() != parent {
+                    return Err(std::io::Error::other("ladder exited during the start"));
+                }
+            }
+            #[cfg(not(target_os = "linux"))]
+            let _ = parent;
+            Ok(())
+        });
+    }
 }
 
 /// Finds an executable on PATH or in `extra` directories.
@@ -62,8 +129,10 @@ pub struct ManagedProcess {
 }
 
 impl ManagedProcess {
-    /// Spawns `cmd`, named `name` in messages.
+    /// Spawns `cmd`, named `name` in messages, in its own process group and tied to
+    /// our life (see [`detach_but_tie`]).
     pub fn spawn(name: &str, cmd: &mut Command) -> Result<ManagedProcess> {
+        detach_but_tie(cmd);
         let child = cmd
             .spawn()
             .map_err(|e| Error::Unusable(format!("could not start {name}: {e}")))?;

@@ -1,6 +1,8 @@
-//! A managed PostgreSQL: `initdb` into a run-owned temp dir, then `postgres` itself as a
-//! [`ManagedProcess`] on a free loopback port plus a unix socket in that dir, stopped
-//! (immediate shutdown: the data is thrown away) when dropped.
+//! A managed PostgreSQL: `initdb` into a run-owned 0700 temp dir, then `postgres` itself
+//! as a [`ManagedProcess`] on a free loopback port plus a unix socket in that dir,
+//! stopped (immediate shutdown: the data is thrown away) when dropped. Every login, TCP
+//! and socket alike, needs the run's random password (SCRAM-SHA-256), which initdb
+//! reads from a 0600 file in the temp dir (`--pwfile`, never argv) removed right after.
 //!
 //! PostgreSQL refuses to run as root. As root, `initdb` and `postgres` run as the
 //! `postgres` user, with the temp dir owned by it and as their working directory. The
@@ -8,7 +10,10 @@
 //! through `runuser`: the postmaster is then our direct child, so its pid is the one we
 //! signal, wait for, and report, with no wrapper process in between.
 
-use super::{find_binary, free_port, install_hint, wait_until, ManagedProcess};
+use super::{
+    detach_but_tie, find_binary, free_port, install_hint, private_dir, random_password, wait_until,
+    write_private, ManagedProcess,
+};
 use crate::error::{Error, Result};
 use std::fs::File;
 use std::os::unix::process::CommandExt;
@@ -28,6 +33,7 @@ pub struct ManagedPostgres {
     pub socket_dir: PathBuf,
     /// The major version, from the binary directory ("15"), or "unknown".
     pub version: String,
+    password: String,
     _dir: tempfile::TempDir,
 }
 
@@ -62,18 +68,9 @@ impl ManagedPostgres {
             .ok_or_else(|| Error::Unusable(install_hint("PostgreSQL")))
     }
 
-    /// Starts a server with trust authentication on both transports.
+    /// Starts a server whose superuser logs in with a random per-run password
+    /// (SCRAM-SHA-256) on both transports.
     pub fn start() -> Result<ManagedPostgres> {
-        Self::launch(None)
-    }
-
-    /// Starts a server where TCP logins need `password` (scram-sha-256) for the
-    /// superuser; the unix socket stays trust.
-    pub fn start_with_password(password: &str) -> Result<ManagedPostgres> {
-        Self::launch(Some(password))
-    }
-
-    fn launch(password: Option<&str>) -> Result<ManagedPostgres> {
         let bin = Self::bin_dir()?;
         let version = bin
             .parent()
@@ -83,10 +80,7 @@ impl ManagedPostgres {
             .unwrap_or("unknown")
             .to_string();
         let run_as = run_as()?;
-        let dir = tempfile::Builder::new()
-            .prefix("ladder-pg-")
-            .tempdir()
-            .map_err(|e| Error::Internal(format!("cannot make a temp dir: {e}")))?;
+        let dir = private_dir("pg")?;
         let data = dir.path().join("data");
         let log_path = dir.path().join("postgres.log");
         let log = File::create(&log_path).map_err(|e| Error::io(&log_path, e))?;
@@ -101,20 +95,15 @@ impl ManagedPostgres {
             "--locale=C",
             "--no-sync",
         ]);
+        let password = random_password();
         let pwfile = dir.path().join("pwfile");
-        match password {
-            Some(pw) => {
-                std::fs::write(&pwfile, format!("{pw}\n")).map_err(|e| Error::io(&pwfile, e))?;
-                give_to(&pwfile, run_as)?;
-                initdb
-                    .args(["--auth-local=trust", "--auth-host=scram-sha-256"])
-                    .arg(format!("--pwfile={}", pwfile.display()));
-            }
-            None => {
-                initdb.arg("--auth=trust");
-            }
-        }
+        write_private(&pwfile, &format!("{password}\n"))?;
+        give_to(&pwfile, run_as)?;
+        initdb
+            .arg("--auth=scram-sha-256")
+            .arg(format!("--pwfile={}", pwfile.display()));
         as_server_user(&mut initdb, dir.path(), run_as);
+        detach_but_tie(&mut initdb);
         let out = initdb
             .stdin(Stdio::null())
             .output()
@@ -148,6 +137,7 @@ impl ManagedPostgres {
             .host_path(&socket_dir)
             .port(port)
             .user(SUPERUSER)
+            .password(&password)
             .dbname("postgres")
             .connect_timeout(Duration::from_secs(1));
         let ready = wait_until("the managed postgres", Duration::from_secs(30), || {
@@ -166,13 +156,14 @@ impl ManagedPostgres {
             port,
             socket_dir,
             version,
+            password,
             _dir: dir,
         })
     }
 
-    /// The TCP URL (superuser, database `postgres`, no password).
+    /// The TCP URL (superuser with the run's password, database `postgres`).
     pub fn tcp_url(&self) -> String {
-        format!("postgres://{SUPERUSER}@127.0.0.1:{}/postgres", self.port)
+        self.url("127.0.0.1")
     }
 
     /// The unix-socket URL: the socket dir, percent-encoded, as the host.
@@ -188,7 +179,14 @@ impl ManagedPostgres {
                 _ => format!("%{b:02X}"),
             })
             .collect();
-        format!("postgres://{SUPERUSER}@{host}:{}/postgres", self.port)
+        self.url(&host)
+    }
+
+    fn url(&self, host: &str) -> String {
+        format!(
+            "postgres://{SUPERUSER}:{}@{host}:{}/postgres",
+            self.password, self.port
+        )
     }
 
     /// The postmaster's process id.

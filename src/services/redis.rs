@@ -1,9 +1,13 @@
-//! A managed `redis-server`: temp dir, free loopback port plus a unix socket, no
+//! A managed `redis-server`: a 0700 temp dir holding its config (with the run's random
+//! `requirepass`: never on argv), a free loopback port plus a unix socket (0700), no
 //! persistence, stopped on drop.
 
-use super::{find_binary, free_port, install_hint, wait_until, ManagedProcess};
+use super::{
+    find_binary, free_port, install_hint, private_dir, random_password, wait_until, write_private,
+    ManagedProcess,
+};
 use crate::error::{Error, Result};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
@@ -14,6 +18,7 @@ pub struct ManagedRedis {
     pub port: u16,
     /// The unix socket path.
     pub socket: PathBuf,
+    password: String,
     _dir: tempfile::TempDir,
 }
 
@@ -27,54 +32,67 @@ impl ManagedRedis {
     /// Starts redis-server and waits until it answers PING on both transports.
     pub fn start() -> Result<ManagedRedis> {
         let bin = Self::binary()?;
-        let dir = tempfile::Builder::new()
-            .prefix("ladder-redis-")
-            .tempdir()
-            .map_err(|e| Error::Internal(format!("cannot make a temp dir: {e}")))?;
+        let dir = private_dir("redis")?;
         let port = free_port()?;
         let socket = dir.path().join("redis.sock");
+        let password = random_password();
+        let config = dir.path().join("redis.conf");
+        write_private(
+            &config,
+            &format!(
+                "port {port}\nbind 127.0.0.1\nprotected-mode yes\nrequirepass {password}\n\
+                 unixsocket {}\nunixsocketperm 700\nsave \"\"\nappendonly no\n\
+                 daemonize no\ndir {}\n",
+                socket.display(),
+                dir.path().display()
+            ),
+        )?;
         let mut cmd = Command::new(bin);
-        cmd.arg("--port")
-            .arg(port.to_string())
-            .args(["--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
-            .arg("--unixsocket")
-            .arg(&socket)
-            .args(["--unixsocketperm", "700", "--daemonize", "no", "--dir"])
-            .arg(dir.path())
+        cmd.arg(&config)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null());
         let mut process = ManagedProcess::spawn("redis-server", &mut cmd)?;
-        let url = format!("redis://127.0.0.1:{port}/");
+        let urls = [tcp_url(&password, port), unix_url(&password, &socket)];
         wait_until("the managed redis-server", Duration::from_secs(10), || {
             process.check_alive().is_ok()
-                && socket.exists()
-                && ::redis::Client::open(url.as_str())
-                    .and_then(|c| c.get_connection_with_timeout(Duration::from_millis(200)))
-                    .and_then(|mut c| ::redis::cmd("PING").query::<String>(&mut c))
-                    .is_ok()
+                && urls.iter().all(|url| {
+                    ::redis::Client::open(url.as_str())
+                        .and_then(|c| c.get_connection_with_timeout(Duration::from_millis(200)))
+                        .and_then(|mut c| ::redis::cmd("PING").query::<String>(&mut c))
+                        .is_ok()
+                })
         })?;
         process.check_alive()?;
         Ok(ManagedRedis {
             process,
             port,
             socket,
+            password,
             _dir: dir,
         })
     }
 
-    /// The TCP URL.
+    /// The TCP URL, with the run's password.
     pub fn tcp_url(&self) -> String {
-        format!("redis://127.0.0.1:{}/", self.port)
+        tcp_url(&self.password, self.port)
     }
 
-    /// The unix-socket URL.
+    /// The unix-socket URL, with the run's password.
     pub fn unix_url(&self) -> String {
-        format!("redis+unix://{}", self.socket.display())
+        unix_url(&self.password, &self.socket)
     }
 
     /// The server's process id.
     pub fn pid(&self) -> u32 {
         self.process.pid()
     }
+}
+
+fn tcp_url(password: &str, port: u16) -> String {
+    format!("redis://:{password}@127.0.0.1:{port}/")
+}
+
+fn unix_url(password: &str, socket: &Path) -> String {
+    format!("redis+unix://{}?pass={password}", socket.display())
 }

@@ -11,12 +11,16 @@
 //! The first query on a brand-new connection (prepare + execute, cold caches of that
 //! session) and the connect itself are recorded apart from the warm ones.
 //!
-//! On PostgreSQL everything lives in a run-unique schema (`ladder_run_<pid>_<hex>`),
-//! every statement names it, and a guard drops it with CASCADE at the end — after an
-//! error or Ctrl-C too, over a fresh connection. Nothing outside it is touched.
+//! On PostgreSQL everything lives in a run-unique schema
+//! (`ladder_run_<start>_<pid>_<hex>`), every statement names it, and a guard drops it
+//! with CASCADE at the end — after an error or Ctrl-C too, over a fresh connection.
+//! Nothing outside it is touched. Every connect gives up after [`CONNECT_TIMEOUT`]
+//! (a server that accepts and never answers included), and every session of the run
+//! has a `statement_timeout`.
 
-use super::{redact_url, Latencies, Rung};
+use super::{Latencies, Rung};
 use crate::error::{Error, Result};
+use crate::redact::redact_url;
 use crate::signal;
 use postgres::{Client, NoTls, Statement};
 use rand::rngs::SmallRng;
@@ -38,6 +42,9 @@ const CATEGORIES: i32 = 20;
 const EPOCH_S: i64 = 1_700_000_000;
 /// How long a PostgreSQL connect may take before the target counts as unreachable.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// The `statement_timeout` of the run's sessions: the longest query (the aggregate on
+/// the largest data set) takes seconds.
+pub const STATEMENT_TIMEOUT: &str = "300s";
 
 /// The data set of a run: its size and seed. The rows are generated, never stored.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -578,7 +585,7 @@ pub fn measure_sqlite(
     step: &mut dyn FnMut(&str),
 ) -> Result<Vec<Rung>> {
     let scratch = tempfile::Builder::new()
-        .prefix(".ladder-sqlite-")
+        .prefix(&crate::clean::out_temp_prefix("sqlite"))
         .tempdir_in(scratch_in)
         .map_err(|e| Error::io(scratch_in, e))?;
     let path: PathBuf = keep.map_or_else(|| scratch.path().join("ladder.db"), Path::to_path_buf);
@@ -698,9 +705,13 @@ fn pg_err(context: &str, e: postgres::Error) -> Error {
 /// Parses a PostgreSQL URL (bad input: exit 2, password redacted) and sets the connect
 /// timeout where the URL has none.
 pub fn pg_config(url: &str) -> Result<postgres::Config> {
-    let mut config: postgres::Config = url
-        .parse()
-        .map_err(|e| Error::Input(format!("{} is not a PostgreSQL URL: {e}", redact_url(url))))?;
+    let mut config = url.parse::<postgres::Config>().map_err(|e| {
+        Error::Input(format!(
+            "{} is not a PostgreSQL URL: {}",
+            redact_url(url),
+            crate::redact::redact_text(&e.to_string())
+        ))
+    })?;
     if config.get_connect_timeout().is_none() {
         config.connect_timeout(CONNECT_TIMEOUT);
     }
@@ -740,20 +751,58 @@ impl PgTarget {
         })
     }
 
-    fn connect(&self, i: usize) -> Result<Client> {
+    /// A session over transport `i` with the run's `statement_timeout`.
+    pub fn connect(&self, i: usize) -> Result<Client> {
         let (name, config) = &self.transports[i];
-        config
-            .connect(NoTls)
-            .map_err(|e| pg_err(&format!("cannot connect over {name} to {}", self.server), e))
+        let context = format!("cannot connect over {name} to {}", self.server);
+        let mut client = connect_within(config, &context)?;
+        client
+            .batch_execute(&format!("SET statement_timeout = '{STATEMENT_TIMEOUT}'"))
+            .map_err(|e| pg_err(&context, e))?;
+        Ok(client)
     }
 
-    /// Connects once and runs `SELECT 1`: an unreachable or unusable server fails here,
-    /// before anything is measured.
+    /// Connects once and checks that the run can work there: the server answers and
+    /// the user may CREATE a schema in the database. An unreachable, unusable or
+    /// read-only target fails here (exit 2), before anything is measured.
     pub fn probe(&self) -> Result<()> {
-        self.connect(0)?
-            .simple_query("SELECT 1")
-            .map(drop)
-            .map_err(|e| pg_err(&self.server, e))
+        let row = self
+            .connect(0)?
+            .query_one(
+                "SELECT has_database_privilege(current_database(), 'CREATE'), \
+                 current_user::text, current_database()::text",
+                &[],
+            )
+            .map_err(|e| pg_err(&self.server, e))?;
+        if !row.get::<_, bool>(0) {
+            return Err(Error::Unusable(format!(
+                "PostgreSQL at {}: user {} may not CREATE a schema in database {}; the run \
+                 works in a schema of its own (GRANT CREATE ON DATABASE, or another database)",
+                self.server,
+                row.get::<_, String>(1),
+                row.get::<_, String>(2)
+            )));
+        }
+        Ok(())
+    }
+}
+
+/// Connects with `config`, giving up after [`CONNECT_TIMEOUT`] even where the server
+/// accepts and never answers (the client's own timeout covers only the TCP connect).
+/// A connect given up on leaves its thread blocked until we exit. No signal check
+/// here: the cleanup guards connect after Ctrl-C too.
+fn connect_within(config: &postgres::Config, context: &str) -> Result<Client> {
+    let (tx, rx) = std::sync::mpsc::channel();
+    let config = config.clone();
+    std::thread::spawn(move || {
+        let _ = tx.send(config.connect(NoTls));
+    });
+    match rx.recv_timeout(CONNECT_TIMEOUT) {
+        Ok(result) => result.map_err(|e| pg_err(context, e)),
+        Err(_) => Err(Error::Unusable(format!(
+            "PostgreSQL: {context}: no answer within {} s",
+            CONNECT_TIMEOUT.as_secs()
+        ))),
     }
 }
 
@@ -768,11 +817,7 @@ struct SchemaGuard {
 
 impl SchemaGuard {
     fn create(mut client: Client, config: &postgres::Config) -> Result<SchemaGuard> {
-        let schema = format!(
-            "ladder_run_{}_{:08x}",
-            std::process::id(),
-            rand::random::<u32>()
-        );
+        let schema = crate::clean::schema_name();
         client
             .batch_execute(&format!("CREATE SCHEMA {schema}"))
             .map_err(|e| pg_err("cannot create the run's schema", e))?;
@@ -789,7 +834,8 @@ impl SchemaGuard {
 
     fn drop_sql(&self) -> String {
         format!(
-            "SET lock_timeout = '10s'; DROP SCHEMA IF EXISTS {} CASCADE",
+            "SET lock_timeout = '10s'; SET statement_timeout = '60s'; \
+             DROP SCHEMA IF EXISTS {} CASCADE",
             self.schema
         )
     }
@@ -812,7 +858,7 @@ impl Drop for SchemaGuard {
             return;
         }
         drop(self.client.take());
-        if let Ok(mut c) = self.config.connect(NoTls) {
+        if let Ok(mut c) = connect_within(&self.config, "drop the run's schema") {
             let _ = c.batch_execute(&self.drop_sql());
         }
     }
@@ -905,7 +951,7 @@ impl PointLookups {
     /// SQLite in a temp dir under `scratch_in`.
     pub fn sqlite(data: &DataSet, scratch_in: &Path) -> Result<PointLookups> {
         let scratch = tempfile::Builder::new()
-            .prefix(".ladder-sqlite-")
+            .prefix(&crate::clean::out_temp_prefix("sqlite"))
             .tempdir_in(scratch_in)
             .map_err(|e| Error::io(scratch_in, e))?;
         let mut s = sqlite_open(&scratch.path().join("ladder.db"))?;

@@ -2,14 +2,19 @@
 //! connection (DNS, TCP handshake, request, full response), as a client calling a
 //! third-party API would. Plain `http://` only; no redirects are followed.
 
-use super::{redact_url, Latencies, Rung};
+use super::{Latencies, Rung};
 use crate::error::{Error, Result};
+use crate::redact::redact_url;
 use std::io::{Read, Write};
 use std::net::{TcpStream, ToSocketAddrs};
 use std::time::Duration;
 
 /// Connect, read and write timeout per request.
 pub const TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The most of a response that is read (the rest is cut off with the connection): an
+/// endless answer must not eat memory.
+pub const MAX_RESPONSE: u64 = 16 << 20;
 
 /// A parsed `http://host[:port][/path]` URL.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -79,7 +84,10 @@ fn get_once(url: &HttpUrl, shown: &str) -> Result<u16> {
     )
     .map_err(unusable)?;
     let mut response = Vec::new();
-    s.read_to_end(&mut response).map_err(unusable)?;
+    (&mut s)
+        .take(MAX_RESPONSE)
+        .read_to_end(&mut response)
+        .map_err(unusable)?;
     let head = String::from_utf8_lossy(&response[..response.len().min(64)]).into_owned();
     head.split_whitespace()
         .nth(1)

@@ -2,14 +2,18 @@
 //! TCP and a unix socket, back-to-back and spaced out (an idle server and client answer
 //! slower), and a pipelined batch for the per-command cost.
 //!
-//! Safe on a user's server: every key lives under one run-unique prefix and is deleted
-//! at the end (a guard does it after an error or Ctrl-C too); no FLUSHDB, FLUSHALL or
-//! CONFIG SET; the URL's password never reaches a message or the record.
+//! Safe on a user's server: every key lives under one run-unique prefix, has an expiry
+//! and is deleted at the end (a guard does it after an error or Ctrl-C too); no
+//! FLUSHDB, FLUSHALL, KEYS or CONFIG SET; the URL's password never reaches a message
+//! or the record.
 
-use super::{redact_url, Latencies, Rung};
+use super::{Latencies, Rung};
 use crate::error::{Error, Result};
+use crate::redact::redact_url;
 use crate::services::redis::ManagedRedis;
 use redis::{Commands, Connection};
+use std::cell::RefCell;
+use std::collections::BTreeSet;
 use std::time::Duration;
 
 /// How long connecting may take before the target counts as unreachable.
@@ -93,14 +97,21 @@ pub fn connect(url: &str) -> Result<Connection> {
 }
 
 fn one_line(e: &redis::RedisError) -> String {
-    e.to_string().lines().next().unwrap_or("error").to_string()
+    crate::redact::redact_text(e.to_string().lines().next().unwrap_or("error"))
 }
 
-/// The run's keys on one Redis: all under one run-unique prefix, every one of them
-/// deleted when this is dropped (after an error or Ctrl-C too).
+/// The expiry of every key a run writes (seconds): a killed run's keys go by
+/// themselves within this time, or at once with `ladder clean`.
+pub const KEY_TTL_S: u64 = 3600;
+
+/// The run's keys on one Redis: all under one run-unique prefix that carries the run's
+/// start time and pid (see [`crate::clean`]); every key handed out is deleted by name
+/// when this is dropped (after an error or Ctrl-C too), in batches: no SCAN over the
+/// user's keyspace.
 pub struct RunKeys {
     url: String,
     prefix: String,
+    handed_out: RefCell<BTreeSet<String>>,
 }
 
 impl RunKeys {
@@ -108,13 +119,16 @@ impl RunKeys {
     pub fn new(url: &str) -> RunKeys {
         RunKeys {
             url: url.to_string(),
-            prefix: run_prefix(),
+            prefix: crate::clean::redis_prefix(),
+            handed_out: RefCell::default(),
         }
     }
 
-    /// The full name of the run's key `name`.
+    /// The full name of the run's key `name` (the caller writes it with an expiry).
     pub fn key(&self, name: &str) -> String {
-        format!("{}{name}", self.prefix)
+        let key = format!("{}{name}", self.prefix);
+        self.handed_out.borrow_mut().insert(key.clone());
+        key
     }
 }
 
@@ -123,27 +137,39 @@ impl Drop for RunKeys {
         let Ok(mut conn) = connect(&self.url) else {
             return;
         };
-        let pattern = format!("{}*", self.prefix);
-        let keys: Vec<String> = conn
-            .scan_match::<_, String>(&pattern)
-            .map(|it| it.filter_map(|k| k.ok()).collect())
-            .unwrap_or_default();
-        if !keys.is_empty() {
-            let _: redis::RedisResult<()> = conn.del(keys);
+        let keys: Vec<String> = std::mem::take(self.handed_out.get_mut())
+            .into_iter()
+            .collect();
+        for batch in keys.chunks(crate::clean::SCAN_BATCH) {
+            let _: redis::RedisResult<()> = conn.del(batch);
         }
     }
 }
 
-fn run_prefix() -> String {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.subsec_nanos())
-        .unwrap_or(0);
-    format!(
-        "ladder:{}:{:08x}:",
-        std::process::id(),
-        nanos ^ rand::random::<u32>()
-    )
+/// A warning where the user's Redis evicts any key at maxmemory (an `allkeys-*`
+/// policy): the run's few keys could push out theirs. None where it does not, or where
+/// INFO does not say.
+pub fn eviction_warning(url: &str) -> Result<Option<String>> {
+    let shown = redact_url(url);
+    let mut conn = connect(url)?;
+    let info: String = redis::cmd("INFO")
+        .arg("memory")
+        .query(&mut conn)
+        .map_err(|e| Error::Unusable(format!("Redis at {shown}: INFO: {}", one_line(&e))))?;
+    let field = |name: &str| {
+        info.lines()
+            .find_map(|l| l.strip_prefix(name)?.strip_prefix(':'))
+            .map(str::trim)
+    };
+    let max: u64 = field("maxmemory").and_then(|v| v.parse().ok()).unwrap_or(0);
+    let policy = field("maxmemory_policy").unwrap_or("");
+    Ok((max > 0 && policy.starts_with("allkeys-")).then(|| {
+        format!(
+            "warning: Redis at {shown} has maxmemory {} with {policy}: the run's keys (under \
+             1 MiB, expiring within {KEY_TTL_S} s, removed at the end) can evict other keys",
+            crate::units::format_size(max)
+        )
+    }))
 }
 
 /// Measures every operation on every transport of `target`.
@@ -167,7 +193,9 @@ pub fn measure(
         let value = "x".repeat(100);
         let err =
             |e: redis::RedisError| Error::Unusable(format!("Redis at {shown}: {}", one_line(&e)));
-        let () = conn.set(&hit, &value).map_err(err)?;
+        let () = conn.set_ex(&hit, &value, KEY_TTL_S).map_err(err)?;
+        // INCR keeps the expiry of the key it increments.
+        let () = conn.set_ex(&counter, 0, KEY_TTL_S).map_err(err)?;
 
         type Op<'a> = Box<dyn FnMut(&mut Connection) -> redis::RedisResult<()> + 'a>;
         let ops: Vec<(&str, Op)> = vec![

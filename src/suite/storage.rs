@@ -158,7 +158,7 @@ impl TestFile {
             )));
         }
         let free = free_bytes(&dir);
-        if free.is_some_and(|f| f < cfg.file_size + (64 << 20)) {
+        if free.is_some_and(|f| f < cfg.file_size.saturating_add(64 << 20)) {
             return Err(Error::Unusable(format!(
                 "{} has {} free; the test file needs {} plus 64 MiB",
                 dir.display(),
@@ -171,7 +171,7 @@ impl TestFile {
             None => "unknown filesystem".into(),
         };
         let tmp = tempfile::Builder::new()
-            .prefix(".ladder-storage-")
+            .prefix(&crate::clean::out_temp_prefix("storage"))
             .tempdir_in(&dir)
             .map_err(|e| Error::Input(format!("cannot write in {}: {e}", dir.display())))?;
         let path = tmp.path().join("data.bin");

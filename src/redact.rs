@@ -1,0 +1,238 @@
+//! Secrets out of everything we print or record. Redaction follows what the clients
+//! parse, and errs on the side of masking:
+//!
+//! - user info: everything between `://` and the **last** `@` (the PostgreSQL client
+//!   ends it at the first `@` anywhere, so `postgres://u:pa/ss@host` has the password
+//!   `pa/ss`; the last `@` covers that and every stricter parser);
+//! - secret parameters anywhere: `password=`, `?pass=` (redis+unix), `&token=`,
+//!   `api_key=`... in query strings and in key/value connection strings
+//!   (`host=h password='a b'`), quoted values included;
+//! - free text (clap's error line, a client's message): every word that looks like a
+//!   URL or a `key=value` pair is redacted the same way.
+
+/// What replaces a secret.
+pub const MASK: &str = "***";
+
+/// Whether a parameter name names a secret: password, pass, pwd, token, api_key,
+/// secret, auth, sig... (case-insensitive).
+pub fn is_secret_key(key: &str) -> bool {
+    let k = key.to_ascii_lowercase();
+    [
+        "pass",
+        "pwd",
+        "secret",
+        "token",
+        "key",
+        "auth",
+        "sig",
+        "credential",
+        "session",
+    ]
+    .iter()
+    .any(|s| k.contains(s))
+}
+
+/// A URL or connection string with every secret replaced by [`MASK`].
+pub fn redact_url(url: &str) -> String {
+    let (head, rest) = match url.find("://") {
+        Some(i) => url.split_at(i + 3),
+        None => ("", url),
+    };
+    let rest = match rest.rfind('@') {
+        Some(at) => format!("{}@{}", mask_userinfo(&rest[..at]), &rest[at + 1..]),
+        None => rest.to_string(),
+    };
+    format!("{head}{}", redact_params(&rest))
+}
+
+/// `user:***` for `user:password`, `***` where the user part could itself be a
+/// secret (no colon: a token) or is not a plain name.
+fn mask_userinfo(userinfo: &str) -> String {
+    match userinfo.split_once(':') {
+        Some((user, _)) if !user.contains(['/', '?', '#', '&', '=']) => format!("{user}:{MASK}"),
+        _ if userinfo.is_empty() => String::new(),
+        _ => MASK.to_string(),
+    }
+}
+
+/// Masks the value of every secret `key=value` parameter: in a query string (after
+/// `?`, `&`, `;` or `#`) or a key/value string (after whitespace). A value ends at
+/// whitespace, `&`, `;` or `#`; a value in single quotes ends at the closing quote
+/// (backslash escapes honoured, as libpq does).
+pub fn redact_params(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(eq) = rest.find('=') {
+        let (before, after) = (&rest[..eq], &rest[eq + 1..]);
+        let key_start = before
+            .rfind(|c: char| c.is_whitespace() || "?&;#'\"".contains(c))
+            .map_or(0, |i| {
+                i + before[i..].chars().next().map_or(1, char::len_utf8)
+            });
+        let key = before[key_start..].trim();
+        out.push_str(before);
+        out.push('=');
+        // Already masked (text redacted twice): keep what follows the mask.
+        let value_len = if after.starts_with(MASK) {
+            MASK.len()
+        } else {
+            value_len(after)
+        };
+        if is_secret_key(key) && value_len > 0 {
+            out.push_str(MASK);
+        } else {
+            out.push_str(&after[..value_len]);
+        }
+        rest = &after[value_len..];
+    }
+    out.push_str(rest);
+    out
+}
+
+/// The length of the value at the start of `s` (see [`redact_params`]).
+fn value_len(s: &str) -> usize {
+    let end = |s: &str| {
+        s.find(|c: char| c.is_whitespace() || "&;#".contains(c))
+            .unwrap_or(s.len())
+    };
+    let Some(quoted) = s.strip_prefix('\'') else {
+        return end(s);
+    };
+    let mut escaped = false;
+    for (i, c) in quoted.char_indices() {
+        match c {
+            '\\' if !escaped => escaped = true,
+            '\'' if !escaped => return i + 2,
+            _ => escaped = false,
+        }
+    }
+    s.len()
+}
+
+/// Free text (an error line, clap's echo of a bad value) with every URL, user info and
+/// secret parameter in it redacted.
+pub fn redact_text(text: &str) -> String {
+    let text = redact_params(text);
+    text.split_inclusive(char::is_whitespace)
+        .map(|word| {
+            let trimmed = word.trim_end();
+            let space = &word[trimmed.len()..];
+            let core = trimmed.trim_matches(|c: char| "'\"`()<>[],".contains(c));
+            if core.contains("://") || core.contains('@') {
+                let start = trimmed.find(core).unwrap_or(0);
+                format!(
+                    "{}{}{}{space}",
+                    &trimmed[..start],
+                    redact_url(core),
+                    &trimmed[start + core.len()..]
+                )
+            } else {
+                word.to_string()
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn assert_hidden(input: &str, secret: &str, want: &str) {
+        let got = redact_url(input);
+        assert!(!got.contains(secret), "{input} -> {got}");
+        assert_eq!(got, want, "{input}");
+        let text = redact_text(&format!("invalid value '{input}' for '--url <URL>'"));
+        assert!(!text.contains(secret), "{text}");
+    }
+
+    #[test]
+    fn user_info_is_masked_up_to_the_last_at() {
+        assert_hidden(
+            "redis://:hunter2@127.0.0.1:6379/0",
+            "hunter2",
+            "redis://:***@127.0.0.1:6379/0",
+        );
+        assert_hidden(
+            "postgres://bob:s3cr%40t@localhost/db?sslmode=disable",
+            "s3cr",
+            "postgres://bob:***@localhost/db?sslmode=disable",
+        );
+        assert_hidden(
+            "postgres://u:pa/ss@host/db",
+            "pa/ss",
+            "postgres://u:***@host/db",
+        );
+        assert_hidden("p://u:a@b@host/x", "a@b", "p://u:***@host/x");
+        assert_hidden("redis://token42@host", "token42", "redis://***@host");
+        assert_hidden("postgres://u:p?w#d@h/db", "p?w#d", "postgres://u:***@h/db");
+    }
+
+    #[test]
+    fn urls_without_secrets_are_unchanged() {
+        for url in [
+            "redis://127.0.0.1:6379",
+            "postgres://bob@localhost/db?sslmode=disable",
+            "http://example.com/api?q=1&page=2",
+            "redis+unix:///tmp/redis.sock?db=2",
+        ] {
+            assert_eq!(redact_url(url), url.replace("bob@", "***@"));
+        }
+    }
+
+    #[test]
+    fn secret_parameters_are_masked() {
+        assert_hidden(
+            "postgres://h/db?user=u&password=hunter2&sslmode=disable",
+            "hunter2",
+            "postgres://h/db?user=u&password=***&sslmode=disable",
+        );
+        assert_hidden(
+            "redis+unix:///tmp/r.sock?db=0&pass=hunter2",
+            "hunter2",
+            "redis+unix:///tmp/r.sock?db=0&pass=***",
+        );
+        assert_hidden(
+            "http://api.example.com/v1?api_key=abc123&q=x#access_token=zz9",
+            "abc123",
+            "http://api.example.com/v1?api_key=***&q=x#access_token=***",
+        );
+        assert!(!redact_url("http://h/?TOKEN=zz9").contains("zz9"));
+    }
+
+    #[test]
+    fn key_value_strings_are_masked_quotes_included() {
+        assert_hidden(
+            "host=localhost user=bob password=hunter2 dbname=x",
+            "hunter2",
+            "host=localhost user=bob password=*** dbname=x",
+        );
+        assert_hidden(
+            "host=h password='a b\\' c' dbname=x",
+            "b\\' c",
+            "host=h password=*** dbname=x",
+        );
+        assert_eq!(redact_url("password = spaced"), "password = spaced");
+    }
+
+    #[test]
+    fn unparsable_urls_are_masked_too() {
+        assert_hidden(
+            "postgres://u:hunter2@host:notaport/db",
+            "hunter2",
+            "postgres://u:***@host:notaport/db",
+        );
+        assert_hidden(":hunter2@host:6379", "hunter2", ":***@host:6379");
+        assert_hidden("u:hunter2@", "hunter2", "u:***@");
+    }
+
+    #[test]
+    fn free_text_is_redacted_word_by_word() {
+        let line = "unexpected argument 'redis://:pw42@h:1/' found; also (password=pw43)";
+        let got = redact_text(line);
+        assert!(!got.contains("pw42") && !got.contains("pw43"), "{got}");
+        assert!(got.starts_with("unexpected argument 'redis://:***@h:1/' found"));
+        assert_eq!(redact_text("no secret here"), "no secret here");
+        let twice = redact_text(&format!("at {}: refused", redact_url("h?pass=x")));
+        assert_eq!(twice, "at h?pass=***: refused");
+    }
+}
