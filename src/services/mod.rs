@@ -92,6 +92,27 @@ pub fn detach_but_tie(cmd: &mut Command) {
     }
 }
 
+/// Makes `cmd`'s process (and every process it forks: PostgreSQL's backends) run on
+/// `cpu` alone: a managed server's placement is decided, never inherited from whatever
+/// the spawning thread was pinned to.
+pub fn pin_child(cmd: &mut Command, cpu: usize) {
+    // SAFETY: the closure runs in the forked child before exec and only makes the
+    // async-signal-safe sched_setaffinity call on a set built on its own stack.
+    #[cfg(target_os = "linux")]
+    unsafe {
+        cmd.pre_exec(move || {
+            let mut set: libc::cpu_set_t = std::mem::zeroed();
+            libc::CPU_SET(cpu, &mut set);
+            if libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = (cmd, cpu);
+}
+
 /// Finds an executable on PATH or in `extra` directories.
 pub fn find_binary(name: &str, extra: &[PathBuf]) -> Option<PathBuf> {
     let path = std::env::var_os("PATH").unwrap_or_default();
@@ -129,10 +150,14 @@ pub struct ManagedProcess {
 }
 
 impl ManagedProcess {
-    /// Spawns `cmd`, named `name` in messages, in its own process group and tied to
-    /// our life (see [`detach_but_tie`]).
+    /// Spawns `cmd`, named `name` in messages, in its own process group, tied to our
+    /// life (see [`detach_but_tie`]) and pinned to the run's server CPU (see
+    /// [`crate::suite::placement::CpuPlan`]).
     pub fn spawn(name: &str, cmd: &mut Command) -> Result<ManagedProcess> {
         detach_but_tie(cmd);
+        if let Some(plan) = crate::suite::placement::CpuPlan::of(&crate::host::allowed_cpus()) {
+            pin_child(cmd, plan.server_cpu);
+        }
         let child = cmd
             .spawn()
             .map_err(|e| Error::Unusable(format!("could not start {name}: {e}")))?;
