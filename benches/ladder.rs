@@ -8,6 +8,9 @@
 //! `LADDER_BENCH_CYCLES=1` it is CPU cycles from perf-event where the hardware counter
 //! can be opened (a printed note says when it cannot), per access likewise.
 
+#[cfg(target_os = "linux")]
+#[path = "support/cycles.rs"]
+mod cycles;
 #[path = "support/measurement.rs"]
 mod measurement;
 
@@ -16,6 +19,7 @@ use criterion::{BenchmarkGroup, Criterion, Throughput};
 use latency_ladder::host::Host;
 use latency_ladder::memory::patterns::ParallelChains;
 use latency_ladder::memory::{Chain, Order, PageKind, NODE_BYTES};
+use latency_ladder::platform::Bypass;
 use latency_ladder::services::postgres::ManagedPostgres;
 use latency_ladder::services::redis::ManagedRedis;
 use latency_ladder::suite::db::{DataSet, PgTarget, PointLookups};
@@ -127,14 +131,13 @@ fn ssd<M: Measurement>(c: &mut Criterion<M>) {
         Ok(r) => r,
         Err(e) => return skip("ssd", e),
     };
-    let name = if reads.is_direct() {
-        "O_DIRECT 4K random read"
-    } else {
-        "4K random read, page cache dropped (O_DIRECT refused)"
+    let name = match reads.bypass() {
+        Bypass::DropAfterRead => "4K random read, page cache dropped (O_DIRECT refused)".into(),
+        flag => format!("{} 4K random read", flag.name()),
     };
     let mut g = c.benchmark_group("ssd");
     configure(&mut g);
-    g.bench_function(name, |b| b.iter(|| reads.read_one().expect("read")));
+    g.bench_function(&name, |b| b.iter(|| reads.read_one().expect("read")));
     g.finish();
 }
 
@@ -209,13 +212,19 @@ fn main() {
     }
     let base = Criterion::default().configure_from_args();
     if std::env::var_os("LADDER_BENCH_CYCLES").is_some_and(|v| v != "0") {
-        match measurement::Cycles::open() {
+        #[cfg(target_os = "linux")]
+        match cycles::Cycles::open() {
             Ok(m) => return all(base.with_measurement(m), &host),
             Err(e) => eprintln!(
                 "ladder bench: the cycles counter cannot be opened here ({}); measuring wall time",
                 latency_ladder::counters::classify(&e).reason()
             ),
         }
+        #[cfg(not(target_os = "linux"))]
+        eprintln!(
+            "ladder bench: the cycles counter is unsupported here (no perf_event_open on this \
+             OS); measuring wall time"
+        );
     }
     all(base.with_measurement(measurement::WallPerAccess), &host);
 }

@@ -19,7 +19,9 @@ use buffer::Buffer;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
-/// Bytes between chain nodes: one cache line on every CPU we target.
+/// Bytes between chain nodes where the host's line size is unknown (the sweep's record
+/// then says the node size was assumed); elsewhere a node is one line of the host
+/// ([`node_bytes`]): 64 B on x86_64 and most Arm cores, 128 B on Apple M-series.
 pub const NODE_BYTES: usize = 64;
 /// Warm-up steps before timing are capped at this many: a full pass for every size up
 /// to 16 MiB. Building the chain already wrote every node, so past that the warm-up
@@ -51,6 +53,10 @@ pub struct SweepConfig {
     pub seed: u64,
     /// Bytes between nodes.
     pub node_bytes: u64,
+    /// Whether `node_bytes` was assumed ([`NODE_BYTES`]) because the host's line size
+    /// is unknown.
+    #[serde(default)]
+    pub node_bytes_assumed: bool,
     /// TLB-local window, bytes.
     pub window_bytes: u64,
     /// Perf counters read around each timed trial, by perf's names.
@@ -113,6 +119,15 @@ impl MemorySection {
         self.points
             .iter()
             .filter(move |p| p.pages_requested == pages)
+    }
+}
+
+/// The chain node size for this host: one cache line as the host says, or
+/// [`NODE_BYTES`] and `true` (assumed) where it does not.
+pub fn node_bytes(host: &Host) -> (u64, bool) {
+    match host.line_bytes {
+        Some(line) => (line, false),
+        None => (NODE_BYTES as u64, true),
     }
 }
 
@@ -206,13 +221,14 @@ impl Chain {
 }
 
 /// The page size a buffer got, from its share on huge pages: "2m", "4k", "mixed", or
-/// "unknown" where smaps could not be read.
+/// where nothing was checked, what the platform says ("unknown" where smaps could not
+/// be read; "superpages not requested" on macOS).
 pub fn pages_obtained(huge_fraction: Option<f64>) -> &'static str {
     match huge_fraction {
         Some(f) if f >= 0.9 => "2m",
         Some(f) if f <= 0.1 => "4k",
         Some(_) => "mixed",
-        None => "unknown",
+        None => crate::platform::PAGES_UNCHECKED,
     }
 }
 
@@ -233,12 +249,7 @@ pub fn measure_point(
         cfg.seed ^ size,
     )?;
     let huge_fraction = chain.huge_fraction();
-    let obtained = match huge_fraction {
-        Some(f) if f >= 0.9 => "2m",
-        Some(f) if f <= 0.1 => "4k",
-        Some(_) => "mixed",
-        None => "unknown",
-    };
+    let obtained = pages_obtained(huge_fraction);
     chain.chase((chain.nodes() as u64).min(MAX_WARMUP_STEPS));
     let trials = per_op_ns(
         |steps| chain.chase(steps),
