@@ -122,6 +122,9 @@ pub fn classify(err: &io::Error) -> Availability {
         Some(libc::ENOENT) | Some(libc::EOPNOTSUPP) | Some(libc::ENODEV) => {
             Availability::Unsupported(format!("no such PMU or event here ({err})"))
         }
+        Some(libc::ENOSYS) => {
+            Availability::Unsupported(format!("perf_event_open is not implemented here ({err})"))
+        }
         Some(libc::EACCES) | Some(libc::EPERM) => {
             let level = paranoid()
                 .map(|p| format!("perf_event_paranoid is {p}"))

@@ -154,11 +154,22 @@ impl Host {
         }
     }
 
-    /// "pinned to CPU 3", or why the thread is not pinned.
+    /// The kind of core `cpu` is ("performance", "efficiency"), where the OS names the
+    /// CPUs of each kind.
+    pub fn core_kind_of(&self, cpu: usize) -> Option<&str> {
+        self.core_kinds
+            .iter()
+            .find(|k| k.cpus.contains(&cpu))
+            .map(|k| k.kind.as_str())
+    }
+
+    /// "pinned to CPU 3" (with its core kind on a hybrid CPU: "pinned to CPU 3
+    /// (performance core)"), or why the thread is not pinned.
     pub fn pinned_to(&self, cpu: usize) -> String {
-        match &self.pinning_note {
-            Some(note) => note.clone(),
-            None => format!("pinned to CPU {cpu}"),
+        match (&self.pinning_note, self.core_kind_of(cpu)) {
+            (Some(note), _) => note.clone(),
+            (None, Some(kind)) => format!("pinned to CPU {cpu} ({kind} core)"),
+            (None, None) => format!("pinned to CPU {cpu}"),
         }
     }
 
@@ -361,6 +372,20 @@ pub fn calibrate_clock_ghz() -> Option<f64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_pinned_core_is_named_with_its_kind() {
+        let mut host = Host::probe();
+        host.pinning_note = None;
+        host.core_kinds = vec![
+            CoreKind::new("performance", vec![0, 1], "cpu_core PMU"),
+            CoreKind::new("efficiency", vec![2, 3], "cpu_atom PMU"),
+        ];
+        assert_eq!(host.pinned_to(2), "pinned to CPU 2 (efficiency core)");
+        assert_eq!(host.pinned_to(7), "pinned to CPU 7");
+        host.pinning_note = Some("not pinned: macOS has no thread affinity".into());
+        assert!(host.pinned_to(0).starts_with("not pinned"));
+    }
 
     #[test]
     fn sizes_are_read_never_defaulted() {

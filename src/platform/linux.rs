@@ -5,6 +5,7 @@
 use super::{Bypass, Pinned};
 use crate::host::{CacheInfo, CoreKind};
 use crate::memory::PageKind;
+use crate::suite::storage::Mount;
 use std::collections::BTreeMap;
 use std::fs::{self, File, OpenOptions};
 use std::io;
@@ -217,6 +218,12 @@ pub fn open_uncached(path: &Path, probe: &mut [u8]) -> io::Result<(File, Bypass)
             Ok((f, Bypass::DropAfterRead))
         }
     }
+}
+
+/// The mount holding `path`, from /proc/self/mountinfo.
+pub fn mount(path: &Path) -> Option<Mount> {
+    let mountinfo = fs::read_to_string("/proc/self/mountinfo").ok()?;
+    crate::suite::storage::mount_of(&mountinfo, path)
 }
 
 /// Drops the cached pages of `len` bytes at `offset` (POSIX_FADV_DONTNEED).

@@ -7,10 +7,11 @@
 use super::{Bypass, Pinned};
 use crate::host::{CacheInfo, CoreKind};
 use crate::memory::PageKind;
-use std::ffi::CString;
+use crate::suite::storage::Mount;
+use std::ffi::{CStr, CString};
 use std::fs::{File, OpenOptions};
 use std::io;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// What the host record says about huge pages: none are asked for.
 pub const NO_HUGE_PAGES: &str = "superpages not requested";
@@ -173,6 +174,29 @@ pub fn advise_pages(_start: *mut u8, _len: usize, _pages: PageKind) {}
 /// Not checked: no smaps on macOS.
 pub fn huge_fraction(_lo: usize, _hi: usize) -> Option<f64> {
     None
+}
+
+/// The mount holding `path`, from statfs (filesystem type, device, mount point).
+pub fn mount(path: &Path) -> Option<Mount> {
+    use std::os::unix::ffi::OsStrExt;
+    let c = CString::new(path.as_os_str().as_bytes()).ok()?;
+    // SAFETY: statfs is a plain C struct; all zeroes is a valid value.
+    let mut st: libc::statfs = unsafe { std::mem::zeroed() };
+    // SAFETY: c is a NUL-terminated path and st a writable statfs.
+    if unsafe { libc::statfs(c.as_ptr(), &mut st) } != 0 {
+        return None;
+    }
+    let text = |chars: &[libc::c_char]| {
+        // SAFETY: the kernel NUL-terminates these fixed-size fields.
+        unsafe { CStr::from_ptr(chars.as_ptr()) }
+            .to_string_lossy()
+            .into_owned()
+    };
+    Some(Mount {
+        point: PathBuf::from(text(&st.f_mntonname)),
+        fstype: text(&st.f_fstypename),
+        source: text(&st.f_mntfromname),
+    })
 }
 
 /// Opens `path` with F_NOCACHE, so reads go to the device instead of the unified

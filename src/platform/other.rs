@@ -4,6 +4,7 @@
 use super::{Bypass, Pinned};
 use crate::host::{CacheInfo, CoreKind};
 use crate::memory::PageKind;
+use crate::suite::storage::Mount;
 use std::fs::File;
 use std::io;
 use std::path::Path;
@@ -63,6 +64,11 @@ pub fn advise_pages(_start: *mut u8, _len: usize, _pages: PageKind) {}
 
 /// Not checked here.
 pub fn huge_fraction(_lo: usize, _hi: usize) -> Option<f64> {
+    None
+}
+
+/// Unknown here.
+pub fn mount(_path: &Path) -> Option<Mount> {
     None
 }
 

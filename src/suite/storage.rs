@@ -32,7 +32,7 @@ pub struct StorageConfig {
     pub seed: u64,
 }
 
-/// The filesystem and device under a path, from /proc/self/mountinfo.
+/// The filesystem and device under a path (Linux: /proc/self/mountinfo; macOS: statfs).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Mount {
     /// Mount point.
@@ -135,8 +135,7 @@ impl TestFile {
             .dir
             .canonicalize()
             .map_err(|e| Error::Input(format!("--path {}: {e}", cfg.dir.display())))?;
-        let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
-        let mount = mount_of(&mountinfo, &dir);
+        let mount = crate::platform::mount(&dir);
         let fstype = mount.as_ref().map_or("unknown", |m| m.fstype.as_str());
         if is_ram_fs(fstype) && !cfg.allow_ram {
             return Err(Error::Unusable(format!(
