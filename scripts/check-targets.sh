@@ -4,7 +4,10 @@
 #      silicon macOS and Intel macOS;
 #   2. a functional smoke of the aarch64 Linux binary under qemu-aarch64: `ladder host`
 #      and `ladder memory --quick --max 4M --json` must complete and their records must
-#      be complete. Timings under emulation mean nothing and are never looked at.
+#      be complete. Timings under emulation mean nothing and are never looked at;
+#   3. the library's unit tests for aarch64 under qemu-aarch64 (the NEON kernel, the
+#      platform parsers), except the two that need perf_event_open, which qemu-user
+#      does not implement.
 # Installs what it needs first, and only what is missing (so a second run installs
 # nothing): the rust targets (rustup), an aarch64 C compiler and qemu-user (apt), and
 # zig as the C compiler for the macOS targets (the `ziglang` package, pip).
@@ -85,3 +88,10 @@ print(f"smoke ok: {len(points)} points up to {points[-1]['size_bytes'] >> 20} Mi
       f"{' (assumed)' if mem['config'].get('node_bytes_assumed') else ''}, "
       f"{len(mem['levels'])} levels, {len(host['counters'])} counters probed")
 PY
+
+# --- 3. aarch64 unit tests under qemu ------------------------------------------------
+echo "== aarch64 Linux unit tests under qemu-aarch64"
+CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_RUNNER="qemu-aarch64 -L /usr/aarch64-linux-gnu" \
+    cargo test --release --quiet --lib --target aarch64-unknown-linux-gnu -- \
+    --skip counters::tests::software_counters_open_here \
+    --skip counters::tests::page_faults_count_the_pages_a_fresh_buffer_touches

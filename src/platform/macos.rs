@@ -91,16 +91,20 @@ pub fn hypervisor() -> Option<String> {
     None
 }
 
-/// The caches of the fastest cores (hw.perflevel0.* where the machine has performance
-/// levels, hw.* otherwise), with hw.cachelinesize as the line. Which CPUs share a cache
-/// is not exposed, so `shared_cpus` is empty.
+/// The caches of the fastest cores: hw.perflevel0.* on a CPU with several performance
+/// levels (Apple silicon, where the plain hw.* keys can describe the efficiency
+/// cluster), hw.* otherwise or where a perflevel key is missing; hw.cachelinesize is the
+/// line. Which CPUs share a cache is not exposed, so `shared_cpus` is empty.
 pub fn caches(_cpu: usize) -> Vec<CacheInfo> {
     let Some(line_bytes) = sysctl_u64("hw.cachelinesize") else {
         return Vec::new();
     };
-    let prefix = match sysctl_u64("hw.nperflevels") {
-        Some(_) => "hw.perflevel0.",
-        None => "hw.",
+    let hybrid = sysctl_u64("hw.nperflevels").is_some_and(|n| n >= 2);
+    let size = |key: &str| {
+        hybrid
+            .then(|| sysctl_u64(&format!("hw.perflevel0.{key}")))
+            .flatten()
+            .or_else(|| sysctl_u64(&format!("hw.{key}")))
     };
     [
         (1, "Data", "l1dcachesize"),
@@ -113,7 +117,7 @@ pub fn caches(_cpu: usize) -> Vec<CacheInfo> {
         Some(CacheInfo {
             level,
             kind: kind.into(),
-            size_bytes: sysctl_u64(&format!("{prefix}{key}"))?,
+            size_bytes: size(key)?,
             line_bytes,
             shared_cpus: String::new(),
         })
