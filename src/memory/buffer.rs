@@ -27,7 +27,9 @@ pub enum PageKind {
     #[serde(rename = "4k")]
     #[value(name = "4k")]
     Small,
-    /// Transparent huge pages (2 MiB) requested through madvise.
+    /// Transparent huge pages (the host's size: 2 MiB on x86_64) requested through
+    /// madvise on Linux; base pages where the OS has none (macOS: superpages not
+    /// requested).
     #[serde(rename = "2m")]
     #[value(name = "2m")]
     Huge,
