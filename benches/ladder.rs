@@ -9,6 +9,9 @@
 //! `LADDER_BENCH_CYCLES=1` it is CPU cycles from perf-event where the hardware counter
 //! can be opened (a printed note says when it cannot), per access likewise.
 
+#[cfg(target_os = "linux")]
+#[path = "support/cycles.rs"]
+mod cycles;
 #[path = "support/measurement.rs"]
 mod measurement;
 
@@ -16,7 +19,8 @@ use criterion::measurement::Measurement;
 use criterion::{BenchmarkGroup, Criterion, Throughput};
 use latency_ladder::host::Host;
 use latency_ladder::memory::patterns::ParallelChains;
-use latency_ladder::memory::{self, Chain, Order, PageKind, SweepConfig, NODE_BYTES};
+use latency_ladder::memory::{self, Chain, Order, PageKind, SweepConfig};
+use latency_ladder::platform::Bypass;
 use latency_ladder::services::postgres::ManagedPostgres;
 use latency_ladder::services::redis::ManagedRedis;
 use latency_ladder::suite::db::{DataSet, PgTarget, PointLookups};
@@ -45,6 +49,7 @@ fn configure<M: Measurement>(g: &mut BenchmarkGroup<M>) {
 struct Levels {
     sets: Vec<(String, u64)>,
     ram_bytes: u64,
+    node_bytes: usize,
 }
 
 fn levels(host: &Host) -> Option<Levels> {
@@ -62,7 +67,11 @@ fn levels(host: &Host) -> Option<Levels> {
                     )
                 })
                 .collect();
-            Some(Levels { sets, ram_bytes })
+            Some(Levels {
+                sets,
+                ram_bytes,
+                node_bytes: cfg.node_bytes as usize,
+            })
         }
         Err(e) => {
             skip("chase", format!("the level-finding sweep failed: {e}"));
@@ -78,7 +87,8 @@ fn chase<M: Measurement>(c: &mut Criterion<M>, levels: &Levels) {
     configure(&mut g);
     g.throughput(Throughput::Elements(STEPS));
     for (name, size) in &levels.sets {
-        let mut chain = match Chain::new(*size, NODE_BYTES, PageKind::Small, Order::TlbLocal, 1) {
+        let node = levels.node_bytes;
+        let mut chain = match Chain::new(*size, node, PageKind::Small, Order::TlbLocal, 1) {
             Ok(c) => c,
             Err(e) => {
                 skip(&format!("chase/{name}"), e);
@@ -145,14 +155,13 @@ fn ssd<M: Measurement>(c: &mut Criterion<M>) {
         Ok(r) => r,
         Err(e) => return skip("ssd", e),
     };
-    let name = if reads.is_direct() {
-        "O_DIRECT 4K random read"
-    } else {
-        "4K random read, page cache dropped (O_DIRECT refused)"
+    let name = match reads.bypass() {
+        Bypass::DropAfterRead => "4K random read, page cache dropped (O_DIRECT refused)".into(),
+        flag => format!("{} 4K random read", flag.name()),
     };
     let mut g = c.benchmark_group("ssd");
     configure(&mut g);
-    g.bench_function(name, |b| b.iter(|| reads.read_one().expect("read")));
+    g.bench_function(&name, |b| b.iter(|| reads.read_one().expect("read")));
     g.finish();
 }
 
@@ -230,13 +239,19 @@ fn main() {
     let levels = levels(&host);
     let base = Criterion::default().configure_from_args();
     if std::env::var_os("LADDER_BENCH_CYCLES").is_some_and(|v| v != "0") {
-        match measurement::Cycles::open() {
+        #[cfg(target_os = "linux")]
+        match cycles::Cycles::open() {
             Ok(m) => return all(base.with_measurement(m), levels.as_ref()),
             Err(e) => eprintln!(
                 "ladder bench: the cycles counter cannot be opened here ({}); measuring wall time",
                 latency_ladder::counters::classify(&e).reason()
             ),
         }
+        #[cfg(not(target_os = "linux"))]
+        eprintln!(
+            "ladder bench: the cycles counter is unsupported here (no perf_event_open on this \
+             OS); measuring wall time"
+        );
     }
     all(
         base.with_measurement(measurement::WallPerAccess),

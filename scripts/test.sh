@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# The whole test suite: formatting, lints, unit and integration tests, benches build.
+# The whole test suite: formatting, lints, unit and integration tests, benches build,
+# then the cross-target checks (scripts/check-targets.sh: clippy for aarch64 Linux and
+# both macOS targets, and a qemu-aarch64 smoke of the aarch64 Linux binary).
 # Installs the server packages the tests need first (scripts/setup-services.sh) when
 # that script exists and can install them.
 set -euo pipefail
@@ -13,3 +15,4 @@ cargo fmt --check
 cargo clippy --release --all-targets -- -D warnings
 cargo test --release
 cargo bench --no-run
+scripts/check-targets.sh

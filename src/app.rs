@@ -8,7 +8,7 @@ use crate::cli::{
 use crate::error::{Error, Result};
 use crate::host::Host;
 use crate::memory::patterns::PatternConfig;
-use crate::memory::{self, SweepConfig, NODE_BYTES};
+use crate::memory::{self, SweepConfig};
 use crate::progress::Phase;
 use crate::record::{utc_now, Run, SCHEMA_VERSION};
 use crate::report;
@@ -86,9 +86,25 @@ pub fn host_text(h: &Host) -> String {
     );
     s += &format!("page size   {}\n", format_size(h.page_size));
     s += &format!(
-        "THP         {}\n",
-        h.thp.clone().unwrap_or_else(|| "unavailable".into())
+        "huge page   {}\n",
+        h.huge_page_bytes.map(format_size).unwrap_or_else(unknown)
     );
+    s += &format!(
+        "THP         {}\n",
+        h.thp
+            .clone()
+            .or_else(|| h.huge_pages_note.clone())
+            .unwrap_or_else(|| "unavailable".into())
+    );
+    s += &format!(
+        "cache line  {}\n",
+        h.line_bytes
+            .map(|b| format!("{b} B"))
+            .unwrap_or_else(|| format!("unknown (chain nodes assumed {} B)", memory::NODE_BYTES))
+    );
+    if let Some(hz) = h.counter_hz {
+        s += &format!("timer       {:.3} MHz (CNTFRQ_EL0)\n", hz as f64 / 1e6);
+    }
     s += &format!(
         "memory      {} available\n",
         h.mem_available_bytes
@@ -97,8 +113,29 @@ pub fn host_text(h: &Host) -> String {
     );
     s += &format!(
         "pinning     {}\n",
-        if h.pinning { "works" } else { "refused" }
+        match (&h.pinning_note, h.pinning) {
+            (Some(note), _) => note.as_str(),
+            (None, true) => "works",
+            (None, false) => "refused",
+        }
     );
+    for k in &h.core_kinds {
+        let cpus = match k.cpus.is_empty() {
+            true => String::new(),
+            false => format!(
+                " ({})",
+                k.cpus
+                    .iter()
+                    .map(|c| c.to_string())
+                    .collect::<Vec<_>>()
+                    .join(",")
+            ),
+        };
+        s += &format!(
+            "core kind   {} x{}{cpus}  from {}\n",
+            k.kind, k.count, k.source
+        );
+    }
     s += "caches (sysfs):\n";
     if h.caches.is_empty() {
         s += "  none reported\n";
@@ -132,9 +169,10 @@ pub fn sweep_config(args: &MemoryArgs, quick: bool, host: &Host) -> Result<Sweep
     let max = args.max.unwrap_or_else(|| {
         memory::default_max_bytes(host.last_level_cache_bytes(), available, quick)
     });
-    if args.min < NODE_BYTES as u64 {
+    let (node_bytes, node_bytes_assumed) = memory::node_bytes(host);
+    if args.min < node_bytes {
         return Err(Error::Input(format!(
-            "--min {} is smaller than one {NODE_BYTES}-byte node",
+            "--min {} is smaller than one {node_bytes}-byte node",
             args.min
         )));
     }
@@ -179,7 +217,8 @@ pub fn sweep_config(args: &MemoryArgs, quick: bool, host: &Host) -> Result<Sweep
         trials,
         min_trial_ms: policy.min_trial.as_secs_f64() * 1e3,
         seed: args.seed,
-        node_bytes: NODE_BYTES as u64,
+        node_bytes,
+        node_bytes_assumed,
         window_bytes: memory::chain::WINDOW_BYTES as u64,
         counters: args.counters.clone().map(|c| c.0).unwrap_or_else(|| {
             crate::counters::DEFAULT_EVENTS

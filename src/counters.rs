@@ -122,6 +122,9 @@ pub fn classify(err: &io::Error) -> Availability {
         Some(libc::ENOENT) | Some(libc::EOPNOTSUPP) | Some(libc::ENODEV) => {
             Availability::Unsupported(format!("no such PMU or event here ({err})"))
         }
+        Some(libc::ENOSYS) => {
+            Availability::Unsupported(format!("perf_event_open is not implemented here ({err})"))
+        }
         Some(libc::EACCES) | Some(libc::EPERM) => {
             let level = paranoid()
                 .map(|p| format!("perf_event_paranoid is {p}"))
@@ -189,159 +192,54 @@ fn raw_code(name: &str) -> Option<u64> {
     u64::from_str_radix(hex, 16).ok()
 }
 
-#[cfg(target_os = "linux")]
-mod sys {
-    use super::{raw_code, EventKind};
-    use perf_event::events::{Cache, CacheOp, CacheResult, Event, Hardware, Software, WhichCache};
-    use perf_event::Builder;
-
-    fn known(name: &str) -> Option<(EventKind, Event)> {
-        let miss = |which| {
-            Event::from(Cache {
-                which,
-                operation: CacheOp::READ,
-                result: CacheResult::MISS,
-            })
-        };
-        Some(match name {
-            "cycles" => (EventKind::Hardware, Hardware::CPU_CYCLES.into()),
-            "instructions" => (EventKind::Hardware, Hardware::INSTRUCTIONS.into()),
-            "L1-dcache-load-misses" => (EventKind::Hardware, miss(WhichCache::L1D)),
-            "LLC-load-misses" => (EventKind::Hardware, miss(WhichCache::LL)),
-            "dTLB-load-misses" => (EventKind::Hardware, miss(WhichCache::DTLB)),
-            "task-clock" => (EventKind::Software, Software::TASK_CLOCK.into()),
-            "page-faults" => (EventKind::Software, Software::PAGE_FAULTS.into()),
-            "context-switches" => (EventKind::Software, Software::CONTEXT_SWITCHES.into()),
-            "cpu-migrations" => (EventKind::Software, Software::CPU_MIGRATIONS.into()),
-            _ => return None,
-        })
-    }
-
-    /// The kind of a named event (raw events are hardware).
-    pub fn kind_of(name: &str) -> EventKind {
-        known(name).map_or(EventKind::Hardware, |(k, _)| k)
-    }
-
-    /// A builder for a named event (known perf name or raw rNNNN). Software events
-    /// count in the kernel too: a context switch or a migration happens there, and
-    /// counting user space only would show them as 0.
-    pub fn builder<'a>(name: &str) -> Builder<'a> {
-        match (known(name), raw_code(name)) {
-            (Some((EventKind::Software, event)), _) => {
-                let mut b = Builder::new().kind(event);
-                b.include_kernel();
-                b
-            }
-            (Some((_, event)), _) => Builder::new().kind(event),
-            (None, Some(code)) => {
-                let mut b = Builder::new();
-                let attrs = b.attrs_mut();
-                // PERF_TYPE_RAW in linux/perf_event.h: a stable kernel ABI value.
-                attrs.type_ = 4;
-                attrs.config = code;
-                b
-            }
-            (None, None) => unreachable!("names are checked by parse_list"),
-        }
+/// The kind of a named event: the kernel's own events are software, everything else
+/// (including raw `rNNNN` codes) is counted by the PMU.
+fn kind_of(name: &str) -> EventKind {
+    match name {
+        "task-clock" | "page-faults" | "context-switches" | "cpu-migrations" => EventKind::Software,
+        _ => EventKind::Hardware,
     }
 }
 
-/// Tries to open each default counter on this thread and reports which work.
-#[cfg(target_os = "linux")]
+/// One counter's running total over a measurement: the scaled sum, whether any read
+/// was multiplexed, and whether the kernel ever ran it.
+type Totals = (f64, bool, bool);
+
+#[cfg_attr(target_os = "linux", path = "counters/perf.rs")]
+#[cfg_attr(not(target_os = "linux"), path = "counters/absent.rs")]
+mod backend;
+
+/// Tries to open each default counter on this thread and reports which work (off
+/// Linux, each one is "unsupported: no perf_event_open on this OS").
 pub fn probe() -> Vec<CounterProbe> {
     DEFAULT_EVENTS
         .iter()
         .map(|&name| CounterProbe {
             name: name.to_string(),
-            kind: sys::kind_of(name),
-            availability: match sys::builder(name).build() {
-                Ok(_) => Availability::Available,
-                Err(e) => classify(&e),
-            },
+            kind: kind_of(name),
+            availability: backend::probe(name),
         })
         .collect()
-}
-
-/// perf-event is Linux only.
-#[cfg(not(target_os = "linux"))]
-pub fn probe() -> Vec<CounterProbe> {
-    Vec::new()
 }
 
 /// A group of counters on the calling thread, enabled only around timed trials. Events
 /// that cannot be opened are kept as their reason.
 pub struct CounterGroup {
-    #[cfg(target_os = "linux")]
-    group: Option<perf_event::Group>,
-    #[cfg(target_os = "linux")]
-    members: Vec<(String, Result<perf_event::Counter, Availability>)>,
-    totals: Vec<(f64, bool, bool)>,
+    backend: backend::Group,
+    members: Vec<(String, Result<(), Availability>)>,
+    totals: Vec<Totals>,
     accesses: u64,
 }
 
 impl CounterGroup {
-    /// Opens the named events (checked with [`parse_list`]) as one group.
-    ///
-    /// perf-event 0.4 counts a group member before the kernel accepts it, and its
-    /// `Group::read` then expects one value too many; so a member that fails to open
-    /// is recorded with its reason and the group is built again without it.
-    #[cfg(target_os = "linux")]
+    /// Opens the named events (checked with [`parse_list`]) as one group; a member
+    /// that cannot be opened keeps its reason.
     pub fn open(names: &[String]) -> CounterGroup {
-        let mut failed: Vec<(String, Availability)> = Vec::new();
-        let (group, opened) = loop {
-            let mut group = match names.is_empty() {
-                true => None,
-                false => perf_event::Group::new().ok(),
-            };
-            let Some(g) = &mut group else {
-                let why = Availability::Unsupported("perf_event_open is not available here".into());
-                failed.extend(names.iter().map(|n| (n.clone(), why.clone())));
-                break (None, Vec::new());
-            };
-            let mut opened = Vec::new();
-            let mut retry = false;
-            for name in names
-                .iter()
-                .filter(|n| !failed.iter().any(|(f, _)| f == *n))
-            {
-                match sys::builder(name).group(g).build() {
-                    Ok(c) => opened.push((name.clone(), c)),
-                    Err(e) => {
-                        failed.push((name.clone(), classify(&e)));
-                        retry = true;
-                        break;
-                    }
-                }
-            }
-            if !retry {
-                break (group, opened);
-            }
-        };
-        let mut opened = opened.into_iter();
-        let members = names
-            .iter()
-            .map(|name| {
-                let counter = match failed.iter().find(|(f, _)| f == name) {
-                    Some((_, why)) => Err(why.clone()),
-                    None => Ok(opened.next().expect("every name opened or failed").1),
-                };
-                (name.clone(), counter)
-            })
-            .collect::<Vec<_>>();
+        let (backend, status) = backend::Group::open(names);
         CounterGroup {
-            totals: vec![(0.0, false, false); members.len()],
-            group,
-            members,
-            accesses: 0,
-        }
-    }
-
-    /// No perf-event off Linux: every counter is unsupported.
-    #[cfg(not(target_os = "linux"))]
-    pub fn open(names: &[String]) -> CounterGroup {
-        let _ = names;
-        CounterGroup {
-            totals: Vec::new(),
+            backend,
+            totals: vec![(0.0, false, false); names.len()],
+            members: names.iter().cloned().zip(status).collect(),
             accesses: 0,
         }
     }
@@ -349,20 +247,19 @@ impl CounterGroup {
     /// The readings since the last call, per access, and resets the totals.
     pub fn take(&mut self) -> Vec<(String, Reading)> {
         let accesses = self.accesses.max(1) as f64;
-        #[cfg(target_os = "linux")]
         let out = self
             .members
             .iter()
             .zip(&self.totals)
-            .map(|((name, counter), &(total, multiplexed, ran))| {
-                let reading = match counter {
+            .map(|((name, status), &(total, multiplexed, ran))| {
+                let reading = match status {
                     Err(Availability::Unsupported(reason)) => Reading::Unsupported {
                         reason: reason.clone(),
                     },
                     Err(Availability::NotPermitted(reason)) => Reading::NotPermitted {
                         reason: reason.clone(),
                     },
-                    Err(Availability::Available) | Ok(_) if !ran => Reading::NotCounted,
+                    Err(Availability::Available) | Ok(()) if !ran => Reading::NotCounted,
                     _ => Reading::Counted {
                         per_access: total / accesses,
                         total,
@@ -372,8 +269,6 @@ impl CounterGroup {
                 (name.clone(), reading)
             })
             .collect();
-        #[cfg(not(target_os = "linux"))]
-        let out = Vec::new();
         self.totals
             .iter_mut()
             .for_each(|t| *t = (0.0, false, false));
@@ -384,28 +279,12 @@ impl CounterGroup {
 
 impl TrialHook for CounterGroup {
     fn begin(&mut self) {
-        #[cfg(target_os = "linux")]
-        if let Some(g) = &mut self.group {
-            let _ = g.reset();
-            let _ = g.enable();
-        }
+        self.backend.begin();
     }
 
     fn end(&mut self, steps: u64) {
         self.accesses += steps;
-        #[cfg(target_os = "linux")]
-        if let Some(g) = &mut self.group {
-            let _ = g.disable();
-            let Ok(counts) = g.read() else { return };
-            let (enabled, running) = (counts.time_enabled(), counts.time_running());
-            for ((_, counter), t) in self.members.iter().zip(self.totals.iter_mut()) {
-                let Ok(c) = counter else { continue };
-                let raw = counts.get(c).copied().unwrap_or(0);
-                if let Some((v, scaled)) = scale(raw, enabled, running) {
-                    *t = (t.0 + v, t.1 || scaled, true);
-                }
-            }
-        }
+        self.backend.end(&mut self.totals);
     }
 }
 
@@ -449,6 +328,25 @@ mod tests {
             .unwrap_err()
             .contains("unknown counter 'bogus'"));
         assert!(parse_list("rxyz").is_err());
+    }
+
+    #[test]
+    fn every_default_counter_is_probed_with_its_kind() {
+        let probes = probe();
+        assert_eq!(probes.len(), DEFAULT_EVENTS.len());
+        assert_eq!(probes[0].kind, EventKind::Hardware);
+        let faults = probes.iter().find(|p| p.name == "page-faults").unwrap();
+        assert_eq!(faults.kind, EventKind::Software);
+    }
+
+    #[cfg(not(target_os = "linux"))]
+    #[test]
+    fn off_linux_every_counter_reads_unsupported() {
+        let mut g = CounterGroup::open(&["cycles".to_string()]);
+        match &g.take()[0].1 {
+            Reading::Unsupported { reason } => assert!(reason.contains("perf_event_open")),
+            other => panic!("{other:?}"),
+        }
     }
 
     #[cfg(target_os = "linux")]

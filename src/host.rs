@@ -1,15 +1,42 @@
-//! What the host is: CPU model, caches (from sysfs), page size, THP mode, hypervisor,
+//! What the host is: CPU model, caches (sysfs on Linux, sysctl on macOS), line, page
+//! and huge page sizes, THP mode, hypervisor, core kinds (performance / efficiency),
 //! calibrated core clock, whether pinning works, which perf counters can be opened.
+//! The OS-specific reads are in [`crate::platform`].
 //!
 //! Everything here is read or measured, never assumed: a fact that cannot be found is
 //! `None` and shows as "unknown".
 
 use crate::counters::{self, CounterProbe};
+use crate::platform;
 use serde::{Deserialize, Serialize};
-use std::fs;
-use std::path::Path;
 
-/// One cache as sysfs describes it.
+/// One kind of core on a hybrid CPU (performance or efficiency cores).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CoreKind {
+    /// "performance", "efficiency" (or "mid" for a third capacity class).
+    pub kind: String,
+    /// Its logical CPUs, where the OS names them (Linux); empty where it only counts
+    /// them (macOS).
+    pub cpus: Vec<usize>,
+    /// How many logical CPUs are of this kind.
+    pub count: usize,
+    /// Where the OS said so: "cpu_core PMU", "cpu_capacity 1024", "hw.perflevel0".
+    pub source: String,
+}
+
+impl CoreKind {
+    /// A kind with its named CPUs.
+    pub fn new(kind: &str, cpus: Vec<usize>, source: &str) -> CoreKind {
+        CoreKind {
+            kind: kind.into(),
+            count: cpus.len(),
+            cpus,
+            source: source.into(),
+        }
+    }
+}
+
+/// One cache as sysfs (or sysctl) describes it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CacheInfo {
     /// 1, 2, 3...
@@ -49,10 +76,22 @@ pub struct Host {
     pub cpu_model: Option<String>,
     /// Logical CPUs this process may run on.
     pub cpus: Vec<usize>,
-    /// Caches of the measured CPU, from sysfs.
+    /// Caches of the measured CPU, from sysfs (macOS: sysctl).
     pub caches: Vec<CacheInfo>,
+    /// The cache line size in bytes (sysfs coherency_line_size, macOS hw.cachelinesize);
+    /// null where unknown.
+    #[serde(default)]
+    pub line_bytes: Option<u64>,
     /// The base page size in bytes.
     pub page_size: u64,
+    /// What huge pages are where the OS has no THP ("THP unavailable", macOS:
+    /// "superpages not requested"); null where THP exists.
+    #[serde(default)]
+    pub huge_pages_note: Option<String>,
+    /// The transparent huge page size in bytes (hpage_pmd_size); null where the OS has
+    /// none or does not say.
+    #[serde(default)]
+    pub huge_page_bytes: Option<u64>,
     /// Transparent huge page mode: "always", "madvise", "never" or None when absent.
     pub thp: Option<String>,
     /// Whether a hypervisor is visible.
@@ -65,8 +104,18 @@ pub struct Host {
     /// as a fraction (a disturbed calibration spreads widely).
     #[serde(default)]
     pub clock_spread: Option<f64>,
+    /// The generic timer's frequency in Hz (aarch64 CNTFRQ_EL0), where readable.
+    #[serde(default)]
+    pub counter_hz: Option<u64>,
     /// Whether the measuring thread could be pinned to a CPU.
     pub pinning: bool,
+    /// Why the thread is not pinned where the OS has no affinity ("not pinned: macOS has
+    /// no thread affinity ..."); null where pinning exists.
+    #[serde(default)]
+    pub pinning_note: Option<String>,
+    /// Performance and efficiency cores, where the OS tells them apart; empty otherwise.
+    #[serde(default)]
+    pub core_kinds: Vec<CoreKind>,
     /// Memory available for working sets (MemAvailable), bytes.
     pub mem_available_bytes: Option<u64>,
     /// Which perf counters can be opened, and why not where they cannot.
@@ -76,30 +125,53 @@ pub struct Host {
 impl Host {
     /// Describes this machine (takes about a tenth of a second: the clock calibration).
     pub fn probe() -> Host {
-        let cpuinfo = fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
         let cpus = allowed_cpus();
-        let cache_cpu = cpus.first().copied().unwrap_or(0);
-        let hypervisor = hypervisor_vendor();
         let clock = calibrate_clock();
+        let cache_cpu = cpus.first().copied().unwrap_or(0);
+        let caches = platform::caches(cache_cpu);
+        let hypervisor = cpuid_hypervisor().or_else(platform::hypervisor);
+        let (pinning, pinning_note) = pinning_works(&cpus);
         Host {
             hostname: hostname(),
-            cpu_model: cpuinfo_field(&cpuinfo, "model name")
-                .or_else(|| cpuinfo_field(&cpuinfo, "Processor")),
-            caches: sysfs_caches(Path::new(&format!(
-                "/sys/devices/system/cpu/cpu{cache_cpu}/cache"
-            ))),
+            cpu_model: platform::cpu_model(),
+            line_bytes: caches.iter().find(|c| c.holds_data()).map(|c| c.line_bytes),
+            caches,
             page_size: page_size() as u64,
-            thp: fs::read_to_string("/sys/kernel/mm/transparent_hugepage/enabled")
-                .ok()
-                .and_then(|s| bracketed(&s)),
-            virtualized: hypervisor.is_some() || cpuinfo_has_flag(&cpuinfo, "hypervisor"),
+            huge_page_bytes: platform::huge_page_bytes(),
+            huge_pages_note: platform::thp()
+                .is_none()
+                .then(|| platform::NO_HUGE_PAGES.to_string()),
+            thp: platform::thp(),
+            virtualized: hypervisor.is_some() || platform::hypervisor_flag(),
             hypervisor,
             clock_ghz: clock.map(|c| c.0),
             clock_spread: clock.map(|c| c.1),
-            pinning: pinning_works(&cpus),
-            mem_available_bytes: mem_available(),
+            counter_hz: counter_hz(),
+            pinning,
+            pinning_note,
+            core_kinds: platform::core_kinds(),
+            mem_available_bytes: platform::mem_available(),
             counters: counters::probe(),
             cpus,
+        }
+    }
+
+    /// The kind of core `cpu` is ("performance", "efficiency"), where the OS names the
+    /// CPUs of each kind.
+    pub fn core_kind_of(&self, cpu: usize) -> Option<&str> {
+        self.core_kinds
+            .iter()
+            .find(|k| k.cpus.contains(&cpu))
+            .map(|k| k.kind.as_str())
+    }
+
+    /// "pinned to CPU 3" (with its core kind on a hybrid CPU: "pinned to CPU 3
+    /// (performance core)"), or why the thread is not pinned.
+    pub fn pinned_to(&self, cpu: usize) -> String {
+        match (&self.pinning_note, self.core_kind_of(cpu)) {
+            (Some(note), _) => note.clone(),
+            (None, Some(kind)) => format!("pinned to CPU {cpu} ({kind} core)"),
+            (None, None) => format!("pinned to CPU {cpu}"),
         }
     }
 
@@ -116,95 +188,31 @@ impl Host {
     }
 }
 
-/// The base page size in bytes.
+/// The base page size in bytes (sysconf: 4 KiB on x86_64, 4, 16 or 64 KiB on aarch64).
 pub fn page_size() -> usize {
     // SAFETY: sysconf has no preconditions.
     let v = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
-    if v > 0 {
-        v as usize
-    } else {
-        4096
-    }
+    // POSIX requires _SC_PAGESIZE; a failure is an OS we cannot measure on at all.
+    usize::try_from(v)
+        .ok()
+        .filter(|&v| v > 0)
+        .expect("sysconf(_SC_PAGESIZE) failed")
 }
 
-/// The host name, from the kernel.
+/// The host name (gethostname), "localhost" where the OS gives none.
 pub fn hostname() -> String {
-    fs::read_to_string("/proc/sys/kernel/hostname")
-        .map(|s| s.trim().to_string())
-        .ok()
-        .filter(|s| !s.is_empty())
+    let mut buf = [0u8; 256];
+    // SAFETY: buf is writable for its whole length, which is passed.
+    let rc = unsafe { libc::gethostname(buf.as_mut_ptr() as *mut libc::c_char, buf.len()) };
+    let end = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
+    Some(String::from_utf8_lossy(&buf[..end]).trim().to_string())
+        .filter(|s| rc == 0 && !s.is_empty())
         .unwrap_or_else(|| "localhost".to_string())
 }
 
-/// MemAvailable from /proc/meminfo, in bytes.
+/// Memory available for working sets in bytes (Linux MemAvailable); null where unknown.
 pub fn mem_available() -> Option<u64> {
-    let meminfo = fs::read_to_string("/proc/meminfo").ok()?;
-    meminfo_kib(&meminfo, "MemAvailable:").map(|kib| kib * 1024)
-}
-
-fn meminfo_kib(meminfo: &str, field: &str) -> Option<u64> {
-    meminfo
-        .lines()
-        .find_map(|l| l.strip_prefix(field))
-        .and_then(|rest| rest.split_whitespace().next())
-        .and_then(|n| n.parse().ok())
-}
-
-fn cpuinfo_field(cpuinfo: &str, name: &str) -> Option<String> {
-    cpuinfo.lines().find_map(|l| {
-        let (k, v) = l.split_once(':')?;
-        (k.trim() == name).then(|| v.trim().to_string())
-    })
-}
-
-fn cpuinfo_has_flag(cpuinfo: &str, flag: &str) -> bool {
-    cpuinfo_field(cpuinfo, "flags").is_some_and(|f| f.split_whitespace().any(|x| x == flag))
-}
-
-/// The bracketed choice in a sysfs mode file: "always [madvise] never" -> "madvise".
-fn bracketed(s: &str) -> Option<String> {
-    let start = s.find('[')?;
-    let end = s[start..].find(']')? + start;
-    Some(s[start + 1..end].to_string())
-}
-
-/// Parses sysfs sizes such as "32K", "1024K", "32768K", "8M".
-fn sysfs_size(s: &str) -> Option<u64> {
-    crate::units::parse_size(s).ok().map(|v| v as u64)
-}
-
-/// Reads every `index*` directory under a sysfs cache directory.
-pub fn sysfs_caches(dir: &Path) -> Vec<CacheInfo> {
-    let Ok(entries) = fs::read_dir(dir) else {
-        return Vec::new();
-    };
-    let read = |p: &Path, f: &str| fs::read_to_string(p.join(f)).map(|s| s.trim().to_string());
-    let mut caches: Vec<CacheInfo> = entries
-        .filter_map(|e| e.ok())
-        .filter(|e| e.file_name().to_string_lossy().starts_with("index"))
-        .filter_map(|e| {
-            let p = e.path();
-            Some(CacheInfo {
-                level: read(&p, "level").ok()?.parse().ok()?,
-                kind: read(&p, "type").ok()?,
-                size_bytes: sysfs_size(&read(&p, "size").ok()?)?,
-                line_bytes: read(&p, "coherency_line_size").ok()?.parse().ok()?,
-                shared_cpus: read(&p, "shared_cpu_list").unwrap_or_default(),
-            })
-        })
-        .collect();
-    caches.sort_by(|a, b| (a.level, &a.kind).cmp(&(b.level, &b.kind)));
-    caches
-}
-
-/// The hypervisor's vendor, from CPUID leaf 0x40000000 or /sys/hypervisor/type.
-fn hypervisor_vendor() -> Option<String> {
-    cpuid_hypervisor().or_else(|| {
-        fs::read_to_string("/sys/hypervisor/type")
-            .ok()
-            .map(|s| s.trim().to_string())
-            .filter(|s| !s.is_empty())
-    })
+    platform::mem_available()
 }
 
 #[cfg(target_arch = "x86_64")]
@@ -246,17 +254,21 @@ fn cpuid_hypervisor() -> Option<String> {
 }
 
 /// Whether this thread can be pinned (tried on a helper thread, so the caller's own
-/// affinity is left alone).
-fn pinning_works(cpus: &[usize]) -> bool {
+/// affinity is left alone), and why not where the OS has no affinity.
+fn pinning_works(cpus: &[usize]) -> (bool, Option<String>) {
     let Some(&cpu) = cpus.last() else {
-        return false;
+        return (false, None);
     };
-    std::thread::spawn(move || core_affinity::set_for_current(core_affinity::CoreId { id: cpu }))
-        .join()
-        .unwrap_or(false)
+    match std::thread::spawn(move || platform::pin_current(cpu)).join() {
+        Ok(platform::Pinned::Yes) => (true, None),
+        Ok(platform::Pinned::Unsupported(why)) => (false, Some(why.to_string())),
+        Ok(platform::Pinned::Refused) | Err(_) => (false, None),
+    }
 }
 
-/// Pins the calling thread to `cpu`; an error names the CPUs that exist.
+/// Pins the calling thread to `cpu`; an error names the CPUs that exist. Where the OS
+/// has no thread affinity (macOS) this is not an error: the host record says the
+/// thread was not pinned.
 pub fn pin_to(cpu: usize, cpus: &[usize]) -> crate::Result<()> {
     if !cpus.contains(&cpu) {
         return Err(crate::Error::Input(format!(
@@ -267,12 +279,11 @@ pub fn pin_to(cpu: usize, cpus: &[usize]) -> crate::Result<()> {
                 .join(", ")
         )));
     }
-    if core_affinity::set_for_current(core_affinity::CoreId { id: cpu }) {
-        Ok(())
-    } else {
-        Err(crate::Error::Unusable(format!(
+    match platform::pin_current(cpu) {
+        platform::Pinned::Yes | platform::Pinned::Unsupported(_) => Ok(()),
+        platform::Pinned::Refused => Err(crate::Error::Unusable(format!(
             "could not pin the measuring thread to CPU {cpu}"
-        )))
+        ))),
     }
 }
 
@@ -387,6 +398,24 @@ pub fn calibrate_clock() -> Option<(f64, f64)> {
     (s.min > 0.0).then(|| (ADDS_PER_ITER as f64 / s.min, 1.0 - s.min / s.max))
 }
 
+/// The generic timer's frequency (CNTFRQ_EL0), which Linux and macOS let user space
+/// read.
+#[cfg(all(target_arch = "aarch64", any(target_os = "linux", target_os = "macos")))]
+pub fn counter_hz() -> Option<u64> {
+    let hz: u64;
+    // SAFETY: reads a system register that both kernels make readable at EL0; no memory.
+    unsafe {
+        std::arch::asm!("mrs {}, cntfrq_el0", out(reg) hz, options(nomem, nostack));
+    }
+    (hz > 0).then_some(hz)
+}
+
+/// No generic timer register to read on this architecture or OS.
+#[cfg(not(all(target_arch = "aarch64", any(target_os = "linux", target_os = "macos"))))]
+pub fn counter_hz() -> Option<u64> {
+    None
+}
+
 /// Without inline assembly for this architecture the clock is unknown.
 #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
 pub fn calibrate_clock() -> Option<(f64, f64)> {
@@ -398,52 +427,30 @@ mod tests {
     use super::*;
 
     #[test]
-    fn reads_a_sysfs_cache_tree() {
-        let dir = tempfile::tempdir().unwrap();
-        for (i, (level, kind, size)) in [
-            (1, "Data", "32K"),
-            (1, "Instruction", "32K"),
-            (2, "Unified", "1024K"),
-        ]
-        .iter()
-        .enumerate()
-        {
-            let d = dir.path().join(format!("index{i}"));
-            fs::create_dir(&d).unwrap();
-            fs::write(d.join("level"), format!("{level}\n")).unwrap();
-            fs::write(d.join("type"), format!("{kind}\n")).unwrap();
-            fs::write(d.join("size"), format!("{size}\n")).unwrap();
-            fs::write(d.join("coherency_line_size"), "64\n").unwrap();
-            fs::write(d.join("shared_cpu_list"), "0\n").unwrap();
+    fn the_pinned_core_is_named_with_its_kind() {
+        let mut host = Host::probe();
+        host.pinning_note = None;
+        host.core_kinds = vec![
+            CoreKind::new("performance", vec![0, 1], "cpu_core PMU"),
+            CoreKind::new("efficiency", vec![2, 3], "cpu_atom PMU"),
+        ];
+        assert_eq!(host.pinned_to(2), "pinned to CPU 2 (efficiency core)");
+        assert_eq!(host.pinned_to(7), "pinned to CPU 7");
+        host.pinning_note = Some("not pinned: macOS has no thread affinity".into());
+        assert!(host.pinned_to(0).starts_with("not pinned"));
+    }
+
+    #[test]
+    fn sizes_are_read_never_defaulted() {
+        assert!(page_size().is_power_of_two());
+        let host = Host::probe();
+        if let Some(line) = host.line_bytes {
+            assert!(line.is_power_of_two(), "{line}");
         }
-        let caches = sysfs_caches(dir.path());
-        assert_eq!(caches.len(), 3);
-        assert_eq!(caches[0].name(), "L1d");
-        assert_eq!(caches[1].name(), "L1i");
-        assert_eq!(caches[2].name(), "L2");
-        assert_eq!(caches[2].size_bytes, 1 << 20);
-        assert!(!caches[1].holds_data());
-    }
-
-    #[test]
-    fn missing_sysfs_gives_no_caches() {
-        assert!(sysfs_caches(Path::new("/nonexistent/cache")).is_empty());
-    }
-
-    #[test]
-    fn bracketed_mode_is_extracted() {
-        assert_eq!(
-            bracketed("always [madvise] never\n"),
-            Some("madvise".into())
-        );
-        assert_eq!(bracketed("never"), None);
-    }
-
-    #[test]
-    fn meminfo_field_is_read_in_kib() {
-        let text = "MemTotal: 100 kB\nMemAvailable:   2048 kB\n";
-        assert_eq!(meminfo_kib(text, "MemAvailable:"), Some(2048));
-        assert_eq!(meminfo_kib(text, "Nope:"), None);
+        if let Some(huge) = host.huge_page_bytes {
+            assert!(huge > host.page_size, "{huge}");
+        }
+        assert!(!host.hostname.is_empty());
     }
 
     #[test]

@@ -15,6 +15,7 @@ pub mod host;
 pub mod ladder;
 pub mod measure;
 pub mod memory;
+pub mod platform;
 pub mod plot;
 pub mod progress;
 pub mod record;

@@ -1,13 +1,24 @@
-//! Working-set buffers: anonymous mappings aligned for the page size asked for, with
-//! transparent huge pages requested (2 MiB) or refused (4 KiB) through madvise, and a
-//! check of what the kernel actually gave.
+//! Working-set buffers: anonymous mappings (mmap on every OS) aligned for the page size
+//! asked for, with transparent huge pages requested or refused where the OS has them
+//! (Linux madvise; macOS: superpages not requested), and a check of what the kernel
+//! actually gave (Linux smaps). The OS-specific parts are in [`crate::platform`].
 
 use crate::error::{Error, Result};
 use serde::{Deserialize, Serialize};
 use std::fmt;
+use std::sync::OnceLock;
 
-/// The huge-page alignment and size on x86_64 and aarch64 Linux.
-pub const HUGE_PAGE: usize = 2 << 20;
+/// The alignment of a huge-page buffer: the host's huge page size, or the base page
+/// where the OS has no huge pages or does not say (nothing larger would be given then).
+pub fn huge_align() -> usize {
+    static ALIGN: OnceLock<usize> = OnceLock::new();
+    *ALIGN.get_or_init(|| {
+        crate::platform::huge_page_bytes()
+            .and_then(|b| usize::try_from(b).ok())
+            .filter(|b| b.is_power_of_two())
+            .unwrap_or_else(crate::host::page_size)
+    })
+}
 
 /// The page size a buffer asks for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
@@ -16,7 +27,9 @@ pub enum PageKind {
     #[serde(rename = "4k")]
     #[value(name = "4k")]
     Small,
-    /// Transparent huge pages (2 MiB) requested through madvise.
+    /// Transparent huge pages (the host's size: 2 MiB on x86_64) requested through
+    /// madvise on Linux; base pages where the OS has none (macOS: superpages not
+    /// requested).
     #[serde(rename = "2m")]
     #[value(name = "2m")]
     Huge,
@@ -43,17 +56,16 @@ pub struct Buffer {
 unsafe impl Send for Buffer {}
 
 impl Buffer {
-    /// Maps `len` bytes for `pages`. Huge pages get a 2 MiB-aligned start. Pages are not
-    /// touched here: the caller's first write faults them in (and for huge pages, that
-    /// first touch is when the kernel decides).
-    #[cfg(target_os = "linux")]
+    /// Maps `len` bytes for `pages`. Huge pages get a start aligned to the host's huge
+    /// page size. Pages are not touched here: the caller's first write faults them in
+    /// (and for huge pages, that first touch is when the kernel decides).
     pub fn new(len: usize, pages: PageKind) -> Result<Buffer> {
         if len == 0 {
             return Err(Error::Input("a working set must not be empty".into()));
         }
         let align = match pages {
             PageKind::Small => crate::host::page_size(),
-            PageKind::Huge => HUGE_PAGE,
+            PageKind::Huge => huge_align(),
         };
         let rounded = len.div_ceil(align) * align;
         let map_len = rounded + align;
@@ -81,29 +93,13 @@ impl Buffer {
         // SAFETY: offset < align and rounded + align == map_len, so start..start+rounded
         // lies inside the mapping.
         let start = unsafe { map.add(offset) };
-        let advice = match pages {
-            PageKind::Small => libc::MADV_NOHUGEPAGE,
-            PageKind::Huge => libc::MADV_HUGEPAGE,
-        };
-        // SAFETY: start is page aligned and start..start+rounded is inside our mapping.
-        // A refusal (e.g. THP compiled out) is not an error: the page check says so.
-        unsafe {
-            libc::madvise(start as *mut libc::c_void, rounded, advice);
-        }
+        crate::platform::advise_pages(start, rounded, pages);
         Ok(Buffer {
             map,
             map_len,
             start,
             len,
         })
-    }
-
-    /// Buffers need mmap and madvise; elsewhere they are unsupported.
-    #[cfg(not(target_os = "linux"))]
-    pub fn new(_len: usize, _pages: PageKind) -> Result<Buffer> {
-        Err(Error::Unusable(
-            "memory buffers are unsupported on this platform (Linux only)".into(),
-        ))
     }
 
     /// The first byte of the usable region.
@@ -121,44 +117,11 @@ impl Buffer {
         self.len == 0
     }
 
-    /// The share of this buffer's resident memory that sits on huge pages, from
-    /// `AnonHugePages` in /proc/self/smaps; `None` where that cannot be read.
+    /// The share of this buffer's resident memory that sits on huge pages (Linux:
+    /// `AnonHugePages` in /proc/self/smaps); `None` where that cannot be read.
     pub fn huge_fraction(&self) -> Option<f64> {
-        let smaps = std::fs::read_to_string("/proc/self/smaps").ok()?;
         let lo = self.map as usize;
-        let hi = lo + self.map_len;
-        let (mut rss_kb, mut huge_kb) = (0u64, 0u64);
-        let mut inside = false;
-        for line in smaps.lines() {
-            if let Some((range, _)) = line.split_once(' ') {
-                if let Some((a, b)) = range.split_once('-') {
-                    if let (Ok(a), Ok(b)) =
-                        (usize::from_str_radix(a, 16), usize::from_str_radix(b, 16))
-                    {
-                        // madvise may split our mapping into several VMAs.
-                        inside = a >= lo && b <= hi;
-                        continue;
-                    }
-                }
-            }
-            if !inside {
-                continue;
-            }
-            let field = |name: &str| -> Option<u64> {
-                line.strip_prefix(name)?
-                    .trim()
-                    .trim_end_matches("kB")
-                    .trim()
-                    .parse()
-                    .ok()
-            };
-            if let Some(v) = field("Rss:") {
-                rss_kb += v;
-            } else if let Some(v) = field("AnonHugePages:") {
-                huge_kb += v;
-            }
-        }
-        (rss_kb > 0).then(|| huge_kb as f64 / rss_kb as f64)
+        crate::platform::huge_fraction(lo, lo + self.map_len)
     }
 }
 
@@ -166,21 +129,20 @@ impl Drop for Buffer {
     fn drop(&mut self) {
         // SAFETY: map/map_len are exactly what mmap returned; nothing borrows the
         // buffer past its lifetime.
-        #[cfg(target_os = "linux")]
         unsafe {
             libc::munmap(self.map as *mut libc::c_void, self.map_len);
         }
     }
 }
 
-#[cfg(all(test, target_os = "linux"))]
+#[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn huge_buffers_are_2mib_aligned() {
+    fn huge_buffers_are_aligned_to_the_host_huge_page() {
         let mut b = Buffer::new(3 << 20, PageKind::Huge).unwrap();
-        assert_eq!(b.as_mut_ptr() as usize % HUGE_PAGE, 0);
+        assert_eq!(b.as_mut_ptr() as usize % huge_align(), 0);
         assert_eq!(b.len(), 3 << 20);
     }
 
@@ -192,6 +154,10 @@ mod tests {
             // SAFETY: i < len, inside the mapping.
             unsafe { p.add(i).write(1) };
         }
+        // Linux checks smaps and finds no huge page; elsewhere nothing is checked.
+        #[cfg(target_os = "linux")]
         assert_eq!(b.huge_fraction(), Some(0.0));
+        #[cfg(not(target_os = "linux"))]
+        assert_eq!(b.huge_fraction(), None);
     }
 }

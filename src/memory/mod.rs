@@ -20,7 +20,9 @@ use buffer::Buffer;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
-/// Bytes between chain nodes: one cache line on every CPU we target.
+/// Bytes between chain nodes where the host's line size is unknown (the sweep's record
+/// then says the node size was assumed); elsewhere a node is one line of the host
+/// ([`node_bytes`]): 64 B on x86_64 and most Arm cores, 128 B on Apple M-series.
 pub const NODE_BYTES: usize = 64;
 /// Warm-up steps before timing are capped at this many: a full pass for every size up
 /// to 16 MiB. Building the chain already wrote every node, so past that the warm-up
@@ -56,6 +58,10 @@ pub struct SweepConfig {
     pub seed: u64,
     /// Bytes between nodes.
     pub node_bytes: u64,
+    /// Whether `node_bytes` was assumed ([`NODE_BYTES`]) because the host's line size
+    /// is unknown.
+    #[serde(default)]
+    pub node_bytes_assumed: bool,
     /// TLB-local window, bytes.
     pub window_bytes: u64,
     /// Perf counters read around each timed trial, by perf's names.
@@ -77,6 +83,7 @@ impl SweepConfig {
         let max = default_max_bytes(host.last_level_cache_bytes(), available, true)
             .max(256 << 20)
             .min(available.map_or(u64::MAX, |a| a / 2));
+        let (node_bytes, node_bytes_assumed) = node_bytes(host);
         SweepConfig {
             min_bytes: 4096,
             max_bytes: max,
@@ -88,7 +95,8 @@ impl SweepConfig {
             rounds: 3,
             min_trial_ms: TrialPolicy::QUICK.min_trial.as_secs_f64() * 1e3,
             seed: 0x1e7e1,
-            node_bytes: NODE_BYTES as u64,
+            node_bytes,
+            node_bytes_assumed,
             window_bytes: chain::WINDOW_BYTES as u64,
             counters: Vec::new(),
         }
@@ -161,6 +169,15 @@ impl MemorySection {
         self.points
             .iter()
             .filter(move |p| p.pages_requested == pages)
+    }
+}
+
+/// The chain node size for this host: one cache line as the host says, or
+/// [`NODE_BYTES`] and `true` (assumed) where it does not.
+pub fn node_bytes(host: &Host) -> (u64, bool) {
+    match host.line_bytes {
+        Some(line) => (line, false),
+        None => (NODE_BYTES as u64, true),
     }
 }
 
@@ -254,13 +271,14 @@ impl Chain {
 }
 
 /// The page size a buffer got, from its share on huge pages: "2m", "4k", "mixed", or
-/// "unknown" where smaps could not be read.
+/// where nothing was checked, what the platform says ("unknown" where smaps could not
+/// be read; "superpages not requested" on macOS).
 pub fn pages_obtained(huge_fraction: Option<f64>) -> &'static str {
     match huge_fraction {
         Some(f) if f >= 0.9 => "2m",
         Some(f) if f <= 0.1 => "4k",
         Some(_) => "mixed",
-        None => "unknown",
+        None => crate::platform::PAGES_UNCHECKED,
     }
 }
 

@@ -467,7 +467,7 @@ impl Background {
         unsafe { std::ptr::write_bytes(buf.as_mut_ptr(), 1, size) };
         let (s, b) = (stop.clone(), bytes.clone());
         let handle = std::thread::spawn(move || {
-            core_affinity::set_for_current(core_affinity::CoreId { id: cpu });
+            crate::platform::pin_current(cpu);
             let isa = Isa::detect();
             let chunk = 1 << 20;
             let p = buf.as_mut_ptr();

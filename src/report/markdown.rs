@@ -74,12 +74,17 @@ pub fn markdown(run: &Run) -> String {
         let _ = writeln!(md, "## Memory hierarchy\n");
         let _ = writeln!(
             md,
-            "Pointer chase, {} order, {}-byte nodes, {} to {} at {} points per octave, \
-             {} trials of at least {} ms per point {}, pinned to CPU {}. \
-             Latency is the fastest trial of the rounds that agree; levels are found from the \
-             curve alone and only then compared with sysfs.\n",
+            "Pointer chase, {} order, {}-byte nodes{}, {} to {} at {} points per octave, \
+             {} trials of at least {} ms per point {}, {}. Latency is the fastest trial of \
+             the rounds that agree; levels are found from the curve alone and only then \
+             compared with sysfs.\n",
             c.order,
             c.node_bytes,
+            if c.node_bytes_assumed {
+                " (assumed: the line size is unknown)"
+            } else {
+                ""
+            },
             format_size(c.min_bytes),
             format_size(c.max_bytes),
             c.per_octave,
@@ -89,7 +94,7 @@ pub fn markdown(run: &Run) -> String {
                 0 | 1 => "in one round".to_string(),
                 n => format!("spread over {n} rounds"),
             },
-            c.cpu
+            run.host.pinned_to(c.cpu)
         );
         let _ = writeln!(md, "![Latency curve](latency.png)\n");
         md.push_str(&table(

@@ -349,7 +349,10 @@ pub fn host_line(run: &Run) -> String {
             (None, false) => "bare metal".into(),
         },
         format_size(h.page_size),
-        h.thp.as_deref().unwrap_or("unavailable"),
+        h.thp
+            .as_deref()
+            .or(h.huge_pages_note.as_deref())
+            .unwrap_or("unavailable"),
     )
 }
 

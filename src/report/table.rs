@@ -25,10 +25,10 @@ pub fn terminal(run: &Run) -> String {
     if let Some(mem) = &run.memory {
         let _ = writeln!(
             out,
-            "memory: {} points, {} order, pinned to CPU {}\n{}",
+            "memory: {} points, {} order, {}\n{}",
             mem.points.len(),
             mem.config.order,
-            mem.config.cpu,
+            run.host.pinned_to(mem.config.cpu),
             table(LEVEL_HEADER, level_rows(mem))
         );
         for line in super::memory_lines(mem, &run.host) {

@@ -5,12 +5,13 @@
 
 use super::{Latencies, Rung};
 use crate::error::{Error, Result};
+use crate::platform::Bypass;
 use rand::rngs::SmallRng;
 use rand::{RngExt, SeedableRng};
 use std::alloc::{alloc_zeroed, dealloc, Layout};
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io::Write;
-use std::os::unix::fs::{FileExt, OpenOptionsExt};
+use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
 /// The I/O size and alignment.
@@ -31,7 +32,7 @@ pub struct StorageConfig {
     pub seed: u64,
 }
 
-/// The filesystem and device under a path, from /proc/self/mountinfo.
+/// The filesystem and device under a path (Linux: /proc/self/mountinfo; macOS: statfs).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Mount {
     /// Mount point.
@@ -100,14 +101,6 @@ impl Drop for AlignedBlock {
     }
 }
 
-fn fadvise(file: &File, offset: u64, len: u64, advice: libc::c_int) {
-    use std::os::fd::AsRawFd;
-    // SAFETY: a valid open fd; posix_fadvise only gives the kernel a hint.
-    unsafe {
-        libc::posix_fadvise(file.as_raw_fd(), offset as i64, len as i64, advice);
-    }
-}
-
 /// Writes `size` bytes of pseudo-random data (not zeros: some devices compress or
 /// skip them) and syncs them to the device.
 fn fill(path: &Path, size: u64, rng: &mut SmallRng) -> Result<()> {
@@ -142,8 +135,7 @@ impl TestFile {
             .dir
             .canonicalize()
             .map_err(|e| Error::Input(format!("--path {}: {e}", cfg.dir.display())))?;
-        let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
-        let mount = mount_of(&mountinfo, &dir);
+        let mount = crate::platform::mount(&dir);
         let fstype = mount.as_ref().map_or("unknown", |m| m.fstype.as_str());
         if is_ram_fs(fstype) && !cfg.allow_ram {
             return Err(Error::Unusable(format!(
@@ -200,11 +192,12 @@ impl TestFile {
 }
 
 /// Random 4 KiB reads of a [`TestFile`] that bypass the page cache: O_DIRECT with an
-/// aligned buffer, or where O_DIRECT is refused, POSIX_FADV_DONTNEED after each read
-/// (the file was synced when written) with POSIX_FADV_RANDOM.
+/// aligned buffer (Linux), F_NOCACHE (macOS), or where O_DIRECT is refused,
+/// POSIX_FADV_DONTNEED after each read (the file was synced when written) with
+/// POSIX_FADV_RANDOM. See [`crate::platform::open_uncached`].
 pub struct DirectReads {
     file: File,
-    direct: bool,
+    bypass: Bypass,
     block: AlignedBlock,
     rng: SmallRng,
     blocks: u64,
@@ -215,28 +208,16 @@ impl DirectReads {
     /// Opens the file for uncached reads (and writes).
     pub fn open(tf: &TestFile, seed: u64) -> Result<DirectReads> {
         let mut block = AlignedBlock::new();
-        let io = |e| Error::io(&tf.path, e);
-        let (file, direct) = match OpenOptions::new()
-            .read(true)
-            .write(true)
-            .custom_flags(libc::O_DIRECT)
-            .open(&tf.path)
-        {
-            Ok(f) if f.read_exact_at(block.as_mut(), 0).is_ok() => (f, true),
-            _ => {
-                let f = OpenOptions::new()
-                    .read(true)
-                    .write(true)
-                    .open(&tf.path)
-                    .map_err(io)?;
-                fadvise(&f, 0, tf.size(), libc::POSIX_FADV_RANDOM);
-                fadvise(&f, 0, tf.size(), libc::POSIX_FADV_DONTNEED);
-                (f, false)
-            }
-        };
+        let (file, bypass) =
+            crate::platform::open_uncached(&tf.path, block.as_mut()).map_err(|e| {
+                match e.kind() {
+                    std::io::ErrorKind::Unsupported => Error::Unusable(e.to_string()),
+                    _ => Error::io(&tf.path, e),
+                }
+            })?;
         Ok(DirectReads {
             file,
-            direct,
+            bypass,
             block,
             rng: SmallRng::seed_from_u64(seed),
             blocks: tf.blocks,
@@ -244,9 +225,9 @@ impl DirectReads {
         })
     }
 
-    /// Whether O_DIRECT was accepted (else the fadvise fallback is in use).
-    pub fn is_direct(&self) -> bool {
-        self.direct
+    /// How the reads bypass the page cache.
+    pub fn bypass(&self) -> Bypass {
+        self.bypass
     }
 
     fn offset(&mut self) -> u64 {
@@ -259,8 +240,8 @@ impl DirectReads {
         self.file
             .read_exact_at(self.block.as_mut(), off)
             .map_err(|e| Error::io(&self.path, e))?;
-        if !self.direct {
-            fadvise(&self.file, off, BLOCK as u64, libc::POSIX_FADV_DONTNEED);
+        if self.bypass == Bypass::DropAfterRead {
+            crate::platform::drop_cached(&self.file, off, BLOCK as u64);
         }
         Ok(())
     }
@@ -298,18 +279,20 @@ pub fn measure(cfg: &StorageConfig, mut on_progress: impl FnMut(f64)) -> Result<
             on_progress(0.25 + 0.35 * i as f64 / cfg.samples as f64);
         }
     }
-    let (method, note) = if reads.is_direct() {
-        ("O_DIRECT 4K random read QD1", where_.clone())
-    } else {
-        (
-            "4K random read QD1, page cache dropped (fallback)",
+    let (method, note) = match reads.bypass() {
+        Bypass::DropAfterRead => (
+            "4K random read QD1, page cache dropped (fallback)".to_string(),
             format!(
                 "{where_}; O_DIRECT was refused, so each read used fsync + POSIX_FADV_RANDOM + \
                  POSIX_FADV_DONTNEED instead"
             ),
-        )
+        ),
+        flag => (
+            format!("{} 4K random read QD1", flag.name()),
+            where_.clone(),
+        ),
     };
-    let mut rungs = vec![cold.rung("ssd", method, Some(note))?];
+    let mut rungs = vec![cold.rung("ssd", &method, Some(note))?];
 
     // 2. The same reads from a warm page cache.
     let io = |e| Error::io(&tf.path, e);
@@ -348,15 +331,11 @@ pub fn measure(cfg: &StorageConfig, mut on_progress: impl FnMut(f64)) -> Result<
             on_progress(0.7 + 0.3 * i as f64 / writes as f64);
         }
     }
-    rungs.push(synced.rung(
-        "ssd",
-        if reads.is_direct() {
-            "O_DIRECT 4K random write + fdatasync QD1"
-        } else {
-            "4K random write + fdatasync QD1"
-        },
-        Some(where_),
-    )?);
+    let write_method = match reads.bypass() {
+        Bypass::DropAfterRead => "4K random write + fdatasync QD1".to_string(),
+        flag => format!("{} 4K random write + fdatasync QD1", flag.name()),
+    };
+    rungs.push(synced.rung("ssd", &write_method, Some(where_))?);
     drop(reads);
     drop(buffered);
     tf.remove()?;

@@ -1,0 +1,382 @@
+//! Linux: sysfs and procfs for the host facts, madvise for transparent huge pages and
+//! /proc/self/smaps to check them, O_DIRECT (or POSIX_FADV_DONTNEED) for uncached
+//! reads, sched affinity for pinning.
+
+use super::{Bypass, Pinned};
+use crate::host::{CacheInfo, CoreKind};
+use crate::memory::PageKind;
+use crate::suite::storage::Mount;
+use std::collections::BTreeMap;
+use std::fs::{self, File, OpenOptions};
+use std::io;
+use std::os::unix::fs::{FileExt, OpenOptionsExt};
+use std::path::Path;
+
+/// What the host record says about huge pages when the kernel has no THP.
+pub const NO_HUGE_PAGES: &str = "THP unavailable";
+/// What a point's page size says when smaps could not be read.
+pub const PAGES_UNCHECKED: &str = "unknown";
+
+/// The CPU model, from /proc/cpuinfo ("model name" on x86, "Processor" on older Arm).
+pub fn cpu_model() -> Option<String> {
+    let cpuinfo = fs::read_to_string("/proc/cpuinfo").ok()?;
+    cpuinfo_field(&cpuinfo, "model name").or_else(|| cpuinfo_field(&cpuinfo, "Processor"))
+}
+
+/// Whether /proc/cpuinfo carries the `hypervisor` flag.
+pub fn hypervisor_flag() -> bool {
+    fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|c| cpuinfo_field(&c, "flags"))
+        .is_some_and(|f| f.split_whitespace().any(|x| x == "hypervisor"))
+}
+
+/// The hypervisor named by /sys/hypervisor/type (Xen), where present.
+pub fn hypervisor() -> Option<String> {
+    fs::read_to_string("/sys/hypervisor/type")
+        .ok()
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
+}
+
+/// The caches of `cpu`, from sysfs.
+pub fn caches(cpu: usize) -> Vec<CacheInfo> {
+    sysfs_caches(Path::new(&format!(
+        "/sys/devices/system/cpu/cpu{cpu}/cache"
+    )))
+}
+
+/// Transparent huge page mode ("always", "madvise", "never"), where the kernel has THP.
+pub fn thp() -> Option<String> {
+    fs::read_to_string("/sys/kernel/mm/transparent_hugepage/enabled")
+        .ok()
+        .and_then(|s| bracketed(&s))
+}
+
+/// The size of a transparent huge page (a PMD: 2 MiB with 4 KiB base pages, 32 MiB
+/// with 16 KiB, 512 MiB with 64 KiB), where the kernel says.
+pub fn huge_page_bytes() -> Option<u64> {
+    fs::read_to_string("/sys/kernel/mm/transparent_hugepage/hpage_pmd_size")
+        .ok()?
+        .trim()
+        .parse()
+        .ok()
+        .filter(|&b| b > 0)
+}
+
+/// MemAvailable from /proc/meminfo, in bytes.
+pub fn mem_available() -> Option<u64> {
+    let meminfo = fs::read_to_string("/proc/meminfo").ok()?;
+    meminfo_kib(&meminfo, "MemAvailable:").map(|kib| kib * 1024)
+}
+
+/// Performance and efficiency cores: from the `cpu_core` and `cpu_atom` PMUs (Intel
+/// hybrid), else from `cpu_capacity` (Arm big.LITTLE); empty where every core is alike.
+pub fn core_kinds() -> Vec<CoreKind> {
+    let pmu = |name: &str| {
+        fs::read_to_string(format!("/sys/bus/event_source/devices/{name}/cpus"))
+            .ok()
+            .and_then(|s| parse_cpu_list(&s))
+    };
+    if let (Some(p), Some(e)) = (pmu("cpu_core"), pmu("cpu_atom")) {
+        return vec![
+            CoreKind::new("performance", p, "cpu_core PMU"),
+            CoreKind::new("efficiency", e, "cpu_atom PMU"),
+        ];
+    }
+    let mut by_capacity = BTreeMap::new();
+    for entry in fs::read_dir("/sys/devices/system/cpu")
+        .into_iter()
+        .flatten()
+        .flatten()
+    {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let Some(cpu) = name.strip_prefix("cpu").and_then(|n| n.parse().ok()) else {
+            continue;
+        };
+        let capacity = fs::read_to_string(entry.path().join("cpu_capacity"))
+            .ok()
+            .and_then(|s| s.trim().parse::<u64>().ok());
+        if let Some(c) = capacity {
+            by_capacity.entry(c).or_insert_with(Vec::new).push(cpu);
+        }
+    }
+    kinds_by_capacity(by_capacity)
+}
+
+/// Names the capacity classes: the highest "performance", the lowest "efficiency",
+/// any between "mid"; nothing when there is one class.
+fn kinds_by_capacity(by_capacity: BTreeMap<u64, Vec<usize>>) -> Vec<CoreKind> {
+    if by_capacity.len() < 2 {
+        return Vec::new();
+    }
+    let last = by_capacity.len() - 1;
+    by_capacity
+        .into_iter()
+        .rev()
+        .enumerate()
+        .map(|(i, (capacity, mut cpus))| {
+            cpus.sort_unstable();
+            let kind = match i {
+                0 => "performance",
+                i if i == last => "efficiency",
+                _ => "mid",
+            };
+            CoreKind::new(kind, cpus, &format!("cpu_capacity {capacity}"))
+        })
+        .collect()
+}
+
+/// Parses a kernel CPU list ("0-3,8,10-11").
+fn parse_cpu_list(s: &str) -> Option<Vec<usize>> {
+    let mut cpus = Vec::new();
+    for part in s.trim().split(',').filter(|p| !p.is_empty()) {
+        match part.split_once('-') {
+            Some((a, b)) => cpus.extend(a.parse::<usize>().ok()?..=b.parse().ok()?),
+            None => cpus.push(part.parse().ok()?),
+        }
+    }
+    (!cpus.is_empty()).then_some(cpus)
+}
+
+/// Pins the calling thread to `cpu` with sched_setaffinity.
+pub fn pin_current(cpu: usize) -> Pinned {
+    match core_affinity::set_for_current(core_affinity::CoreId { id: cpu }) {
+        true => Pinned::Yes,
+        false => Pinned::Refused,
+    }
+}
+
+/// Asks for transparent huge pages over `len` bytes at `start` (or refuses them, for
+/// base pages). A refusal (THP compiled out) is not an error: [`huge_fraction`] says
+/// what the kernel gave.
+pub fn advise_pages(start: *mut u8, len: usize, pages: PageKind) {
+    let advice = match pages {
+        PageKind::Small => libc::MADV_NOHUGEPAGE,
+        PageKind::Huge => libc::MADV_HUGEPAGE,
+    };
+    // SAFETY: the caller passes a page-aligned range inside a mapping it owns; madvise
+    // only changes how the kernel backs it.
+    unsafe {
+        libc::madvise(start as *mut libc::c_void, len, advice);
+    }
+}
+
+/// The share of the resident memory in `lo..hi` that sits on huge pages, from
+/// `AnonHugePages` in /proc/self/smaps; `None` where that cannot be read.
+pub fn huge_fraction(lo: usize, hi: usize) -> Option<f64> {
+    let smaps = fs::read_to_string("/proc/self/smaps").ok()?;
+    let (mut rss_kb, mut huge_kb) = (0u64, 0u64);
+    let mut inside = false;
+    for line in smaps.lines() {
+        if let Some((range, _)) = line.split_once(' ') {
+            if let Some((a, b)) = range.split_once('-') {
+                if let (Ok(a), Ok(b)) = (usize::from_str_radix(a, 16), usize::from_str_radix(b, 16))
+                {
+                    // madvise may split one mapping into several VMAs.
+                    inside = a >= lo && b <= hi;
+                    continue;
+                }
+            }
+        }
+        if !inside {
+            continue;
+        }
+        let field = |name: &str| -> Option<u64> {
+            line.strip_prefix(name)?
+                .trim()
+                .trim_end_matches("kB")
+                .trim()
+                .parse()
+                .ok()
+        };
+        if let Some(v) = field("Rss:") {
+            rss_kb += v;
+        } else if let Some(v) = field("AnonHugePages:") {
+            huge_kb += v;
+        }
+    }
+    (rss_kb > 0).then(|| huge_kb as f64 / rss_kb as f64)
+}
+
+/// Opens `path` for reads that bypass the page cache: O_DIRECT where a first aligned
+/// read into `probe` succeeds, else a plain open with POSIX_FADV_RANDOM and the file's
+/// cached pages dropped (the caller then drops each block after reading it).
+pub fn open_uncached(path: &Path, probe: &mut [u8]) -> io::Result<(File, Bypass)> {
+    let direct = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .custom_flags(libc::O_DIRECT)
+        .open(path);
+    match direct {
+        Ok(f) if f.read_exact_at(probe, 0).is_ok() => Ok((f, Bypass::Direct)),
+        _ => {
+            let f = OpenOptions::new().read(true).write(true).open(path)?;
+            let len = f.metadata()?.len();
+            fadvise(&f, 0, len, libc::POSIX_FADV_RANDOM);
+            drop_cached(&f, 0, len);
+            Ok((f, Bypass::DropAfterRead))
+        }
+    }
+}
+
+/// The mount holding `path`, from /proc/self/mountinfo.
+pub fn mount(path: &Path) -> Option<Mount> {
+    let mountinfo = fs::read_to_string("/proc/self/mountinfo").ok()?;
+    crate::suite::storage::mount_of(&mountinfo, path)
+}
+
+/// Drops the cached pages of `len` bytes at `offset` (POSIX_FADV_DONTNEED).
+pub fn drop_cached(file: &File, offset: u64, len: u64) {
+    fadvise(file, offset, len, libc::POSIX_FADV_DONTNEED);
+}
+
+fn fadvise(file: &File, offset: u64, len: u64, advice: libc::c_int) {
+    use std::os::fd::AsRawFd;
+    // SAFETY: a valid open fd; posix_fadvise only gives the kernel a hint.
+    unsafe {
+        libc::posix_fadvise(file.as_raw_fd(), offset as i64, len as i64, advice);
+    }
+}
+
+fn meminfo_kib(meminfo: &str, field: &str) -> Option<u64> {
+    meminfo
+        .lines()
+        .find_map(|l| l.strip_prefix(field))
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+}
+
+fn cpuinfo_field(cpuinfo: &str, name: &str) -> Option<String> {
+    cpuinfo.lines().find_map(|l| {
+        let (k, v) = l.split_once(':')?;
+        (k.trim() == name).then(|| v.trim().to_string())
+    })
+}
+
+/// The bracketed choice in a sysfs mode file: "always [madvise] never" -> "madvise".
+fn bracketed(s: &str) -> Option<String> {
+    let start = s.find('[')?;
+    let end = s[start..].find(']')? + start;
+    Some(s[start + 1..end].to_string())
+}
+
+/// Parses sysfs sizes such as "32K", "1024K", "32768K", "8M".
+fn sysfs_size(s: &str) -> Option<u64> {
+    crate::units::parse_size(s).ok().map(|v| v as u64)
+}
+
+/// Reads every `index*` directory under a sysfs cache directory.
+fn sysfs_caches(dir: &Path) -> Vec<CacheInfo> {
+    let Ok(entries) = fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    let read = |p: &Path, f: &str| fs::read_to_string(p.join(f)).map(|s| s.trim().to_string());
+    let mut caches: Vec<CacheInfo> = entries
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().starts_with("index"))
+        .filter_map(|e| {
+            let p = e.path();
+            Some(CacheInfo {
+                level: read(&p, "level").ok()?.parse().ok()?,
+                kind: read(&p, "type").ok()?,
+                size_bytes: sysfs_size(&read(&p, "size").ok()?)?,
+                line_bytes: read(&p, "coherency_line_size").ok()?.parse().ok()?,
+                shared_cpus: read(&p, "shared_cpu_list").unwrap_or_default(),
+            })
+        })
+        .collect();
+    caches.sort_by(|a, b| (a.level, &a.kind).cmp(&(b.level, &b.kind)));
+    caches
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_a_sysfs_cache_tree() {
+        let dir = tempfile::tempdir().unwrap();
+        for (i, (level, kind, size)) in [
+            (1, "Data", "32K"),
+            (1, "Instruction", "32K"),
+            (2, "Unified", "1024K"),
+        ]
+        .iter()
+        .enumerate()
+        {
+            let d = dir.path().join(format!("index{i}"));
+            fs::create_dir(&d).unwrap();
+            fs::write(d.join("level"), format!("{level}\n")).unwrap();
+            fs::write(d.join("type"), format!("{kind}\n")).unwrap();
+            fs::write(d.join("size"), format!("{size}\n")).unwrap();
+            fs::write(d.join("coherency_line_size"), "64\n").unwrap();
+            fs::write(d.join("shared_cpu_list"), "0\n").unwrap();
+        }
+        let caches = sysfs_caches(dir.path());
+        assert_eq!(caches.len(), 3);
+        assert_eq!(caches[0].name(), "L1d");
+        assert_eq!(caches[1].name(), "L1i");
+        assert_eq!(caches[2].name(), "L2");
+        assert_eq!(caches[2].size_bytes, 1 << 20);
+        assert!(!caches[1].holds_data());
+    }
+
+    #[test]
+    fn missing_sysfs_gives_no_caches() {
+        assert!(sysfs_caches(Path::new("/nonexistent/cache")).is_empty());
+    }
+
+    #[test]
+    fn bracketed_mode_is_extracted() {
+        assert_eq!(
+            bracketed("always [madvise] never\n"),
+            Some("madvise".into())
+        );
+        assert_eq!(bracketed("never"), None);
+    }
+
+    #[test]
+    fn meminfo_field_is_read_in_kib() {
+        let text = "MemTotal: 100 kB\nMemAvailable:   2048 kB\n";
+        assert_eq!(meminfo_kib(text, "MemAvailable:"), Some(2048));
+        assert_eq!(meminfo_kib(text, "Nope:"), None);
+    }
+
+    #[test]
+    fn cpu_lists_are_parsed() {
+        assert_eq!(
+            parse_cpu_list("0-3,8,10-11\n"),
+            Some(vec![0, 1, 2, 3, 8, 10, 11])
+        );
+        assert_eq!(parse_cpu_list("5"), Some(vec![5]));
+        assert_eq!(parse_cpu_list(""), None);
+        assert_eq!(parse_cpu_list("x"), None);
+    }
+
+    #[test]
+    fn capacity_classes_become_core_kinds() {
+        let one = BTreeMap::from([(1024, vec![0, 1, 2, 3])]);
+        assert!(kinds_by_capacity(one).is_empty());
+        let three = BTreeMap::from([
+            (446, vec![0, 1, 2, 3]),
+            (871, vec![4, 5, 6]),
+            (1024, vec![7]),
+        ]);
+        let kinds = kinds_by_capacity(three);
+        let names: Vec<&str> = kinds.iter().map(|k| k.kind.as_str()).collect();
+        assert_eq!(names, ["performance", "mid", "efficiency"]);
+        assert_eq!(kinds[0].cpus, [7]);
+        assert_eq!(kinds[2].count, 4);
+        assert_eq!(kinds[2].source, "cpu_capacity 446");
+    }
+
+    #[test]
+    fn the_huge_page_size_is_read_not_assumed() {
+        // Where THP exists the kernel says its size; where not, it is unknown.
+        match thp() {
+            Some(_) => assert!(huge_page_bytes().is_some_and(|b| b.is_power_of_two())),
+            None => assert_eq!(huge_page_bytes(), None),
+        }
+    }
+}

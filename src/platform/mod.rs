@@ -1,0 +1,56 @@
+//! The OS-specific parts of a measurement behind one facade: working-set buffers (page
+//! advice and the check of what the kernel gave), uncached file reads, thread pinning,
+//! cache discovery, hybrid core kinds and the host facts the OS keeps (huge page size,
+//! THP, available memory, hypervisor hints).
+//!
+//! One file per OS, picked at compile time: `linux.rs` (sysfs, procfs, madvise,
+//! O_DIRECT, sched affinity), `macos.rs` (sysctl, F_NOCACHE, no affinity) and `other.rs`
+//! (every fact unknown, every OS-specific feature "unsupported on this platform"). Each
+//! exposes the same functions, so callers never carry a `cfg` of their own. Perf
+//! counters have their own backend split in [`crate::counters`]; the clock calibration
+//! is per architecture and lives in [`crate::host`].
+
+#[cfg_attr(target_os = "linux", path = "linux.rs")]
+#[cfg_attr(target_os = "macos", path = "macos.rs")]
+#[cfg_attr(not(any(target_os = "linux", target_os = "macos")), path = "other.rs")]
+mod os;
+
+pub use os::{
+    advise_pages, caches, core_kinds, cpu_model, drop_cached, huge_fraction, huge_page_bytes,
+    hypervisor, hypervisor_flag, mem_available, mount, open_uncached, pin_current, thp,
+    NO_HUGE_PAGES, PAGES_UNCHECKED,
+};
+
+/// How uncached reads bypass the page cache.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Bypass {
+    /// O_DIRECT (Linux): the read goes to the device, aligned buffer and offsets.
+    Direct,
+    /// F_NOCACHE (macOS): the file's data is not kept in the unified buffer cache.
+    NoCache,
+    /// The file's cached pages are dropped after every read (POSIX_FADV_DONTNEED), the
+    /// fallback where O_DIRECT is refused.
+    DropAfterRead,
+}
+
+impl Bypass {
+    /// The flag or advice that does it, as it appears in a rung's method.
+    pub fn name(self) -> &'static str {
+        match self {
+            Bypass::Direct => "O_DIRECT",
+            Bypass::NoCache => "F_NOCACHE",
+            Bypass::DropAfterRead => "POSIX_FADV_DONTNEED",
+        }
+    }
+}
+
+/// What pinning the calling thread to a CPU did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pinned {
+    /// The thread now runs on that CPU only.
+    Yes,
+    /// The OS has affinity but refused this CPU.
+    Refused,
+    /// The OS has no thread affinity; the text says so and what was done instead.
+    Unsupported(&'static str),
+}

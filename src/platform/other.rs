@@ -1,0 +1,84 @@
+//! Any other OS: every host fact the OS keeps is unknown, and uncached reads, pinning
+//! and huge pages are "unsupported on this platform". Buffers are plain mmap.
+
+use super::{Bypass, Pinned};
+use crate::host::{CacheInfo, CoreKind};
+use crate::memory::PageKind;
+use crate::suite::storage::Mount;
+use std::fs::File;
+use std::io;
+use std::path::Path;
+
+/// What the host record says about huge pages.
+pub const NO_HUGE_PAGES: &str = "huge pages unsupported on this platform";
+/// What a point's page size says.
+pub const PAGES_UNCHECKED: &str = "unknown";
+
+/// Unknown here.
+pub fn cpu_model() -> Option<String> {
+    None
+}
+
+/// Unknown here.
+pub fn hypervisor_flag() -> bool {
+    false
+}
+
+/// Unknown here.
+pub fn hypervisor() -> Option<String> {
+    None
+}
+
+/// Unknown here.
+pub fn caches(_cpu: usize) -> Vec<CacheInfo> {
+    Vec::new()
+}
+
+/// No THP here.
+pub fn thp() -> Option<String> {
+    None
+}
+
+/// Unknown here.
+pub fn huge_page_bytes() -> Option<u64> {
+    None
+}
+
+/// Unknown here.
+pub fn mem_available() -> Option<u64> {
+    None
+}
+
+/// Unknown here.
+pub fn core_kinds() -> Vec<CoreKind> {
+    Vec::new()
+}
+
+/// Pinning is unsupported on this platform.
+pub fn pin_current(_cpu: usize) -> Pinned {
+    Pinned::Unsupported("not pinned: thread affinity is unsupported on this platform")
+}
+
+/// Base pages only.
+pub fn advise_pages(_start: *mut u8, _len: usize, _pages: PageKind) {}
+
+/// Not checked here.
+pub fn huge_fraction(_lo: usize, _hi: usize) -> Option<f64> {
+    None
+}
+
+/// Unknown here.
+pub fn mount(_path: &Path) -> Option<Mount> {
+    None
+}
+
+/// Uncached reads are unsupported on this platform.
+pub fn open_uncached(_path: &Path, _probe: &mut [u8]) -> io::Result<(File, Bypass)> {
+    Err(io::Error::new(
+        io::ErrorKind::Unsupported,
+        "uncached reads are unsupported on this platform",
+    ))
+}
+
+/// Nothing to drop.
+pub fn drop_cached(_file: &File, _offset: u64, _len: u64) {}
