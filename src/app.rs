@@ -632,7 +632,14 @@ fn db_rungs(
 ) -> Result<Vec<Rung>> {
     use crate::services::postgres::ManagedPostgres;
     let plan = suite::db::Plan::new(common.quick);
-    let phase = Phase::new("db", 9, common.quiet);
+    let cpus = CpuPlan::of(&crate::host::allowed_cpus())
+        .ok_or_else(|| Error::Unusable("no CPU is available to pin to".into()))?;
+    let placements = match &asked {
+        Some(_) => cpus.user_server(),
+        None => cpus.managed(),
+    };
+    // Two warm-query steps (TCP, socket) per extra placement.
+    let phase = Phase::new("db", 9 + 2 * (placements.len() as u64 - 1), common.quiet);
     let mut step = |what: &str| phase.advance(1, what.to_string());
     let managed = match &asked {
         Some(_) => None,
@@ -644,13 +651,23 @@ fn db_rungs(
         suite::db::measure_sqlite(data, &plan, keep, &common.out, sqlite_cache, &mut step)?;
     match (asked, managed) {
         (Some(target), _) => rungs.extend(suite::db::measure_postgres(
-            data, &plan, &target, cache, &mut step,
+            data,
+            &plan,
+            &target,
+            &placements,
+            cache,
+            &mut step,
         )?),
         (None, Some(Ok(_))) => {
             let server = ManagedPostgres::start()?;
             let target = suite::db::PgTarget::managed(&server)?;
             rungs.extend(suite::db::measure_postgres(
-                data, &plan, &target, cache, &mut step,
+                data,
+                &plan,
+                &target,
+                &placements,
+                cache,
+                &mut step,
             )?);
         }
         (None, Some(Err(e))) => {

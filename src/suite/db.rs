@@ -18,6 +18,7 @@
 //! (a server that accepts and never answers included), and every session of the run
 //! has a `statement_timeout`.
 
+use super::placement::{measure_placed, Placement};
 use super::{Latencies, Rung};
 use crate::error::{Error, Result};
 use crate::redact::redact_url;
@@ -993,6 +994,7 @@ pub fn measure_postgres(
     data: &DataSet,
     plan: &Plan,
     target: &PgTarget,
+    placements: &[Placement],
     mut cache: Option<&mut CacheProbe>,
     step: &mut dyn FnMut(&str),
 ) -> Result<Vec<Rung>> {
@@ -1012,6 +1014,11 @@ pub fn measure_postgres(
         built.as_secs_f64()
     );
 
+    // The round trips are measured in every placement; the expensive query (server
+    // time), the caching patterns and new connections only in the last placement, the
+    // one that stands for a networked service.
+    let cpus = crate::host::allowed_cpus();
+    let representative = placements.len().saturating_sub(1);
     let mut rungs = Vec::new();
     for (i, (name, config)) in target.transports.iter().enumerate() {
         let over = format!(" over {name}");
@@ -1021,31 +1028,37 @@ pub fn measure_postgres(
             over: &over,
             note: &note,
         };
-        step(&format!("postgres: warm queries over {name}"));
-        rungs.extend(if i == 0 {
-            let mut s = PgSession::new(guard.client(), sql.clone());
-            let mut warm = measure_warm(&mut s, data, plan, &labels, true)?;
-            if let Some(probe) = cache.as_deref_mut() {
-                warm.extend(measure_caching(&mut s, probe, data, plan, &labels)?);
+        rungs.extend(measure_placed(placements, &cpus, |pi| {
+            let last = pi == representative;
+            step(&format!("postgres: warm queries over {name}"));
+            let mut rows = if i == 0 {
+                let mut s = PgSession::new(guard.client(), sql.clone());
+                let mut warm = measure_warm(&mut s, data, plan, &labels, last)?;
+                if let (true, Some(probe)) = (last, cache.as_deref_mut()) {
+                    warm.extend(measure_caching(&mut s, probe, data, plan, &labels)?);
+                }
+                warm
+            } else {
+                let mut s = PgSession::new(target.connect(i)?, sql.clone());
+                measure_warm(&mut s, data, plan, &labels, false)?
+            };
+            if last {
+                step(&format!("postgres: new connections over {name}"));
+                rows.extend(measure_fresh(
+                    || {
+                        let client = config
+                            .connect(NoTls)
+                            .map_err(|e| pg_err(&format!("connect over {name}"), e))?;
+                        Ok(PgSession::new(client, sql.clone()))
+                    },
+                    "connect (startup + auth)",
+                    data,
+                    plan,
+                    &labels,
+                )?);
             }
-            warm
-        } else {
-            let mut s = PgSession::new(target.connect(i)?, sql.clone());
-            measure_warm(&mut s, data, plan, &labels, false)?
-        });
-        step(&format!("postgres: new connections over {name}"));
-        rungs.extend(measure_fresh(
-            || {
-                let client = config
-                    .connect(NoTls)
-                    .map_err(|e| pg_err(&format!("connect over {name}"), e))?;
-                Ok(PgSession::new(client, sql.clone()))
-            },
-            "connect (startup + auth)",
-            data,
-            plan,
-            &labels,
-        )?);
+            Ok(rows)
+        })?);
     }
     step("postgres: dropping the run's schema");
     guard.close()?;
