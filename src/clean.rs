@@ -281,11 +281,13 @@ pub fn server_processes() -> Vec<ServerProcess> {
         .collect()
 }
 
-/// Run key prefixes of dead runs on the Redis at `url`, by SCAN in batches.
-pub fn find_redis(url: &str) -> Result<Vec<Found>> {
-    let mut conn = crate::suite::redis::connect(url)?;
-    let shown = crate::redact::redact_url(url);
-    let mut prefixes: std::collections::BTreeMap<String, (Owner, usize)> = Default::default();
+/// Calls `batch` with each batch of `ladder:*` keys on `conn`: one pass of `SCAN ...
+/// MATCH ladder:* COUNT` [`SCAN_BATCH`] over the keyspace (never KEYS).
+fn scan_run_keys(
+    conn: &mut redis::Connection,
+    shown: &str,
+    mut batch: impl FnMut(&mut redis::Connection, Vec<String>) -> Result<()>,
+) -> Result<()> {
     let mut cursor: u64 = 0;
     loop {
         crate::signal::check()?;
@@ -295,18 +297,29 @@ pub fn find_redis(url: &str) -> Result<Vec<Found>> {
             .arg("ladder:*")
             .arg("COUNT")
             .arg(SCAN_BATCH)
-            .query(&mut conn)
+            .query(conn)
             .map_err(|e| Error::Unusable(format!("Redis at {shown}: SCAN: {e}")))?;
+        batch(conn, keys)?;
+        if next == 0 {
+            return Ok(());
+        }
+        cursor = next;
+    }
+}
+
+/// Run key prefixes of dead runs on the Redis at `url`, with their key counts.
+pub fn find_redis(url: &str) -> Result<Vec<Found>> {
+    let mut conn = crate::suite::redis::connect(url)?;
+    let shown = crate::redact::redact_url(url);
+    let mut prefixes: std::collections::BTreeMap<String, (Owner, usize)> = Default::default();
+    scan_run_keys(&mut conn, &shown, |_, keys| {
         for key in keys {
             if let Some((prefix, owner)) = key_owner(&key) {
                 prefixes.entry(prefix).or_insert((owner, 0)).1 += 1;
             }
         }
-        if next == 0 {
-            break;
-        }
-        cursor = next;
-    }
+        Ok(())
+    })?;
     Ok(prefixes
         .into_iter()
         .filter(|(_, (owner, _))| !owner.is_live())
@@ -357,39 +370,35 @@ pub fn find_postgres(url: &str) -> Result<Vec<Found>> {
         .collect())
 }
 
-/// Removes what [`find_redis`] found on the Redis at `url`: SCAN per prefix, UNLINK in
-/// batches. Returns how many keys went.
+/// Removes what [`find_redis`] found on the Redis at `url`: one more SCAN pass,
+/// UNLINK of each batch's keys under the found prefixes. Returns how many keys went.
 pub fn remove_redis(url: &str, found: &[Found]) -> Result<usize> {
+    let prefixes: std::collections::BTreeSet<&str> = found
+        .iter()
+        .filter_map(|f| match &f.what {
+            Leftover::RedisKeys { prefix, .. } => Some(prefix.as_str()),
+            _ => None,
+        })
+        .collect();
+    if prefixes.is_empty() {
+        return Ok(0);
+    }
     let mut conn = crate::suite::redis::connect(url)?;
     let shown = crate::redact::redact_url(url);
-    let err = |e: redis::RedisError| Error::Unusable(format!("Redis at {shown}: {e}"));
     let mut removed = 0;
-    for f in found {
-        let Leftover::RedisKeys { prefix, .. } = &f.what else {
-            continue;
-        };
-        let mut cursor: u64 = 0;
-        loop {
-            let (next, keys): (u64, Vec<String>) = redis::cmd("SCAN")
-                .arg(cursor)
-                .arg("MATCH")
-                .arg(format!("{prefix}*"))
-                .arg("COUNT")
-                .arg(SCAN_BATCH)
-                .query(&mut conn)
-                .map_err(err)?;
-            if !keys.is_empty() {
-                removed += redis::cmd("UNLINK")
-                    .arg(&keys)
-                    .query::<usize>(&mut conn)
-                    .map_err(err)?;
-            }
-            if next == 0 {
-                break;
-            }
-            cursor = next;
+    scan_run_keys(&mut conn, &shown, |conn, keys| {
+        let ours: Vec<String> = keys
+            .into_iter()
+            .filter(|k| key_owner(k).is_some_and(|(p, _)| prefixes.contains(p.as_str())))
+            .collect();
+        if !ours.is_empty() {
+            removed += redis::cmd("UNLINK")
+                .arg(&ours)
+                .query::<usize>(conn)
+                .map_err(|e| Error::Unusable(format!("Redis at {shown}: UNLINK: {e}")))?;
         }
-    }
+        Ok(())
+    })?;
     Ok(removed)
 }
 

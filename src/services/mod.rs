@@ -67,12 +67,11 @@ pub fn write_private(path: &Path, text: &str) -> Result<()> {
 /// handle) and get SIGKILL when the thread that spawned it dies, SIGKILL of ladder
 /// included.
 pub fn detach_but_tie(cmd: &mut Command) {
-    // SAFETY: getpid has no preconditions.
-    let parent = unsafe { libc::getpid() };
+    let parent = std::process::id() as libc::pid_t;
     cmd.process_group(0);
     // SAFETY: the closure runs in the forked child before exec and only makes
-    // async-signal-safe calls (prctl, getppid); it runs after any uid/gid change, which
-    // would clear the parent-death signal.
+    // async-signal-safe calls (prctl, getppid; no allocation, even for its errors); it
+    // runs after any uid/gid change, which would clear the parent-death signal.
     unsafe {
         cmd.pre_exec(move || {
             #[cfg(target_os = "linux")]
@@ -82,7 +81,7 @@ pub fn detach_but_tie(cmd: &mut Command) {
                 }
                 // The parent may have died before the prctl: then nobody would kill us.
                 if libc::getppid() != parent {
-                    return Err(std::io::Error::other("ladder exited during the start"));
+                    return Err(std::io::Error::from_raw_os_error(libc::ESRCH));
                 }
             }
             #[cfg(not(target_os = "linux"))]

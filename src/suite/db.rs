@@ -788,21 +788,26 @@ impl PgTarget {
     }
 }
 
-/// Connects with `config`, giving up after [`CONNECT_TIMEOUT`] even where the server
-/// accepts and never answers (the client's own timeout covers only the TCP connect).
+/// Connects with `config`, giving up after its connect timeout ([`CONNECT_TIMEOUT`]
+/// unless the URL sets one) even where the server accepts and never answers (the
+/// client's own timeout covers only the TCP connect).
 /// A connect given up on leaves its thread blocked until we exit. No signal check
 /// here: the cleanup guards connect after Ctrl-C too.
 fn connect_within(config: &postgres::Config, context: &str) -> Result<Client> {
+    let limit = config
+        .get_connect_timeout()
+        .copied()
+        .unwrap_or(CONNECT_TIMEOUT);
     let (tx, rx) = std::sync::mpsc::channel();
     let config = config.clone();
     std::thread::spawn(move || {
         let _ = tx.send(config.connect(NoTls));
     });
-    match rx.recv_timeout(CONNECT_TIMEOUT) {
+    match rx.recv_timeout(limit) {
         Ok(result) => result.map_err(|e| pg_err(context, e)),
         Err(_) => Err(Error::Unusable(format!(
             "PostgreSQL: {context}: no answer within {} s",
-            CONNECT_TIMEOUT.as_secs()
+            limit.as_secs_f64()
         ))),
     }
 }
