@@ -87,24 +87,32 @@ pub fn memory_lines(mem: &crate::memory::MemorySection, host: &crate::host::Host
     }
     for &pages in &c.pages {
         let series: Vec<&crate::memory::MemoryPoint> = mem.series(pages).collect();
-        for stretch in series
+        let stretches: Vec<String> = series
             .chunk_by(|a, b| a.unstable == b.unstable)
             .filter(|s| s[0].unstable)
-        {
-            let worst = stretch
-                .iter()
-                .filter_map(|p| p.round_spread)
-                .fold(0f64, f64::max);
-            let (first, last) = (stretch[0].size_bytes, stretch[stretch.len() - 1].size_bytes);
-            let span = if first == last {
-                format!("at {}", format_size(first))
-            } else {
-                format!("from {} to {}", format_size(first), format_size(last))
-            };
+            .map(|stretch| {
+                let worst = stretch
+                    .iter()
+                    .filter_map(|p| p.round_spread)
+                    .fold(0f64, f64::max);
+                let (first, last) = (stretch[0].size_bytes, stretch[stretch.len() - 1].size_bytes);
+                if first == last {
+                    format!("{} ({:.0}%)", format_size(first), worst * 100.0)
+                } else {
+                    format!(
+                        "{} to {} (up to {:.0}%)",
+                        format_size(first),
+                        format_size(last),
+                        worst * 100.0
+                    )
+                }
+            })
+            .collect();
+        if !stretches.is_empty() {
             lines.push(format!(
-                "Unstable ({pages} pages) {span}: the rounds differ by up to {:.0}%; the figures \
-                 there come from the rounds that agree.",
-                worst * 100.0
+                "Unstable ({pages} pages), where the rounds differ beyond their own noise: {}; \
+                 the figures there come from the rounds that agree.",
+                stretches.join(", ")
             ));
         }
     }
@@ -473,14 +481,25 @@ pub fn placement_lines(run: &Run) -> Vec<String> {
             } else {
                 "on this machine"
             };
+            let gap = if cross >= same {
+                format!(
+                    "a cross-CPU wake-up costs {} per round trip ({where_})",
+                    format_ns(cross - same)
+                )
+            } else {
+                format!(
+                    "different CPUs are faster here by {}: client and server overlap their work \
+                     instead of taking turns on one CPU, and waking the other CPU is cheap",
+                    format_ns(same - cross)
+                )
+            };
             Some(format!(
-                "{}: {} with client and server on different CPUs, {} on one CPU: a cross-CPU \
-                 wake-up costs {} per round trip ({where_}). The table uses the different-CPUs \
-                 figure; spaced requests (1 ms, 10 ms apart) pay such wake-ups too.",
+                "{}: {} with client and server on different CPUs, {} on one CPU: {gap}. The \
+                 table uses the different-CPUs figure; spaced requests (1 ms, 10 ms apart) pay \
+                 wake-ups too.",
                 r.rung,
                 format_ns(cross),
                 format_ns(same),
-                format_ns(cross - same),
             ))
         })
         .collect();
