@@ -8,7 +8,7 @@ pub mod disturbance;
 pub mod rounds;
 mod stats;
 
-pub use stats::Summary;
+pub use stats::{median, Summary};
 
 use std::time::{Duration, Instant};
 

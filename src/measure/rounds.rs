@@ -4,7 +4,7 @@
 //! so the rounds are compared, the ones that agree are kept, and a point whose rounds
 //! disagree beyond its own noise is marked unstable instead of trusted.
 
-use super::Summary;
+use super::{median, Summary};
 use serde::{Deserialize, Serialize};
 
 /// The smallest disagreement between rounds that can mark a point unstable: 10%. Each
@@ -103,17 +103,6 @@ pub fn combine(rounds: &[Vec<f64>]) -> Option<Combined> {
         spread: hi / lo - 1.0,
         unstable: !any || agrees.iter().any(|&a| !a),
     })
-}
-
-fn median(v: &[f64]) -> f64 {
-    let mut s = v.to_vec();
-    s.sort_by(f64::total_cmp);
-    let n = s.len();
-    if n % 2 == 1 {
-        s[n / 2]
-    } else {
-        (s[n / 2 - 1] + s[n / 2]) / 2.0
-    }
 }
 
 #[cfg(test)]

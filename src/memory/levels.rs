@@ -23,6 +23,7 @@
 //! either of the last two points (a neighbour's burst) cannot cut the RAM plateau off
 //! the end of the sweep.
 
+use crate::measure::median;
 use serde::{Deserialize, Serialize};
 
 /// A rise of more than 30% per octave marks a knee.
@@ -138,16 +139,6 @@ pub fn detect_series(
     levels
 }
 
-fn median(v: &mut [f64]) -> f64 {
-    v.sort_by(f64::total_cmp);
-    let n = v.len();
-    if n % 2 == 1 {
-        v[n / 2]
-    } else {
-        (v[n / 2 - 1] + v[n / 2]) / 2.0
-    }
-}
-
 /// Finds the plateaus of a latency curve (`sizes` ascending, `ns` the latency at each).
 pub fn plateaus(sizes: &[u64], ns: &[f64]) -> Vec<Plateau> {
     let n = sizes.len().min(ns.len());
@@ -161,11 +152,11 @@ pub fn plateaus(sizes: &[u64], ns: &[f64]) -> Vec<Plateau> {
             if n < 3 {
                 raw[i]
             } else if i == 0 {
-                median(&mut [raw[0], raw[1], raw[2]])
+                median(&[raw[0], raw[1], raw[2]])
             } else if i + 1 == n {
-                median(&mut [raw[i], raw[i - 1], raw[i - 2]])
+                median(&[raw[i], raw[i - 1], raw[i - 2]])
             } else {
-                median(&mut [raw[i - 1], raw[i], raw[i + 1]])
+                median(&[raw[i - 1], raw[i], raw[i + 1]])
             }
         })
         .collect();
@@ -208,7 +199,7 @@ pub fn plateaus(sizes: &[u64], ns: &[f64]) -> Vec<Plateau> {
     kept.sort();
 
     // 4. Merge neighbours that noise separated.
-    let level = |(a, b): (usize, usize)| median(&mut ns[a..=b].to_vec());
+    let level = |(a, b): (usize, usize)| median(&ns[a..=b]);
     let mut merged: Vec<(usize, usize)> = Vec::new();
     for run in kept {
         if let Some(last) = merged.last_mut() {
