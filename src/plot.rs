@@ -300,7 +300,15 @@ impl Chart for LatencyChart<'_> {
                     .map_err(&e)?;
             }
         }
-        legend(&mut chart, SeriesLabelPosition::UpperLeft).map_err(&e)?;
+        if curves.iter().any(|c| c.unstable.contains(&true)) {
+            chart
+                .draw_series(std::iter::empty::<Circle<(f64, f64), i32>>())
+                .map_err(&e)?
+                .label("hollow: rounds disagreed (unstable)")
+                .legend(|(x, y)| Circle::new((x + 12, y), 5, BLACK.stroke_width(2)));
+        }
+        // Lower right: the one corner a latency curve never reaches.
+        legend(&mut chart, SeriesLabelPosition::LowerRight).map_err(&e)?;
         Ok(())
     }
 }
