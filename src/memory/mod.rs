@@ -76,7 +76,8 @@ fn one_round() -> u32 {
 impl SweepConfig {
     /// The short sweep that finds a host's levels for the experiments built on them
     /// (`ladder stride`, the benches): the quick grid policy, reaching at least 256 MiB
-    /// for their RAM sets, 4 points per octave, 3 trials of 2 ms in 3 rounds, 4 KiB
+    /// for their RAM sets, 4 points per octave, 6 trials of 2 ms in 3 rounds (two
+    /// each, so a round has its own noise to judge by), 4 KiB
     /// pages, no counters.
     pub fn level_finding(host: &Host, cpu: usize) -> SweepConfig {
         let available = host.mem_available_bytes;
@@ -91,7 +92,7 @@ impl SweepConfig {
             pages: vec![PageKind::Small],
             order: Order::TlbLocal,
             cpu,
-            trials: 3,
+            trials: 6,
             rounds: 3,
             min_trial_ms: TrialPolicy::QUICK.min_trial.as_secs_f64() * 1e3,
             seed: 0x1e7e1,
