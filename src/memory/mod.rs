@@ -76,9 +76,8 @@ fn one_round() -> u32 {
 impl SweepConfig {
     /// The short sweep that finds a host's levels for the experiments built on them
     /// (`ladder stride`, the benches): the quick grid policy, reaching at least 256 MiB
-    /// for their RAM sets, 4 points per octave, 6 trials of 2 ms in 3 rounds (two
-    /// each, so a round has its own noise to judge by), 4 KiB
-    /// pages, no counters.
+    /// for their RAM sets, 4 points per octave, 6 trials of 2 ms in 3 rounds (two each,
+    /// so a round has its own noise to judge by), 4 KiB pages, no counters.
     pub fn level_finding(host: &Host, cpu: usize) -> SweepConfig {
         let available = host.mem_available_bytes;
         let max = default_max_bytes(host.last_level_cache_bytes(), available, true)
