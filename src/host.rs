@@ -216,15 +216,18 @@ pub fn mem_available() -> Option<u64> {
 }
 
 #[cfg(target_arch = "x86_64")]
+// Older Rust (the declared rust-version, 1.89, among them) marks CPUID unsafe.
+#[allow(unused_unsafe)]
 fn cpuid_hypervisor() -> Option<String> {
     use std::arch::x86_64::__cpuid;
-    // CPUID is safe on x86_64; leaf 1 ECX bit 31 says whether the hypervisor leaves
-    // exist before we read them.
-    let leaf1 = __cpuid(1);
+    // Leaf 1 ECX bit 31 says whether the hypervisor leaves exist before we read them.
+    // SAFETY: CPUID exists on every x86_64 CPU and only reads identification registers.
+    let leaf1 = unsafe { __cpuid(1) };
     if leaf1.ecx & (1 << 31) == 0 {
         return None;
     }
-    let hv = __cpuid(0x4000_0000);
+    // SAFETY: as above; the hypervisor leaf exists (bit 31 is set).
+    let hv = unsafe { __cpuid(0x4000_0000) };
     let bytes: Vec<u8> = [hv.ebx, hv.ecx, hv.edx]
         .iter()
         .flat_map(|r| r.to_le_bytes())

@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Checks that the crate builds on the Rust version Cargo.toml declares (`rust-version`):
+# installs that toolchain with rustup (minimal profile) where it is missing, then runs
+# `cargo check --all-targets --locked` with it in a target dir of its own.
+#
+# usage: scripts/check-msrv.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+msrv=$(sed -n 's/^rust-version *= *"\([0-9.]*\)".*/\1/p' Cargo.toml)
+[ -n "$msrv" ] || { echo "check-msrv: no rust-version in Cargo.toml" >&2; exit 1; }
+# rustup names 1.89 toolchains by their full version.
+[[ $msrv =~ ^[0-9]+\.[0-9]+$ ]] && msrv="$msrv.0"
+rustup toolchain list | grep -q "^$msrv-" || rustup toolchain install "$msrv" --profile minimal
+echo "== cargo +$msrv check --all-targets --locked"
+CARGO_TARGET_DIR=target/msrv cargo "+$msrv" check --all-targets --locked --quiet
+echo "check-msrv: builds on Rust $msrv"
