@@ -495,7 +495,7 @@ fn warn_eviction(url: &str) -> Result<()> {
 /// Adds a rung's outcome: its rows, or a skipped entry with the reason. Only Ctrl-C
 /// stops the run; every other failure is one rung that could not run.
 fn attempt(
-    rung: &str,
+    family: RungName,
     outcome: Result<Vec<Rung>>,
     rungs: &mut Vec<Rung>,
     skipped: &mut Vec<Skipped>,
@@ -505,10 +505,7 @@ fn attempt(
         _ if crate::signal::interrupted() => return Err(Error::Interrupted),
         Ok(rows) => rungs.extend(rows),
         Err(Error::Interrupted) => return Err(Error::Interrupted),
-        Err(e) => skipped.push(Skipped {
-            rung: rung.to_string(),
-            reason: e.to_string(),
-        }),
+        Err(e) => skipped.push(Skipped::all(family, e.to_string())),
     }
     Ok(())
 }
@@ -537,27 +534,24 @@ fn run_all(common: &Common, args: &RunArgs) -> Result<()> {
 
     let mut rungs = Vec::new();
     let mut skipped = Vec::new();
-    let skip = |rung: &str| Skipped {
-        rung: rung.to_string(),
-        reason: "skipped with --skip".to_string(),
-    };
+    let skip = |family| Skipped::all(family, "skipped with --skip");
     let memory = match sweep {
         Some(cfg) => Some(sweep_with_progress(&cfg, &rec.host, common.quiet)?),
         None => {
-            skipped.push(skip("memory"));
+            skipped.push(skip(RungName::Memory));
             None
         }
     };
     if wants(RungName::Ssd) {
         let cfg = storage_config(common, args.storage_path.as_deref(), None);
         attempt(
-            "ssd",
+            RungName::Ssd,
             storage_rungs(&cfg, common.quiet),
             &mut rungs,
             &mut skipped,
         )?;
     } else {
-        skipped.push(skip("ssd"));
+        skipped.push(skip(RungName::Ssd));
     }
     // The Redis stays up for the caching patterns of the database phase.
     let mut redis_target = None;
@@ -567,9 +561,9 @@ fn run_all(common: &Common, args: &RunArgs) -> Result<()> {
             redis_target = Some(t);
             Ok(rows)
         });
-        attempt("redis", outcome, &mut rungs, &mut skipped)?;
+        attempt(RungName::Redis, outcome, &mut rungs, &mut skipped)?;
     } else {
-        skipped.push(skip("redis"));
+        skipped.push(skip(RungName::Redis));
     }
     let mut caching = Vec::new();
     if wants(RungName::Db) {
@@ -579,10 +573,10 @@ fn run_all(common: &Common, args: &RunArgs) -> Result<()> {
             None => None,
         };
         let outcome = db_rungs(common, &data, None, asked_pg, probe.as_mut(), &mut skipped);
-        attempt("database", outcome, &mut rungs, &mut skipped)?;
+        attempt(RungName::Db, outcome, &mut rungs, &mut skipped)?;
         caching = probe.map(|p| p.results).unwrap_or_default();
     } else {
-        skipped.push(skip("database"));
+        skipped.push(skip(RungName::Db));
     }
     drop(redis_target);
     match (&args.http_url, wants(RungName::Http)) {
@@ -591,13 +585,15 @@ fn run_all(common: &Common, args: &RunArgs) -> Result<()> {
             let samples = if common.quick { 5 } else { 50 };
             let outcome = suite::http::measure(url, samples, |f| phase.set_fraction(f));
             drop(phase);
-            attempt("http", outcome.map(|r| vec![r]), &mut rungs, &mut skipped)?;
+            attempt(
+                RungName::Http,
+                outcome.map(|r| vec![r]),
+                &mut rungs,
+                &mut skipped,
+            )?;
         }
-        (None, true) => skipped.push(Skipped {
-            rung: "http".into(),
-            reason: "pass --http-url".into(),
-        }),
-        (_, false) => skipped.push(skip("http")),
+        (None, true) => skipped.push(Skipped::all(RungName::Http, "pass --http-url")),
+        (_, false) => skipped.push(skip(RungName::Http)),
     }
     let mut run = rec.record("run", memory, rungs, skipped);
     run.caching = caching;
@@ -675,6 +671,7 @@ fn db_rungs(
                 eprintln!("ladder: postgres skipped: {e}");
             }
             skipped.push(Skipped {
+                family: RungName::Db,
                 rung: "postgres".into(),
                 reason: e.to_string(),
             });

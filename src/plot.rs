@@ -397,7 +397,7 @@ impl Chart for LadderChart<'_, '_> {
                 .run
                 .ladder
                 .iter()
-                .filter_map(|r| rows.iter().position(|x| x.rung == r.rung).map(|i| (i, r)))
+                .filter_map(|r| rows.iter().position(|x| x.key == r.key).map(|i| (i, r)))
                 .collect();
             for &(i, r) in &measured {
                 if let (Some(p50), Some(p99)) = (r.measured_ns, r.p99_ns) {

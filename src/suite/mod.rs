@@ -10,6 +10,7 @@ pub mod storage;
 use crate::counters::{CounterGroup, Reading, DEFAULT_EVENTS};
 use crate::error::{Error, Result};
 use crate::measure::TrialHook;
+use crate::record::rung::{Family, RungId};
 use hdrhistogram::Histogram;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -18,9 +19,12 @@ use std::time::Instant;
 /// One measured operation of a comparison rung: a latency distribution.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Rung {
-    /// The rung: "ssd", "redis", "sqlite", "postgres", "http".
+    /// What was measured: the identity the ladder and the comparisons match on.
+    pub id: RungId,
+    /// The rung, for readers: "ssd", "redis", "sqlite", "postgres", "http".
     pub rung: String,
-    /// What exactly was timed: "O_DIRECT 4K random read QD1", "GET hit over TCP"...
+    /// What exactly was timed, for readers: "O_DIRECT 4K random read QD1", "GET hit
+    /// over TCP"...
     pub method: String,
     /// Timed operations.
     pub samples: u64,
@@ -53,10 +57,23 @@ pub struct Rung {
 /// A rung that could not run, and why.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Skipped {
-    /// The rung.
+    /// The family that did not run, all of it or a part named by `rung`.
+    pub family: Family,
+    /// What did not run, for readers: "database", "postgres", "http"...
     pub rung: String,
     /// Why it did not run, in one line.
     pub reason: String,
+}
+
+impl Skipped {
+    /// The whole of `family` did not run, for `reason`.
+    pub fn all(family: Family, reason: impl Into<String>) -> Skipped {
+        Skipped {
+            family,
+            rung: family.name().to_string(),
+            reason: reason.into(),
+        }
+    }
 }
 
 /// Collects latencies of one operation (ns, 3 significant digits, up to an hour), and
@@ -123,12 +140,12 @@ impl Latencies {
     /// The distribution as a rung row, with the counters per operation.
     pub fn rung(
         &mut self,
-        rung: &str,
+        id: RungId,
         method: impl Into<String>,
         note: Option<String>,
     ) -> Result<Rung> {
         if self.hist.is_empty() {
-            return Err(Error::Internal(format!("no samples for {rung}")));
+            return Err(Error::Internal(format!("no samples for {}", id.name())));
         }
         if std::mem::replace(&mut self.counting, false) {
             self.counters.end(self.hist.len() * self.ops_per_sample);
@@ -136,7 +153,8 @@ impl Latencies {
         let counters = self.counters.take().into_iter().collect();
         let q = |q: f64| self.hist.value_at_quantile(q) as f64;
         Ok(Rung {
-            rung: rung.to_string(),
+            id,
+            rung: id.name().to_string(),
             method: method.into(),
             samples: self.hist.len(),
             p50_ns: q(0.5),
@@ -168,12 +186,15 @@ mod tests {
         for ns in 1..=1000u64 {
             l.record_ns(ns * 1000);
         }
-        let r = l.rung("ssd", "test", None).unwrap();
+        let ssd = RungId::Storage {
+            op: crate::record::rung::StorageOp::RandomRead,
+        };
+        let r = l.rung(ssd, "test", None).unwrap();
         assert_eq!(r.samples, 1000);
         assert!((r.p50_ns / 500_000.0 - 1.0).abs() < 0.01, "{}", r.p50_ns);
         assert!((r.p99_ns / 990_000.0 - 1.0).abs() < 0.01, "{}", r.p99_ns);
         assert!(r.min_ns <= r.p50_ns && r.p50_ns <= r.p90_ns && r.p90_ns <= r.p99_ns);
         assert!(r.p99_ns <= r.max_ns);
-        assert!(Latencies::new().rung("x", "y", None).is_err());
+        assert!(Latencies::new().rung(ssd, "y", None).is_err());
     }
 }

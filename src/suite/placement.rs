@@ -168,7 +168,11 @@ mod tests {
                 assert_eq!(crate::host::allowed_cpus().len(), 1);
                 let mut l = super::super::Latencies::new();
                 l.record_ns(1000);
-                Ok(vec![l.rung("redis", "test", None)?])
+                Ok(vec![l.rung(
+                    crate::record::rung::RungId::Http,
+                    "test",
+                    None,
+                )?])
             })
             .unwrap();
             assert_eq!(rows.len(), placements.len());
