@@ -3,59 +3,11 @@
 //! lecture's own comparisons recomputed.
 
 use crate::memory::levels::Level;
-use crate::record::rung::{
-    Engine, Family, LadderKey, Query, RedisOp, RungId, Spacing, StorageOp, Transport,
-};
+use crate::record::ladder::{Comparison, LadderKey, LadderRow};
+use crate::record::placement::{Placement, PlacementKind};
+use crate::record::rung::{Engine, Family, Query, RedisOp, RungId, Spacing, StorageOp, Transport};
 use crate::record::Run;
-use crate::suite::placement::{Placement, PlacementKind};
 use crate::suite::Rung;
-use serde::{Deserialize, Serialize};
-
-/// One row of the lecture's table, measured.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct LadderRow {
-    /// Which row of the lecture's table: what the comparisons match on.
-    pub key: LadderKey,
-    /// The row's name, for readers ("L1 CPU cache", "Database (point lookup)"...).
-    pub rung: String,
-    /// What the lecture says, ns.
-    pub lecture_claim_ns: f64,
-    /// What was measured, ns: the p50 of a distribution, or a memory level's plateau
-    /// (fastest trials). Null when not measured.
-    pub measured_ns: Option<f64>,
-    /// The p99 of a distribution (null for memory levels).
-    pub p99_ns: Option<f64>,
-    /// For memory levels: the plateau of the median trials.
-    pub median_ns: Option<f64>,
-    /// How it was measured ("random chase, 4 KiB pages", "O_DIRECT 4K QD1"...), or why
-    /// it was not.
-    pub method: String,
-    /// measured / claim.
-    pub ratio: Option<f64>,
-    /// "3.2x faster than the lecture says", "about what the lecture says"...
-    pub verdict: String,
-    /// Where client and server ran for the measured figure (service rungs): different
-    /// CPUs where the run measured both placements.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub placement: Option<crate::suite::placement::Placement>,
-    /// The same operation's p50 with client and server on one CPU, shown beside it.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub same_cpu_ns: Option<f64>,
-}
-
-/// One of the lecture's comparisons ("Redis is 500x faster than a database query"),
-/// recomputed from the measurements.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Comparison {
-    /// What is compared with what.
-    pub name: String,
-    /// The factor the lecture's numbers give.
-    pub lecture_factor: f64,
-    /// The factor measured here (null when either side was not measured).
-    pub measured_factor: Option<f64>,
-    /// The two measurements used.
-    pub basis: String,
-}
 
 /// A readable factor: one decimal below 10, whole numbers above.
 pub fn factor(x: f64) -> String {

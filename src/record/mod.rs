@@ -2,16 +2,20 @@
 //! `--json`) is drawn from, written as `run.json`. Rows are identified by the typed
 //! values of [`rung`]; records of older schema versions are converted on load ([`v1`]).
 
+pub mod caching;
+pub mod ladder;
+pub mod patterns;
+pub mod placement;
 pub mod rung;
 mod v1;
 
 use crate::error::{Error, Result};
 use crate::host::Host;
-use crate::ladder::{Comparison, LadderRow};
-use crate::memory::patterns::PatternsSection;
 use crate::memory::MemorySection;
-use crate::suite::db::CachePatterns;
-use crate::suite::{Rung, Skipped};
+use caching::CachePatterns;
+use ladder::{Comparison, LadderRow};
+use patterns::PatternsSection;
+use rung::{Rung, Skipped};
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 

@@ -2,7 +2,10 @@
 //! spacing, query), never as display text. The ladder and the comparisons match on
 //! these; the `rung` and `method` strings of a row are for readers only.
 
+use super::placement::Placement;
+use crate::counters::Reading;
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 use std::fmt;
 
 /// A family of rungs: what `ladder run --skip` names, and what a skip is recorded
@@ -222,66 +225,62 @@ impl RungId {
     }
 }
 
-/// A row of the lecture's table.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum LadderKey {
-    /// L1 CPU cache.
-    L1,
-    /// L2/L3 CPU cache, the L2 level.
-    L2,
-    /// L2/L3 CPU cache, the L3 level.
-    L3,
-    /// RAM.
-    Ram,
-    /// Redis.
-    Redis,
-    /// SSD.
-    Ssd,
-    /// Database, a point lookup.
-    DbPointLookup,
-    /// Database, the expensive query.
-    DbExpensiveQuery,
-    /// External API.
-    ExternalApi,
+/// One measured operation of a comparison rung: a latency distribution.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Rung {
+    /// What was measured: the identity the ladder and the comparisons match on.
+    pub id: RungId,
+    /// The rung, for readers: "ssd", "redis", "sqlite", "postgres", "http".
+    pub rung: String,
+    /// What exactly was timed, for readers: "O_DIRECT 4K random read QD1", "GET hit
+    /// over TCP"...
+    pub method: String,
+    /// Timed operations.
+    pub samples: u64,
+    /// Median, ns.
+    pub p50_ns: f64,
+    /// 90th percentile, ns.
+    pub p90_ns: f64,
+    /// 99th percentile, ns.
+    pub p99_ns: f64,
+    /// Slowest, ns.
+    pub max_ns: f64,
+    /// Fastest, ns.
+    pub min_ns: f64,
+    /// Mean, ns.
+    pub mean_ns: f64,
+    /// Anything a reader must know (a fallback used, a device, a caveat).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+    /// Perf counters of the measuring thread per operation, counted from the first
+    /// timed operation to the last (so they include the loop between operations, and
+    /// the sleep of spaced ones).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub counters: BTreeMap<String, Reading>,
+    /// Where client and server ran (service rungs; absent where placement does not
+    /// apply, and in records before placement was recorded).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub placement: Option<Placement>,
 }
 
-impl LadderKey {
-    /// Every row, in the table's order.
-    pub const ALL: [LadderKey; 9] = [
-        LadderKey::L1,
-        LadderKey::L2,
-        LadderKey::L3,
-        LadderKey::Ram,
-        LadderKey::Redis,
-        LadderKey::Ssd,
-        LadderKey::DbPointLookup,
-        LadderKey::DbExpensiveQuery,
-        LadderKey::ExternalApi,
-    ];
+/// A rung that could not run, and why.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Skipped {
+    /// The family that did not run, all of it or a part named by `rung`.
+    pub family: Family,
+    /// What did not run, for readers: "database", "postgres", "http"...
+    pub rung: String,
+    /// Why it did not run, in one line.
+    pub reason: String,
+}
 
-    /// The rung as the lecture names it ("L2/L3 CPU cache", "Database"...).
-    pub fn lecture_rung(self) -> &'static str {
-        match self {
-            LadderKey::L1 => "L1 CPU cache",
-            LadderKey::L2 | LadderKey::L3 => "L2/L3 CPU cache",
-            LadderKey::Ram => "RAM",
-            LadderKey::Redis => "Redis",
-            LadderKey::Ssd => "SSD",
-            LadderKey::DbPointLookup | LadderKey::DbExpensiveQuery => "Database",
-            LadderKey::ExternalApi => "External API",
+impl Skipped {
+    /// The whole of `family` did not run, for `reason`.
+    pub fn all(family: Family, reason: impl Into<String>) -> Skipped {
+        Skipped {
+            family,
+            rung: family.name().to_string(),
+            reason: reason.into(),
         }
-    }
-
-    /// The row's name: the lecture's rung and which part of it ("Database (point lookup)").
-    pub fn name(self) -> String {
-        let part = match self {
-            LadderKey::L2 => "L2",
-            LadderKey::L3 => "L3",
-            LadderKey::DbPointLookup => "point lookup",
-            LadderKey::DbExpensiveQuery => "expensive query",
-            _ => return self.lecture_rung().to_string(),
-        };
-        format!("{} ({part})", self.lecture_rung())
     }
 }

@@ -2,9 +2,8 @@
 //! identities are derived from the old `rung` and `method` strings here, once, at load
 //! time. Nothing else in the crate reads those strings.
 
-use super::rung::{
-    Engine, Family, LadderKey, Query, RedisOp, RungId, Spacing, StorageOp, Transport,
-};
+use super::ladder::LadderKey;
+use super::rung::{Engine, Family, Query, RedisOp, RungId, Spacing, StorageOp, Transport};
 use serde_json::Value;
 
 /// Upgrades a version-1 record in place to the current version: every measured row

@@ -21,13 +21,13 @@
 use super::placement::{measure_placed, Placement};
 use super::{Latencies, Rung};
 use crate::error::{Error, Result};
+pub use crate::record::caching::CachePatterns;
 use crate::record::rung::{Engine, Query, RungId, Transport};
 use crate::redact::redact_url;
 use crate::signal;
 use postgres::{Client, NoTls, Statement};
 use rand::rngs::SmallRng;
 use rand::{RngExt, SeedableRng};
-use serde::{Deserialize, Serialize};
 use std::borrow::BorrowMut;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -315,25 +315,6 @@ impl CacheProbe {
             results: Vec::new(),
         })
     }
-}
-
-/// The caching patterns of one engine: mean costs (the expected cost of a read is a
-/// mean) and the hit ratio from which cache-aside beats reading the database directly.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct CachePatterns {
-    /// "PG over TCP", "SQLite".
-    pub engine: String,
-    /// Cache-aside hit: one Redis GET, mean ns.
-    pub hit_ns: f64,
-    /// Cache-aside miss: GET (miss) + PK lookup + SET with TTL, mean ns.
-    pub miss_ns: f64,
-    /// No cache: the PK lookup alone, mean ns.
-    pub direct_ns: f64,
-    /// Write-through: UPDATE + SET with TTL, mean ns.
-    pub write_through_ns: f64,
-    /// The hit ratio above which cache-aside reads cost less than direct ones (null
-    /// when a hit costs as much as a direct read: the cache never pays).
-    pub break_even_hit_ratio: Option<f64>,
 }
 
 /// Where reading through the cache starts to pay: `h * hit + (1 - h) * miss < direct`.

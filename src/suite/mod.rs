@@ -7,74 +7,13 @@ pub mod placement;
 pub mod redis;
 pub mod storage;
 
-use crate::counters::{CounterGroup, Reading, DEFAULT_EVENTS};
+use crate::counters::{CounterGroup, DEFAULT_EVENTS};
 use crate::error::{Error, Result};
 use crate::measure::TrialHook;
-use crate::record::rung::{Family, RungId};
+use crate::record::rung::RungId;
+pub use crate::record::rung::{Rung, Skipped};
 use hdrhistogram::Histogram;
-use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
 use std::time::Instant;
-
-/// One measured operation of a comparison rung: a latency distribution.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Rung {
-    /// What was measured: the identity the ladder and the comparisons match on.
-    pub id: RungId,
-    /// The rung, for readers: "ssd", "redis", "sqlite", "postgres", "http".
-    pub rung: String,
-    /// What exactly was timed, for readers: "O_DIRECT 4K random read QD1", "GET hit
-    /// over TCP"...
-    pub method: String,
-    /// Timed operations.
-    pub samples: u64,
-    /// Median, ns.
-    pub p50_ns: f64,
-    /// 90th percentile, ns.
-    pub p90_ns: f64,
-    /// 99th percentile, ns.
-    pub p99_ns: f64,
-    /// Slowest, ns.
-    pub max_ns: f64,
-    /// Fastest, ns.
-    pub min_ns: f64,
-    /// Mean, ns.
-    pub mean_ns: f64,
-    /// Anything a reader must know (a fallback used, a device, a caveat).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub note: Option<String>,
-    /// Perf counters of the measuring thread per operation, counted from the first
-    /// timed operation to the last (so they include the loop between operations, and
-    /// the sleep of spaced ones).
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub counters: BTreeMap<String, Reading>,
-    /// Where client and server ran (service rungs; absent where placement does not
-    /// apply, and in records before placement was recorded).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub placement: Option<placement::Placement>,
-}
-
-/// A rung that could not run, and why.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Skipped {
-    /// The family that did not run, all of it or a part named by `rung`.
-    pub family: Family,
-    /// What did not run, for readers: "database", "postgres", "http"...
-    pub rung: String,
-    /// Why it did not run, in one line.
-    pub reason: String,
-}
-
-impl Skipped {
-    /// The whole of `family` did not run, for `reason`.
-    pub fn all(family: Family, reason: impl Into<String>) -> Skipped {
-        Skipped {
-            family,
-            rung: family.name().to_string(),
-            reason: reason.into(),
-        }
-    }
-}
 
 /// Collects latencies of one operation (ns, 3 significant digits, up to an hour), and
 /// the default perf counters of this thread across the timed operations.
