@@ -212,20 +212,9 @@ pub struct RedisArgs {
     pub url: Option<String>,
 }
 
-/// A rung `ladder run` can skip.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum RungName {
-    /// The memory sweep (L1, L2/L3, RAM).
-    Memory,
-    /// The storage rung.
-    Ssd,
-    /// The Redis rung.
-    Redis,
-    /// The database rungs (SQLite and PostgreSQL).
-    Db,
-    /// The external-API rung.
-    Http,
-}
+/// A rung `ladder run` can skip: the record's rung families, so a skip and the rows it
+/// leaves empty share one name.
+pub use crate::record::rung::Family as RungName;
 
 /// Flags of `ladder run`.
 #[derive(Debug, Clone, Args)]

@@ -3,55 +3,11 @@
 //! lecture's own comparisons recomputed.
 
 use crate::memory::levels::Level;
-use crate::memory::MemorySection;
+use crate::record::ladder::{Comparison, LadderKey, LadderRow};
+use crate::record::placement::{Placement, PlacementKind};
+use crate::record::rung::{Engine, Family, Query, RedisOp, RungId, Spacing, StorageOp, Transport};
 use crate::record::Run;
-use crate::suite::placement::{Placement, PlacementKind};
 use crate::suite::Rung;
-use serde::{Deserialize, Serialize};
-
-/// One row of the lecture's table, measured.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct LadderRow {
-    /// The rung as the lecture names it ("L1 CPU cache", "Redis"...).
-    pub rung: String,
-    /// What the lecture says, ns.
-    pub lecture_claim_ns: f64,
-    /// What was measured, ns: the p50 of a distribution, or a memory level's plateau
-    /// (fastest trials). Null when not measured.
-    pub measured_ns: Option<f64>,
-    /// The p99 of a distribution (null for memory levels).
-    pub p99_ns: Option<f64>,
-    /// For memory levels: the plateau of the median trials.
-    pub median_ns: Option<f64>,
-    /// How it was measured ("random chase, 4 KiB pages", "O_DIRECT 4K QD1"...), or why
-    /// it was not.
-    pub method: String,
-    /// measured / claim.
-    pub ratio: Option<f64>,
-    /// "3.2x faster than the lecture says", "about what the lecture says"...
-    pub verdict: String,
-    /// Where client and server ran for the measured figure (service rungs): different
-    /// CPUs where the run measured both placements.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub placement: Option<crate::suite::placement::Placement>,
-    /// The same operation's p50 with client and server on one CPU, shown beside it.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub same_cpu_ns: Option<f64>,
-}
-
-/// One of the lecture's comparisons ("Redis is 500x faster than a database query"),
-/// recomputed from the measurements.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Comparison {
-    /// What is compared with what.
-    pub name: String,
-    /// The factor the lecture's numbers give.
-    pub lecture_factor: f64,
-    /// The factor measured here (null when either side was not measured).
-    pub measured_factor: Option<f64>,
-    /// The two measurements used.
-    pub basis: String,
-}
 
 /// A readable factor: one decimal below 10, whole numbers above.
 pub fn factor(x: f64) -> String {
@@ -106,17 +62,14 @@ struct Measured {
     same_cpu: Option<f64>,
 }
 
-fn row(rung: &str, label: Option<&str>, m: Result<Measured, String>) -> LadderRow {
-    let claim_ns = claim(rung);
-    let name = match label {
-        Some(l) => format!("{rung} ({l})"),
-        None => rung.to_string(),
-    };
+fn row(key: LadderKey, m: Result<Measured, String>) -> LadderRow {
+    let claim_ns = claim(key.lecture_rung());
     match m {
         Ok(m) => {
             let ratio = m.p50 / claim_ns;
             LadderRow {
-                rung: name,
+                key,
+                rung: key.name(),
                 lecture_claim_ns: claim_ns,
                 measured_ns: Some(m.p50),
                 p99_ns: m.p99,
@@ -129,7 +82,8 @@ fn row(rung: &str, label: Option<&str>, m: Result<Measured, String>) -> LadderRo
             }
         }
         Err(why) => LadderRow {
-            rung: name,
+            key,
+            rung: key.name(),
             lecture_claim_ns: claim_ns,
             measured_ns: None,
             p99_ns: None,
@@ -143,8 +97,11 @@ fn row(rung: &str, label: Option<&str>, m: Result<Measured, String>) -> LadderRo
     }
 }
 
-fn memory_level(mem: Option<&MemorySection>, name: &str) -> Result<Measured, String> {
-    let mem = mem.ok_or("the memory sweep did not run")?;
+fn memory_level(run: &Run, name: &str) -> Result<Measured, String> {
+    let mem = run
+        .memory
+        .as_ref()
+        .ok_or_else(|| reason(run, Family::Memory, "the memory sweep did not run"))?;
     let pages = *mem.config.pages.first().ok_or("no page size was swept")?;
     let level: &Level = mem
         .levels
@@ -187,12 +144,12 @@ fn placement_rank(r: &Rung) -> u8 {
     }
 }
 
-/// The rung of `rung` whose method satisfies `pick`, in the placement closest to a
-/// networked service.
-fn find<'a>(run: &'a Run, rung: &str, pick: impl Fn(&str) -> bool) -> Option<&'a Rung> {
+/// The row whose identity satisfies `want`, in the placement closest to a networked
+/// service.
+fn find(run: &Run, want: impl Fn(&RungId) -> bool) -> Option<&Rung> {
     run.rungs
         .iter()
-        .filter(|r| r.rung == rung && pick(&r.method))
+        .filter(|r| want(&r.id))
         .min_by_key(|r| placement_rank(r))
 }
 
@@ -210,8 +167,7 @@ fn distribution(
         same_cpu: (placement_rank(r) == 0)
             .then(|| {
                 run.rungs.iter().find(|s| {
-                    s.rung == r.rung
-                        && s.method == r.method
+                    s.id == r.id
                         && s.placement.as_ref().map(|p| p.kind) == Some(PlacementKind::SameCpu)
                 })
             })
@@ -221,102 +177,91 @@ fn distribution(
     .ok_or_else(why)
 }
 
-/// Why a rung was not measured: its skip reason, or `default`.
-fn reason(run: &Run, rungs: &[&str], default: &str) -> String {
+/// Why a family was not measured: its skip reason, or `default`.
+fn reason(run: &Run, family: Family, default: &str) -> String {
     run.skipped
         .iter()
-        .find(|s| rungs.contains(&s.rung.as_str()))
+        .find(|s| s.family == family)
         .map(|s| s.reason.clone())
         .unwrap_or_else(|| default.to_string())
 }
 
-/// The Redis GET the ladder uses: a hit over TCP, back-to-back.
+/// The Redis GET the ladder uses: a hit, back-to-back, over TCP where it ran.
 fn redis_get(run: &Run) -> Option<&Rung> {
-    find(run, "redis", |m| {
-        m.starts_with("GET hit over TCP, back-to-back")
-    })
-    .or_else(|| {
-        find(run, "redis", |m| {
-            m.starts_with("GET hit") && m.ends_with("back-to-back")
-        })
-    })
-}
-
-/// The database rows: PostgreSQL over TCP where it ran, else SQLite.
-fn database(run: &Run, expensive: bool) -> Option<&Rung> {
-    let wanted = |m: &str| {
-        if expensive {
-            m.contains("expensive")
-        } else {
-            m.contains("PK lookup") && !m.contains("first query")
+    let get = |tcp: bool| {
+        move |id: &RungId| {
+            matches!(id, RungId::Redis {
+                op: RedisOp::GetHit,
+                transport,
+                spacing: Spacing::BackToBack,
+            } if !tcp || *transport == Transport::Tcp)
         }
     };
-    find(run, "postgres", |m| wanted(m) && m.contains("TCP"))
-        .or_else(|| find(run, "postgres", wanted))
-        .or_else(|| find(run, "sqlite", wanted))
+    find(run, get(true)).or_else(|| find(run, get(false)))
+}
+
+/// The database rows: PostgreSQL over TCP where it ran, else PostgreSQL, else SQLite.
+fn database(run: &Run, wanted: Query) -> Option<&Rung> {
+    let sql = |engine: Engine, tcp: bool| {
+        move |id: &RungId| {
+            matches!(id, RungId::Sql { engine: e, query, transport }
+                if *e == engine && *query == wanted && (!tcp || *transport == Transport::Tcp))
+        }
+    };
+    find(run, sql(Engine::Postgres, true))
+        .or_else(|| find(run, sql(Engine::Postgres, false)))
+        .or_else(|| find(run, sql(Engine::Sqlite, false)))
 }
 
 /// Builds the ladder rows from a run.
 pub fn rows(run: &Run) -> Vec<LadderRow> {
-    let mem = run.memory.as_ref();
-    let ssd = find(run, "ssd", |m| m.contains("read"));
+    let measured = |r: Option<&Rung>, family: Family, default: &str| {
+        distribution(run, r, || reason(run, family, default))
+    };
+    let ssd = find(run, |id| {
+        *id == RungId::Storage {
+            op: StorageOp::RandomRead,
+        }
+    });
+    let db = "the database rung did not run";
     vec![
-        row("L1 CPU cache", None, memory_level(mem, "L1d")),
-        row("L2/L3 CPU cache", Some("L2"), memory_level(mem, "L2")),
-        row("L2/L3 CPU cache", Some("L3"), memory_level(mem, "L3")),
-        row("RAM", None, memory_level(mem, "RAM")),
+        row(LadderKey::L1, memory_level(run, "L1d")),
+        row(LadderKey::L2, memory_level(run, "L2")),
+        row(LadderKey::L3, memory_level(run, "L3")),
+        row(LadderKey::Ram, memory_level(run, "RAM")),
         row(
-            "Redis",
-            None,
-            distribution(run, redis_get(run), || {
-                reason(run, &["redis"], "the Redis rung did not run")
-            }),
+            LadderKey::Redis,
+            measured(redis_get(run), Family::Redis, "the Redis rung did not run"),
         ),
         row(
-            "SSD",
-            None,
-            distribution(run, ssd, || {
-                reason(run, &["ssd"], "the storage rung did not run")
-            }),
+            LadderKey::Ssd,
+            measured(ssd, Family::Ssd, "the storage rung did not run"),
         ),
         row(
-            "Database",
-            Some("point lookup"),
-            distribution(run, database(run, false), || {
-                reason(
-                    run,
-                    &["postgres", "sqlite"],
-                    "the database rung did not run",
-                )
-            }),
+            LadderKey::DbPointLookup,
+            measured(database(run, Query::PointLookup), Family::Db, db),
         ),
         row(
-            "Database",
-            Some("expensive query"),
-            distribution(run, database(run, true), || {
-                reason(
-                    run,
-                    &["postgres", "sqlite"],
-                    "the database rung did not run",
-                )
-            }),
+            LadderKey::DbExpensiveQuery,
+            measured(database(run, Query::Aggregate), Family::Db, db),
         ),
         row(
-            "External API",
-            None,
-            distribution(run, find(run, "http", |_| true), || {
-                reason(run, &["http"], "pass --http-url")
-            }),
+            LadderKey::ExternalApi,
+            measured(
+                find(run, |id| *id == RungId::Http),
+                Family::Http,
+                "pass --http-url",
+            ),
         ),
     ]
 }
 
 /// The lecture's comparisons, recomputed from the ladder rows.
 pub fn comparisons(rows: &[LadderRow]) -> Vec<Comparison> {
-    let get = |name: &str| rows.iter().find(|r| r.rung == name);
-    let compare = |name: &str, slow: &str, fast: &str| {
+    let get = |key: LadderKey| rows.iter().find(|r| r.key == key);
+    let compare = |name: &str, slow: LadderKey, fast: LadderKey| {
         let (s, f) = (get(slow), get(fast));
-        let lecture = claim(strip(slow)) / claim(strip(fast));
+        let lecture = claim(slow.lecture_rung()) / claim(fast.lecture_rung());
         let measured = match (s.and_then(|r| r.measured_ns), f.and_then(|r| r.measured_ns)) {
             (Some(a), Some(b)) if b > 0.0 => Some(a / b),
             _ => None,
@@ -339,22 +284,17 @@ pub fn comparisons(rows: &[LadderRow]) -> Vec<Comparison> {
     vec![
         compare(
             "Redis vs a database point lookup",
-            "Database (point lookup)",
-            "Redis",
+            LadderKey::DbPointLookup,
+            LadderKey::Redis,
         ),
         compare(
             "Redis vs the expensive query (the lecture's \"500x\")",
-            "Database (expensive query)",
-            "Redis",
+            LadderKey::DbExpensiveQuery,
+            LadderKey::Redis,
         ),
-        compare("RAM vs L1", "RAM", "L1 CPU cache"),
-        compare("SSD vs RAM", "SSD", "RAM"),
+        compare("RAM vs L1", LadderKey::Ram, LadderKey::L1),
+        compare("SSD vs RAM", LadderKey::Ssd, LadderKey::Ram),
     ]
-}
-
-/// "Database (point lookup)" -> "Database".
-fn strip(name: &str) -> &str {
-    name.split(" (").next().unwrap_or(name)
 }
 
 #[cfg(test)]
@@ -387,6 +327,107 @@ mod tests {
             ]
         );
         assert_eq!(claim("Redis") / claim("L1 CPU cache"), 100_000.0);
-        assert_eq!(strip("Database (expensive query)"), "Database");
+        for key in LadderKey::ALL {
+            assert!(claim(key.lecture_rung()) > 0.0, "{key:?}");
+        }
+        assert_eq!(
+            LadderKey::DbExpensiveQuery.name(),
+            "Database (expensive query)"
+        );
+    }
+
+    /// A committed version-1 run, converted on load.
+    fn committed(path: &str) -> Run {
+        Run::load(&std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(path)).unwrap()
+    }
+
+    #[test]
+    fn typed_rows_reproduce_the_ladder_version_1_wrote() {
+        for path in [
+            "tests/fixtures/run-a/run.json",
+            "results/2026-11-26-vm/run.json",
+        ] {
+            let run = committed(path);
+            let typed = rows(&run);
+            assert_eq!(typed.len(), run.ladder.len(), "{path}");
+            for (new, old) in typed.iter().zip(&run.ladder) {
+                assert_eq!(new.key, old.key, "{path}");
+                assert_eq!(new.rung, old.rung, "{path}");
+                assert_eq!(new.measured_ns, old.measured_ns, "{path}: {}", old.rung);
+                assert_eq!(new.method, old.method, "{path}: {}", old.rung);
+            }
+            for (new, old) in comparisons(&typed).iter().zip(&run.comparisons) {
+                assert_eq!(new.basis, old.basis, "{path}");
+                // JSON keeps the last bit of a float only approximately.
+                let (a, b) = (new.measured_factor, old.measured_factor);
+                assert!(a.zip(b).is_none_or(|(a, b)| (a / b - 1.0).abs() < 1e-12));
+                assert_eq!(a.is_some(), b.is_some(), "{path}: {}", old.name);
+            }
+        }
+    }
+
+    #[test]
+    fn every_row_is_found_by_identity_after_any_relabelling() {
+        let run = committed("results/2026-11-26-vm/run.json");
+        let before = rows(&run);
+        let mut relabelled = run.clone();
+        for (i, r) in relabelled.rungs.iter_mut().enumerate() {
+            r.rung = format!("rung {i}");
+            r.method = format!("method {i}");
+        }
+        for s in &mut relabelled.skipped {
+            s.rung = "renamed".into();
+        }
+        let after = rows(&relabelled);
+        let measured = after.iter().filter(|r| r.measured_ns.is_some()).count();
+        assert_eq!(measured, 8, "{after:?}");
+        for (b, a) in before.iter().zip(&after) {
+            assert_eq!(
+                (b.key, b.measured_ns, b.p99_ns),
+                (a.key, a.measured_ns, a.p99_ns)
+            );
+            assert_eq!(b.verdict, a.verdict);
+        }
+        let db = after
+            .iter()
+            .find(|r| r.key == LadderKey::DbExpensiveQuery)
+            .unwrap();
+        assert!(db.method.starts_with("method "), "{}", db.method);
+    }
+
+    #[test]
+    fn a_skipped_database_gives_its_reason_in_the_database_rows() {
+        let mut run = committed("results/2026-11-26-vm/run.json");
+        run.rungs.retain(|r| r.id.family() != Family::Db);
+        run.skipped.push(crate::suite::Skipped::all(
+            Family::Db,
+            "skipped with --skip",
+        ));
+        let skipped = rows(&run);
+        for key in [LadderKey::DbPointLookup, LadderKey::DbExpensiveQuery] {
+            let row = skipped.iter().find(|r| r.key == key).unwrap();
+            assert_eq!(row.verdict, "not measured: skipped with --skip");
+        }
+        // PostgreSQL missing while SQLite ran: the SQLite rows stand in.
+        let mut run = committed("results/2026-11-26-vm/run.json");
+        run.rungs.retain(|r| {
+            !matches!(
+                r.id,
+                RungId::Sql {
+                    engine: Engine::Postgres,
+                    ..
+                }
+            )
+        });
+        run.skipped.push(crate::suite::Skipped {
+            family: Family::Db,
+            rung: "postgres".into(),
+            reason: "PostgreSQL is not installed".into(),
+        });
+        let point = rows(&run)
+            .into_iter()
+            .find(|r| r.key == LadderKey::DbPointLookup)
+            .unwrap();
+        assert_eq!(point.method, "SQLite prepared PK lookup");
     }
 }

@@ -1,10 +1,12 @@
 //! latency-ladder: measure every rung of the latency ladder on the machine it runs on —
-//! L1, L2, L3, RAM, and (in later rungs) SSD, Redis, a database — with one methodology
-//! and one set of statistics, and print it beside the speed table from a caching
-//! lecture, with an honest verdict per row.
+//! L1, L2, L3, RAM, SSD, Redis, a database, an external API — with one methodology and
+//! one set of statistics, and print it beside the speed table from a caching lecture,
+//! with an honest verdict per row.
 //!
-//! Data flows one way: [`cli`] -> ([`host`], [`memory`]) -> [`record::Run`] ->
-//! [`report`]. A kernel never prints; a report never measures.
+//! Data flows one way: [`cli`] -> [`app`] -> ([`host`], [`memory`], [`suite`]) ->
+//! [`record::Run`] -> [`ladder`], [`report`], [`plot`]. [`record`] owns every type the
+//! run record serializes, and imports neither the ladder nor the report. A kernel never
+//! prints; a report never measures.
 
 pub mod app;
 pub mod clean;

@@ -316,7 +316,7 @@ impl Chart for LatencyChart<'_> {
 /// The ladder: every rung on one log-scale axis, the lecture's claim beside what each
 /// run measured (p50 or plateau, with a whisker to p99 where there is one).
 pub fn ladder_chart(runs: &[Labelled], dir: &Path, stem: &str) -> Result<Vec<PathBuf>> {
-    let rows: Vec<&crate::ladder::LadderRow> = runs[0].run.ladder.iter().collect();
+    let rows: Vec<&crate::record::ladder::LadderRow> = runs[0].run.ladder.iter().collect();
     if rows.is_empty() {
         return Ok(Vec::new());
     }
@@ -337,7 +337,7 @@ pub fn ladder_chart(runs: &[Labelled], dir: &Path, stem: &str) -> Result<Vec<Pat
 
 struct LadderChart<'a, 'b> {
     runs: &'b [Labelled<'a>],
-    rows: Vec<&'a crate::ladder::LadderRow>,
+    rows: Vec<&'a crate::record::ladder::LadderRow>,
     lo: f64,
     hi: f64,
 }
@@ -401,11 +401,11 @@ impl Chart for LadderChart<'_, '_> {
         for (ri, run) in runs.iter().enumerate() {
             let color = PALETTE[ri % PALETTE.len()];
             let dy = -0.1 - 0.4 * ri as f64 / k;
-            let measured: Vec<(usize, &crate::ladder::LadderRow)> = run
+            let measured: Vec<(usize, &crate::record::ladder::LadderRow)> = run
                 .run
                 .ladder
                 .iter()
-                .filter_map(|r| rows.iter().position(|x| x.rung == r.rung).map(|i| (i, r)))
+                .filter_map(|r| rows.iter().position(|x| x.key == r.key).map(|i| (i, r)))
                 .collect();
             for &(i, r) in &measured {
                 if let (Some(p50), Some(p99)) = (r.measured_ns, r.p99_ns) {

@@ -131,13 +131,27 @@ fn skipped_rungs_are_listed_with_their_reason() {
         );
     }
     assert!(skipped.contains(&("http".into(), "pass --http-url".into())));
-    let api = v["ladder"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|r| r["rung"] == "External API")
-        .unwrap();
-    assert_eq!(api["verdict"], "not measured: pass --http-url");
+    let verdict = |key: &str| {
+        v["ladder"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["key"] == key)
+            .unwrap()["verdict"]
+            .clone()
+    };
+    assert_eq!(verdict("external-api"), "not measured: pass --http-url");
+    // Every skipped family gives its own reason, the database rows included.
+    for key in [
+        "l1",
+        "ram",
+        "redis",
+        "ssd",
+        "db-point-lookup",
+        "db-expensive-query",
+    ] {
+        assert_eq!(verdict(key), "not measured: skipped with --skip", "{key}");
+    }
 }
 
 #[test]

@@ -52,7 +52,7 @@ pub fn compare_table(runs: &[Named]) -> (Vec<String>, Vec<Vec<String>>) {
         }));
         rows.push(row);
     }
-    let mut rungs: Vec<String> = Vec::new();
+    let mut rungs = Vec::new();
     for r in runs {
         // The memory rows of the ladder repeat the levels above.
         for l in r
@@ -61,19 +61,19 @@ pub fn compare_table(runs: &[Named]) -> (Vec<String>, Vec<Vec<String>>) {
             .iter()
             .filter(|l| l.p99_ns.is_some() || l.median_ns.is_none())
         {
-            if !rungs.contains(&l.rung) {
-                rungs.push(l.rung.clone());
+            if !rungs.contains(&l.key) {
+                rungs.push(l.key);
             }
         }
     }
-    for rung in &rungs {
-        let mut row = vec![format!("{rung} p50")];
+    for key in rungs {
+        let mut row = vec![format!("{} p50", key.name())];
         row.extend(runs.iter().map(|r| {
             cell(
                 r.run
                     .ladder
                     .iter()
-                    .find(|l| &l.rung == rung)
+                    .find(|l| l.key == key)
                     .and_then(|l| l.measured_ns),
             )
         }));

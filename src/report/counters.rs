@@ -298,7 +298,13 @@ mod tests {
     fn rung_counters_show_what_counted_and_name_what_could_not() {
         let mut l = crate::suite::Latencies::new();
         l.record_ns(1000);
-        let mut rung = l.rung("redis", "GET", None).unwrap();
+        use crate::record::rung::{RedisOp, RungId, Spacing, Transport};
+        let id = RungId::Redis {
+            op: RedisOp::GetHit,
+            transport: Transport::Tcp,
+            spacing: Spacing::BackToBack,
+        };
+        let mut rung = l.rung(id, "GET", None).unwrap();
         rung.counters.clear();
         rung.counters
             .insert("context-switches".into(), counted(1.0));

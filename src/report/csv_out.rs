@@ -61,7 +61,7 @@ pub fn memory_csv(mem: &MemorySection) -> Result<Vec<u8>> {
 
 /// `ladder.csv`: rung, lecture_claim_ns, measured_p50_ns, measured_p99_ns,
 /// measured_median_ns, ratio, method, verdict.
-pub fn ladder_csv(rows: &[crate::ladder::LadderRow]) -> Result<Vec<u8>> {
+pub fn ladder_csv(rows: &[crate::record::ladder::LadderRow]) -> Result<Vec<u8>> {
     let err = |e: csv::Error| Error::Internal(format!("cannot write ladder.csv: {e}"));
     let mut w = csv::Writer::from_writer(Vec::new());
     w.write_record([

@@ -21,12 +21,13 @@
 use super::placement::{measure_placed, Placement};
 use super::{Latencies, Rung};
 use crate::error::{Error, Result};
+pub use crate::record::caching::CachePatterns;
+use crate::record::rung::{Engine, Query, RungId, Transport};
 use crate::redact::redact_url;
 use crate::signal;
 use postgres::{Client, NoTls, Statement};
 use rand::rngs::SmallRng;
 use rand::{RngExt, SeedableRng};
-use serde::{Deserialize, Serialize};
 use std::borrow::BorrowMut;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -262,22 +263,37 @@ trait Session {
     fn update(&mut self, id: i64) -> Result<()>;
 }
 
-/// How the rungs of one engine and transport are named.
+/// The rows of one engine and transport: their identity and how they read.
 struct Labels<'a> {
-    rung: &'a str,
-    engine: &'a str,
-    /// " over TCP", " over unix socket", or "" (embedded).
-    over: &'a str,
+    engine: Engine,
+    transport: Transport,
     note: &'a str,
 }
 
 impl Labels<'_> {
-    fn rung(&self, l: &mut Latencies, what: String) -> Result<Rung> {
-        l.rung(
-            self.rung,
-            format!("{} {what}{}", self.engine, self.over),
-            Some(self.note.to_string()),
-        )
+    /// "PG over TCP", "SQLite".
+    fn engine(&self) -> String {
+        let name = match self.engine {
+            Engine::Sqlite => "SQLite",
+            Engine::Postgres => "PG",
+        };
+        match self.transport {
+            Transport::Embedded => name.to_string(),
+            t => format!("{name} over {t}"),
+        }
+    }
+
+    fn rung(&self, l: &mut Latencies, query: Query, what: String) -> Result<Rung> {
+        let id = RungId::Sql {
+            engine: self.engine,
+            query,
+            transport: self.transport,
+        };
+        let method = match self.engine {
+            Engine::Sqlite => format!("SQLite {what}"),
+            Engine::Postgres => format!("PG {what} over {}", self.transport),
+        };
+        l.rung(id, method, Some(self.note.to_string()))
     }
 }
 
@@ -299,25 +315,6 @@ impl CacheProbe {
             results: Vec::new(),
         })
     }
-}
-
-/// The caching patterns of one engine: mean costs (the expected cost of a read is a
-/// mean) and the hit ratio from which cache-aside beats reading the database directly.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct CachePatterns {
-    /// "PG over TCP", "SQLite".
-    pub engine: String,
-    /// Cache-aside hit: one Redis GET, mean ns.
-    pub hit_ns: f64,
-    /// Cache-aside miss: GET (miss) + PK lookup + SET with TTL, mean ns.
-    pub miss_ns: f64,
-    /// No cache: the PK lookup alone, mean ns.
-    pub direct_ns: f64,
-    /// Write-through: UPDATE + SET with TTL, mean ns.
-    pub write_through_ns: f64,
-    /// The hit ratio above which cache-aside reads cost less than direct ones (null
-    /// when a hit costs as much as a direct read: the cache never pays).
-    pub break_even_hit_ratio: Option<f64>,
 }
 
 /// Where reading through the cache starts to pay: `h * hit + (1 - h) * miss < direct`.
@@ -382,20 +379,30 @@ fn measure_caching<S: Session>(
         })?;
     }
     let rungs = vec![
-        labels.rung(&mut hit, "cache-aside hit (Redis GET)".into())?,
+        labels.rung(
+            &mut hit,
+            Query::CacheHit,
+            "cache-aside hit (Redis GET)".into(),
+        )?,
         labels.rung(
             &mut miss,
+            Query::CacheMiss,
             "cache-aside miss (Redis GET miss + PK lookup + SET EX)".into(),
         )?,
         labels.rung(
             &mut direct,
+            Query::NoCache,
             "no cache (PK lookup), beside the cache runs".into(),
         )?,
-        labels.rung(&mut write, "write-through (UPDATE + Redis SET EX)".into())?,
+        labels.rung(
+            &mut write,
+            Query::WriteThrough,
+            "write-through (UPDATE + Redis SET EX)".into(),
+        )?,
     ];
     let mean = |r: &Rung| r.mean_ns;
     probe.results.push(CachePatterns {
-        engine: format!("{}{}", labels.engine, labels.over),
+        engine: labels.engine(),
         hit_ns: mean(&rungs[0]),
         miss_ns: mean(&rungs[1]),
         direct_ns: mean(&rungs[2]),
@@ -422,9 +429,10 @@ fn measure_fresh<S: Session>(
         firsts.time(|| s.point(id))?;
     }
     Ok(vec![
-        labels.rung(&mut connects, connect_word.to_string())?,
+        labels.rung(&mut connects, Query::Connect, connect_word.to_string())?,
         labels.rung(
             &mut firsts,
+            Query::FirstQuery,
             "first query on a new connection (prepare + PK lookup)".into(),
         )?,
     ])
@@ -458,9 +466,10 @@ fn measure_warm<S: Session>(
         range.time(|| s.range(from, to))?;
     }
     let mut rungs = vec![
-        labels.rung(&mut point, "prepared PK lookup".into())?,
+        labels.rung(&mut point, Query::PointLookup, "prepared PK lookup".into())?,
         labels.rung(
             &mut range,
+            Query::RangeScan,
             format!(
                 "prepared indexed range scan (~{} rows)",
                 RANGE_WINDOW_S / SECONDS_PER_ORDER
@@ -477,6 +486,7 @@ fn measure_warm<S: Session>(
         }
         rungs.push(labels.rung(
             &mut agg,
+            Query::Aggregate,
             format!(
                 "aggregate JOIN over {} orders (expensive query)",
                 data.orders
@@ -610,9 +620,8 @@ pub fn measure_sqlite(
         built.as_secs_f64()
     );
     let labels = Labels {
-        rung: "sqlite",
-        engine: "SQLite",
-        over: "",
+        engine: Engine::Sqlite,
+        transport: Transport::Embedded,
         note: &note,
     };
     step("sqlite: warm queries");
@@ -677,8 +686,8 @@ fn sqlite_load(s: &mut SqliteSession, data: &DataSet) -> Result<()> {
 /// A PostgreSQL server to measure: one connection config per transport, and a
 /// description for the notes (never with a password).
 pub struct PgTarget {
-    /// (transport name, config) pairs: the first one loads the data and runs the aggregate.
-    pub transports: Vec<(String, postgres::Config)>,
+    /// (transport, config) pairs: the first one loads the data and runs the aggregate.
+    pub transports: Vec<(Transport, postgres::Config)>,
     /// What the server is: "managed PostgreSQL 15 (postmaster pid 123, ...)" or the
     /// user's URL, redacted.
     pub server: String,
@@ -719,11 +728,11 @@ pub fn pg_config(url: &str) -> Result<postgres::Config> {
     Ok(config)
 }
 
-/// "TCP" or "unix socket", from where a config connects.
-pub fn transport(config: &postgres::Config) -> &'static str {
+/// TCP or unix socket, from where a config connects.
+pub fn transport(config: &postgres::Config) -> Transport {
     match config.get_hosts().first() {
-        Some(postgres::config::Host::Unix(_)) => "unix socket",
-        _ => "TCP",
+        Some(postgres::config::Host::Unix(_)) => Transport::UnixSocket,
+        _ => Transport::Tcp,
     }
 }
 
@@ -732,7 +741,7 @@ impl PgTarget {
     pub fn from_url(url: &str) -> Result<PgTarget> {
         let config = pg_config(url)?;
         Ok(PgTarget {
-            transports: vec![(transport(&config).to_string(), config)],
+            transports: vec![(transport(&config), config)],
             server: redact_url(url),
         })
     }
@@ -741,8 +750,8 @@ impl PgTarget {
     pub fn managed(server: &crate::services::postgres::ManagedPostgres) -> Result<PgTarget> {
         Ok(PgTarget {
             transports: vec![
-                ("TCP".into(), pg_config(&server.tcp_url())?),
-                ("unix socket".into(), pg_config(&server.unix_url())?),
+                (Transport::Tcp, pg_config(&server.tcp_url())?),
+                (Transport::UnixSocket, pg_config(&server.unix_url())?),
             ],
             server: format!(
                 "managed PostgreSQL {} (postmaster pid {}, temp dir, loopback)",
@@ -1025,12 +1034,10 @@ pub fn measure_postgres(
     let cpus = crate::host::allowed_cpus();
     let representative = placements.len().saturating_sub(1);
     let mut rungs = Vec::new();
-    for (i, (name, config)) in target.transports.iter().enumerate() {
-        let over = format!(" over {name}");
+    for (i, &(name, ref config)) in target.transports.iter().enumerate() {
         let labels = Labels {
-            rung: "postgres",
-            engine: "PG",
-            over: &over,
+            engine: Engine::Postgres,
+            transport: name,
             note: &note,
         };
         rungs.extend(measure_placed(placements, &cpus, |pi| {

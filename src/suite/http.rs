@@ -108,7 +108,7 @@ pub fn measure(url: &str, samples: u64, mut on_progress: impl FnMut(f64)) -> Res
         on_progress((i + 1) as f64 / samples as f64);
     }
     l.rung(
-        "http",
+        crate::record::rung::RungId::Http,
         format!("HTTP GET {shown}, new connection each"),
         Some(format!("status {status}")),
     )

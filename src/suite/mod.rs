@@ -7,57 +7,13 @@ pub mod placement;
 pub mod redis;
 pub mod storage;
 
-use crate::counters::{CounterGroup, Reading, DEFAULT_EVENTS};
+use crate::counters::{CounterGroup, DEFAULT_EVENTS};
 use crate::error::{Error, Result};
 use crate::measure::TrialHook;
+use crate::record::rung::RungId;
+pub use crate::record::rung::{Rung, Skipped};
 use hdrhistogram::Histogram;
-use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
 use std::time::Instant;
-
-/// One measured operation of a comparison rung: a latency distribution.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Rung {
-    /// The rung: "ssd", "redis", "sqlite", "postgres", "http".
-    pub rung: String,
-    /// What exactly was timed: "O_DIRECT 4K random read QD1", "GET hit over TCP"...
-    pub method: String,
-    /// Timed operations.
-    pub samples: u64,
-    /// Median, ns.
-    pub p50_ns: f64,
-    /// 90th percentile, ns.
-    pub p90_ns: f64,
-    /// 99th percentile, ns.
-    pub p99_ns: f64,
-    /// Slowest, ns.
-    pub max_ns: f64,
-    /// Fastest, ns.
-    pub min_ns: f64,
-    /// Mean, ns.
-    pub mean_ns: f64,
-    /// Anything a reader must know (a fallback used, a device, a caveat).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub note: Option<String>,
-    /// Perf counters of the measuring thread per operation, counted from the first
-    /// timed operation to the last (so they include the loop between operations, and
-    /// the sleep of spaced ones).
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub counters: BTreeMap<String, Reading>,
-    /// Where client and server ran (service rungs; absent where placement does not
-    /// apply, and in records before placement was recorded).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub placement: Option<placement::Placement>,
-}
-
-/// A rung that could not run, and why.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Skipped {
-    /// The rung.
-    pub rung: String,
-    /// Why it did not run, in one line.
-    pub reason: String,
-}
 
 /// Collects latencies of one operation (ns, 3 significant digits, up to an hour), and
 /// the default perf counters of this thread across the timed operations.
@@ -123,12 +79,12 @@ impl Latencies {
     /// The distribution as a rung row, with the counters per operation.
     pub fn rung(
         &mut self,
-        rung: &str,
+        id: RungId,
         method: impl Into<String>,
         note: Option<String>,
     ) -> Result<Rung> {
         if self.hist.is_empty() {
-            return Err(Error::Internal(format!("no samples for {rung}")));
+            return Err(Error::Internal(format!("no samples for {}", id.name())));
         }
         if std::mem::replace(&mut self.counting, false) {
             self.counters.end(self.hist.len() * self.ops_per_sample);
@@ -136,7 +92,8 @@ impl Latencies {
         let counters = self.counters.take().into_iter().collect();
         let q = |q: f64| self.hist.value_at_quantile(q) as f64;
         Ok(Rung {
-            rung: rung.to_string(),
+            id,
+            rung: id.name().to_string(),
             method: method.into(),
             samples: self.hist.len(),
             p50_ns: q(0.5),
@@ -168,12 +125,15 @@ mod tests {
         for ns in 1..=1000u64 {
             l.record_ns(ns * 1000);
         }
-        let r = l.rung("ssd", "test", None).unwrap();
+        let ssd = RungId::Storage {
+            op: crate::record::rung::StorageOp::RandomRead,
+        };
+        let r = l.rung(ssd, "test", None).unwrap();
         assert_eq!(r.samples, 1000);
         assert!((r.p50_ns / 500_000.0 - 1.0).abs() < 0.01, "{}", r.p50_ns);
         assert!((r.p99_ns / 990_000.0 - 1.0).abs() < 0.01, "{}", r.p99_ns);
         assert!(r.min_ns <= r.p50_ns && r.p50_ns <= r.p90_ns && r.p90_ns <= r.p99_ns);
         assert!(r.p99_ns <= r.max_ns);
-        assert!(Latencies::new().rung("x", "y", None).is_err());
+        assert!(Latencies::new().rung(ssd, "y", None).is_err());
     }
 }

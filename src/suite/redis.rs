@@ -9,6 +9,7 @@
 
 use super::{Latencies, Rung};
 use crate::error::{Error, Result};
+use crate::record::rung::{RedisOp, RungId, Spacing, Transport};
 use crate::redact::redact_url;
 use crate::services::redis::ManagedRedis;
 use redis::{Commands, Connection};
@@ -70,14 +71,17 @@ impl Target {
         self.transports().swap_remove(0).1
     }
 
-    /// (transport name, URL) pairs to measure.
-    fn transports(&self) -> Vec<(&'static str, String)> {
+    /// (transport, URL) pairs to measure.
+    fn transports(&self) -> Vec<(Transport, String)> {
         match self {
             Target::Url(u) if u.starts_with("redis+unix:") || u.starts_with("unix:") => {
-                vec![("unix socket", u.clone())]
+                vec![(Transport::UnixSocket, u.clone())]
             }
-            Target::Url(u) => vec![("TCP", u.clone())],
-            Target::Managed(m) => vec![("TCP", m.tcp_url()), ("unix socket", m.unix_url())],
+            Target::Url(u) => vec![(Transport::Tcp, u.clone())],
+            Target::Managed(m) => vec![
+                (Transport::Tcp, m.tcp_url()),
+                (Transport::UnixSocket, m.unix_url()),
+            ],
         }
     }
 }
@@ -180,7 +184,12 @@ pub fn measure(
 ) -> Result<Vec<Rung>> {
     let transports = target.transports();
     let mut rungs = Vec::new();
-    for (ti, (transport, url)) in transports.iter().enumerate() {
+    for (ti, &(transport, ref url)) in transports.iter().enumerate() {
+        let id = |op, spacing| RungId::Redis {
+            op,
+            transport,
+            spacing,
+        };
         let shown = redact_url(url);
         let mut conn = connect(url)?;
         let guard = RunKeys::new(url);
@@ -198,31 +207,32 @@ pub fn measure(
         let () = conn.set_ex(&counter, 0, KEY_TTL_S).map_err(err)?;
 
         type Op<'a> = Box<dyn FnMut(&mut Connection) -> redis::RedisResult<()> + 'a>;
-        let ops: Vec<(&str, Op)> = vec![
+        let ops: Vec<(RedisOp, Op)> = vec![
             (
-                "PING",
+                RedisOp::Ping,
                 Box::new(|c| redis::cmd("PING").query::<String>(c).map(drop)),
             ),
             (
-                "GET hit",
+                RedisOp::GetHit,
                 Box::new(|c| c.get::<_, Option<String>>(&hit).map(drop)),
             ),
             (
-                "GET miss",
+                RedisOp::GetMiss,
                 Box::new(|c| c.get::<_, Option<String>>(&miss).map(drop)),
             ),
             (
-                "SET with TTL (EX 60)",
+                RedisOp::SetEx,
                 Box::new(|c| c.set_ex::<_, _, ()>(&ttl, &value, 60)),
             ),
             (
-                "INCR",
+                RedisOp::Incr,
                 Box::new(|c| c.incr::<_, _, i64>(&counter, 1).map(drop)),
             ),
         ];
         let steps = (ops.len() + 3) as f64 * transports.len() as f64;
         let mut step = ti as f64 * (ops.len() + 3) as f64;
         for (name, mut op) in ops {
+            let method = format!("{} over {transport}, back-to-back", name.label());
             // A short untimed warm-up, then the timed round trips.
             for _ in 0..cfg.samples.min(100) {
                 op(&mut conn).map_err(err)?;
@@ -232,11 +242,7 @@ pub fn measure(
                 crate::signal::check()?;
                 l.time(|| op(&mut conn).map_err(err))?;
             }
-            rungs.push(l.rung(
-                "redis",
-                format!("{name} over {transport}, back-to-back"),
-                None,
-            )?);
+            rungs.push(l.rung(id(name, Spacing::BackToBack), method, None)?);
             step += 1.0;
             on_progress(step / steps);
         }
@@ -249,7 +255,7 @@ pub fn measure(
                 l.time(|| conn.get::<_, Option<String>>(&hit).map_err(err))?;
             }
             rungs.push(l.rung(
-                "redis",
+                id(RedisOp::GetHit, Spacing::Gap { ms: gap_ms }),
                 format!("GET hit over {transport}, {gap_ms} ms apart"),
                 Some(
                     "the client sleeps between commands; idle CPUs and sockets wake slower".into(),
@@ -271,7 +277,12 @@ pub fn measure(
             })?;
         }
         rungs.push(l.rung(
-            "redis",
+            id(
+                RedisOp::GetHit,
+                Spacing::Pipelined {
+                    batch: BATCH as u64,
+                },
+            ),
             format!("GET hit over {transport}, pipelined {BATCH} per batch (per command)"),
             None,
         )?);

@@ -6,6 +6,7 @@
 use super::{Latencies, Rung};
 use crate::error::{Error, Result};
 use crate::platform::Bypass;
+use crate::record::rung::{RungId, StorageOp};
 use rand::rngs::SmallRng;
 use rand::{RngExt, SeedableRng};
 use std::alloc::{alloc_zeroed, dealloc, Layout};
@@ -292,7 +293,13 @@ pub fn measure(cfg: &StorageConfig, mut on_progress: impl FnMut(f64)) -> Result<
             where_.clone(),
         ),
     };
-    let mut rungs = vec![cold.rung("ssd", &method, Some(note))?];
+    let mut rungs = vec![cold.rung(
+        RungId::Storage {
+            op: StorageOp::RandomRead,
+        },
+        &method,
+        Some(note),
+    )?];
 
     // 2. The same reads from a warm page cache.
     let io = |e| Error::io(&tf.path, e);
@@ -316,7 +323,9 @@ pub fn measure(cfg: &StorageConfig, mut on_progress: impl FnMut(f64)) -> Result<
     }
     on_progress(0.7);
     rungs.push(warm.rung(
-        "page cache",
+        RungId::Storage {
+            op: StorageOp::CachedRead,
+        },
         "buffered 4K random read QD1, warm page cache (RAM)",
         Some(where_.clone()),
     )?);
@@ -335,7 +344,13 @@ pub fn measure(cfg: &StorageConfig, mut on_progress: impl FnMut(f64)) -> Result<
         Bypass::DropAfterRead => "4K random write + fdatasync QD1".to_string(),
         flag => format!("{} 4K random write + fdatasync QD1", flag.name()),
     };
-    rungs.push(synced.rung("ssd", &write_method, Some(where_))?);
+    rungs.push(synced.rung(
+        RungId::Storage {
+            op: StorageOp::SyncedWrite,
+        },
+        &write_method,
+        Some(where_),
+    )?);
     drop(reads);
     drop(buffered);
     tf.remove()?;

@@ -1,18 +1,26 @@
 //! The Run record: the one schema every output (terminal table, report.md, CSV, plots,
-//! `--json`) is drawn from, written as `run.json`.
+//! `--json`) is drawn from, written as `run.json`. Rows are identified by the typed
+//! values of [`rung`]; records of older schema versions are converted on load ([`v1`]).
+
+pub mod caching;
+pub mod ladder;
+pub mod patterns;
+pub mod placement;
+pub mod rung;
+mod v1;
 
 use crate::error::{Error, Result};
 use crate::host::Host;
-use crate::ladder::{Comparison, LadderRow};
-use crate::memory::patterns::PatternsSection;
 use crate::memory::MemorySection;
-use crate::suite::db::CachePatterns;
-use crate::suite::{Rung, Skipped};
+use caching::CachePatterns;
+use ladder::{Comparison, LadderRow};
+use patterns::PatternsSection;
+use rung::{Rung, Skipped};
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 
 /// The version of this schema. Bump it when a field is renamed or removed.
-pub const SCHEMA_VERSION: u32 = 1;
+pub const SCHEMA_VERSION: u32 = 2;
 
 /// Everything one invocation measured.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -57,13 +65,19 @@ impl Run {
     pub fn load(path: &Path) -> Result<Run> {
         let text = std::fs::read_to_string(path)
             .map_err(|e| Error::Input(format!("cannot read {}: {e}", path.display())))?;
-        let value: serde_json::Value = serde_json::from_str(&text)
+        let mut value: serde_json::Value = serde_json::from_str(&text)
             .map_err(|e| Error::Input(format!("{} is not JSON: {e}", path.display())))?;
         match value.get("schema_version").and_then(|v| v.as_u64()) {
             Some(v) if v == u64::from(SCHEMA_VERSION) => {}
+            Some(1) => v1::upgrade(&mut value).map_err(|e| {
+                Error::Input(format!(
+                    "{} (schema version 1) cannot be converted: {e}",
+                    path.display()
+                ))
+            })?,
             Some(v) => {
                 return Err(Error::Input(format!(
-                    "{} has schema version {v}; this ladder reads version {SCHEMA_VERSION}",
+                    "{} has schema version {v}; this ladder reads versions 1 to {SCHEMA_VERSION}",
                     path.display()
                 )))
             }

@@ -1,0 +1,107 @@
+//! `ladder memory`: the pointer-chase sweep and its levels; also the sweep `run` and
+//! `stride` start from.
+
+use super::{measuring_cpu, Recorder};
+use crate::cli::{Common, MemoryArgs};
+use crate::error::{Error, Result};
+use crate::host::Host;
+use crate::memory::{self, SweepConfig};
+use crate::progress::Phase;
+use crate::report;
+use crate::units::format_size;
+
+/// Builds and checks the sweep configuration; every error here is the user's.
+pub fn sweep_config(args: &MemoryArgs, quick: bool, host: &Host) -> Result<SweepConfig> {
+    let available = host.mem_available_bytes;
+    let max = args.max.unwrap_or_else(|| {
+        memory::default_max_bytes(host.last_level_cache_bytes(), available, quick)
+    });
+    let (node_bytes, node_bytes_assumed) = memory::node_bytes(host);
+    if args.min < node_bytes {
+        return Err(Error::Input(format!(
+            "--min {} is smaller than one {node_bytes}-byte node",
+            args.min
+        )));
+    }
+    if args.min > max {
+        return Err(Error::Input(format!(
+            "--min {} is larger than --max {}",
+            format_size(args.min),
+            format_size(max)
+        )));
+    }
+    if let Some(a) = available {
+        if max > a {
+            return Err(Error::Input(format!(
+                "--max {} is more than the {} of memory available",
+                format_size(max),
+                format_size(a)
+            )));
+        }
+    }
+    let per_octave = args.per_octave.unwrap_or(if quick { 2 } else { 4 });
+    if per_octave == 0 {
+        return Err(Error::Input("--per-octave must be at least 1".into()));
+    }
+    let policy = if quick {
+        crate::measure::TrialPolicy::QUICK
+    } else {
+        crate::measure::TrialPolicy::DEFAULT
+    };
+    let trials = args.trials.unwrap_or(policy.trials);
+    if trials == 0 {
+        return Err(Error::Input("--trials must be at least 1".into()));
+    }
+    let cpu = measuring_cpu(args.cpu, host)?;
+    Ok(SweepConfig {
+        min_bytes: args.min,
+        max_bytes: max,
+        rounds: args.rounds.unwrap_or(if quick { 2 } else { 3 }),
+        per_octave,
+        pages: args.pages.kinds(),
+        order: args.order,
+        cpu,
+        trials,
+        min_trial_ms: policy.min_trial.as_secs_f64() * 1e3,
+        seed: args.seed,
+        node_bytes,
+        node_bytes_assumed,
+        window_bytes: memory::chain::WINDOW_BYTES as u64,
+        counters: args.counters.clone().map(|c| c.0).unwrap_or_else(|| {
+            crate::counters::DEFAULT_EVENTS
+                .iter()
+                .map(|s| s.to_string())
+                .collect()
+        }),
+    })
+}
+
+/// Work units for the progress bar: a point costs its trials plus a share for building
+/// and warming a large buffer.
+fn point_units(size: u64) -> u64 {
+    4 + size / (8 << 20)
+}
+
+/// The memory sweep with its progress bar.
+pub(super) fn sweep_with_progress(
+    cfg: &SweepConfig,
+    host: &Host,
+    quiet: bool,
+) -> Result<memory::MemorySection> {
+    let sizes = memory::grid(cfg.min_bytes, cfg.max_bytes, cfg.per_octave);
+    let total: u64 = sizes.iter().map(|&s| point_units(s)).sum::<u64>()
+        * cfg.pages.len() as u64
+        * u64::from(cfg.rounds.max(1));
+    let phase = Phase::new("memory", total, quiet);
+    memory::sweep(cfg, host, |size, pages| {
+        phase.advance(point_units(size), format!("{} {pages}", format_size(size)))
+    })
+}
+
+pub(super) fn execute(common: &Common, args: &MemoryArgs, command: &str) -> Result<()> {
+    let rec = Recorder::start();
+    let cfg = sweep_config(args, common.quick, &rec.host)?;
+    report::check_writable(&common.out)?;
+    let section = sweep_with_progress(&cfg, &rec.host, common.quiet)?;
+    rec.finish(common, command, Some(section), Vec::new())
+}

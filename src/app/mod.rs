@@ -1,0 +1,153 @@
+//! The subcommands, one file each: typed options from the CLI, validation (bad input
+//! fails before any measuring), the measurement, and the outputs. What they share —
+//! the recorder of a run, writing the run folder, printing — lives here.
+
+mod clean;
+mod db;
+mod host;
+mod memory;
+mod redis;
+mod report;
+mod run;
+mod storage;
+mod stride;
+
+pub use host::host_text;
+pub use memory::sweep_config;
+
+use crate::cli::{Cli, Command, Common};
+use crate::error::{Error, Result};
+use crate::host::Host;
+use crate::memory::MemorySection;
+use crate::record::{utc_now, Run, SCHEMA_VERSION};
+use crate::suite::{Rung, Skipped};
+use std::io::Write;
+use std::path::Path;
+use std::time::Instant;
+
+/// Runs the parsed command line.
+pub fn run(cli: Cli) -> Result<()> {
+    let common = &cli.common;
+    match &cli.command {
+        Command::Host => host::execute(common),
+        Command::Memory(args) => memory::execute(common, args, "memory"),
+        Command::Stride(args) => stride::execute(common, args),
+        Command::Storage(args) => storage::execute(common, args),
+        Command::Redis(args) => redis::execute(common, args),
+        Command::Run(args) => run::execute(common, args),
+        Command::Db(args) => db::execute(common, args),
+        Command::Report { run_dir } => report::redraw(common, run_dir),
+        Command::Compare { run_dirs } => report::compare(common, run_dirs),
+        Command::Clean(args) => clean::execute(common, args),
+    }
+}
+
+fn stdout_line(text: &str) -> Result<()> {
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "{text}").map_err(|e| Error::Internal(format!("cannot write to stdout: {e}")))
+}
+
+/// The CPU to measure on: the one asked for, checked, else the last this process may use.
+fn measuring_cpu(asked: Option<usize>, host: &Host) -> Result<usize> {
+    let cpu = match asked {
+        Some(c) => c,
+        None => *host
+            .cpus
+            .last()
+            .ok_or_else(|| Error::Unusable("no CPU is available to pin to".into()))?,
+    };
+    if !host.cpus.contains(&cpu) {
+        return Err(Error::Input(format!(
+            "--cpu {cpu} does not exist here (CPUs: {})",
+            host.cpus
+                .iter()
+                .map(|c| c.to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        )));
+    }
+    Ok(cpu)
+}
+
+/// The start of a recorded run: when, and on what host.
+struct Recorder {
+    started: Instant,
+    stamp: String,
+    host: Host,
+}
+
+impl Recorder {
+    fn start() -> Recorder {
+        let started = Instant::now();
+        let (stamp, _) = utc_now();
+        Recorder {
+            started,
+            stamp,
+            host: Host::probe(),
+        }
+    }
+
+    /// Builds the record, writes the run folder and prints the summary.
+    fn finish(
+        self,
+        common: &Common,
+        command: &str,
+        memory: Option<MemorySection>,
+        rungs: Vec<Rung>,
+    ) -> Result<()> {
+        let run = self.record(command, memory, rungs, Vec::new());
+        write_and_print(common, &run)
+    }
+
+    /// The record of what was measured.
+    fn record(
+        self,
+        command: &str,
+        memory: Option<MemorySection>,
+        rungs: Vec<Rung>,
+        skipped: Vec<Skipped>,
+    ) -> Run {
+        Run {
+            schema_version: SCHEMA_VERSION,
+            tool_version: env!("CARGO_PKG_VERSION").to_string(),
+            command: command.to_string(),
+            started_at: self.stamp,
+            wall_seconds: self.started.elapsed().as_secs_f64(),
+            host: self.host,
+            memory,
+            patterns: None,
+            caching: Vec::new(),
+            rungs,
+            skipped,
+            ladder: Vec::new(),
+            comparisons: Vec::new(),
+        }
+    }
+}
+
+/// Writes the run folder (named for the run's start date) and prints the summary.
+fn write_and_print(common: &Common, run: &Run) -> Result<()> {
+    let date = run.started_at.get(..10).unwrap_or("undated");
+    let dir = crate::report::write_run_dir(run, &common.out, date)?;
+    finish(common, run, &dir)
+}
+
+/// Prints the summary (stderr with --json, where stdout holds the record) and the JSON.
+fn finish(common: &Common, run: &Run, dir: &Path) -> Result<()> {
+    let summary = format!("{}results: {}", crate::report::terminal(run), dir.display());
+    if common.json {
+        if !common.quiet {
+            eprintln!("{summary}");
+        }
+        let json = serde_json::to_string_pretty(run)
+            .map_err(|e| Error::Internal(format!("cannot serialise the run: {e}")))?;
+        stdout_line(&json)
+    } else {
+        stdout_line(&summary)
+    }
+}
+
+/// REDIS_URL when set and not empty.
+fn env_url(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
+}

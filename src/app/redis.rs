@@ -1,0 +1,52 @@
+//! `ladder redis`: round trips to a managed Redis or the user's, in every placement.
+
+use super::{env_url, Recorder};
+use crate::cli::{Common, RedisArgs};
+use crate::error::{Error, Result};
+use crate::progress::Phase;
+use crate::report;
+use crate::suite::placement::{measure_placed, CpuPlan};
+use crate::suite::{self, Rung};
+
+/// Measures the Redis rung on `target`, with its progress bar.
+pub(super) fn redis_measure(target: &suite::redis::Target, common: &Common) -> Result<Vec<Rung>> {
+    let cfg = if common.quick {
+        suite::redis::RedisConfig::QUICK
+    } else {
+        suite::redis::RedisConfig::DEFAULT
+    };
+    let phase = Phase::fractional("redis", common.quiet);
+    let cpus = crate::host::allowed_cpus();
+    let plan = CpuPlan::of(&cpus)
+        .ok_or_else(|| Error::Unusable("no CPU is available to pin to".into()))?;
+    let placements = match target {
+        suite::redis::Target::Managed(_) => plan.managed(),
+        suite::redis::Target::Url(_) => plan.user_server(),
+    };
+    let n = placements.len() as f64;
+    measure_placed(&placements, &cpus, |i| {
+        suite::redis::measure(target, cfg, |f| phase.set_fraction((i as f64 + f) / n))
+    })
+}
+
+pub(super) fn execute(common: &Common, args: &RedisArgs) -> Result<()> {
+    let rec = Recorder::start();
+    report::check_writable(&common.out)?;
+    let url = args.url.clone().or_else(|| env_url("REDIS_URL"));
+    if let Some(url) = &url {
+        warn_eviction(url)?;
+    }
+    let target = suite::redis::Target::pick(url)?;
+    let rungs = redis_measure(&target, common)?;
+    drop(target);
+    rec.finish(common, "redis", None, rungs)
+}
+
+/// Checks that the user's Redis answers, and warns on stderr where the run's keys could
+/// evict the user's.
+pub(super) fn warn_eviction(url: &str) -> Result<()> {
+    if let Some(warning) = suite::redis::eviction_warning(url)? {
+        eprintln!("ladder: {warning}");
+    }
+    Ok(())
+}

@@ -1,0 +1,122 @@
+//! `ladder run`: every rung, the lecture's table and its comparisons.
+
+use super::db::{asked_postgres, db_rows, db_rungs};
+use super::memory::{sweep_config, sweep_with_progress};
+use super::redis::{redis_measure, warn_eviction};
+use super::storage::{storage_config, storage_rungs};
+use super::{env_url, write_and_print, Recorder};
+use crate::cli::{Common, RunArgs, RungName};
+use crate::error::{Error, Result};
+use crate::progress::Phase;
+use crate::report;
+use crate::suite::{self, Rung, Skipped};
+
+/// Adds a rung's outcome: its rows, or a skipped entry with the reason. Only Ctrl-C
+/// stops the run; every other failure is one rung that could not run.
+fn attempt(
+    family: RungName,
+    outcome: Result<Vec<Rung>>,
+    rungs: &mut Vec<Rung>,
+    skipped: &mut Vec<Skipped>,
+) -> Result<()> {
+    match outcome {
+        // A rung that failed while a signal arrived failed because of it.
+        _ if crate::signal::interrupted() => return Err(Error::Interrupted),
+        Ok(rows) => rungs.extend(rows),
+        Err(Error::Interrupted) => return Err(Error::Interrupted),
+        Err(e) => skipped.push(Skipped::all(family, e.to_string())),
+    }
+    Ok(())
+}
+
+pub(super) fn execute(common: &Common, args: &RunArgs) -> Result<()> {
+    let rec = Recorder::start();
+    let wants = |r: RungName| !args.skip.contains(&r);
+    // Every piece of bad input fails here, before anything is measured.
+    let sweep = wants(RungName::Memory)
+        .then(|| sweep_config(&args.memory, common.quick, &rec.host))
+        .transpose()?;
+    if let Some(url) = &args.http_url {
+        suite::http::parse_url(url)?;
+    }
+    let redis_url = args.redis_url.clone().or_else(|| env_url("REDIS_URL"));
+    if let Some(url) = &redis_url {
+        warn_eviction(url)?;
+    }
+    let rows = db_rows(common, None)?;
+    let asked_pg = if wants(RungName::Db) {
+        asked_postgres(args.postgres_url.as_ref())?
+    } else {
+        None
+    };
+    report::check_writable(&common.out)?;
+
+    let mut rungs = Vec::new();
+    let mut skipped = Vec::new();
+    let skip = |family| Skipped::all(family, "skipped with --skip");
+    let memory = match sweep {
+        Some(cfg) => Some(sweep_with_progress(&cfg, &rec.host, common.quiet)?),
+        None => {
+            skipped.push(skip(RungName::Memory));
+            None
+        }
+    };
+    if wants(RungName::Ssd) {
+        let cfg = storage_config(common, args.storage_path.as_deref(), None);
+        attempt(
+            RungName::Ssd,
+            storage_rungs(&cfg, common.quiet),
+            &mut rungs,
+            &mut skipped,
+        )?;
+    } else {
+        skipped.push(skip(RungName::Ssd));
+    }
+    // The Redis stays up for the caching patterns of the database phase.
+    let mut redis_target = None;
+    if wants(RungName::Redis) {
+        let outcome = suite::redis::Target::pick(redis_url).and_then(|t| {
+            let rows = redis_measure(&t, common)?;
+            redis_target = Some(t);
+            Ok(rows)
+        });
+        attempt(RungName::Redis, outcome, &mut rungs, &mut skipped)?;
+    } else {
+        skipped.push(skip(RungName::Redis));
+    }
+    let mut caching = Vec::new();
+    if wants(RungName::Db) {
+        let data = suite::db::DataSet::new(rows, crate::cli::DEFAULT_SEED);
+        let mut probe = match &redis_target {
+            Some(t) => Some(suite::db::CacheProbe::new(&t.first_url())?),
+            None => None,
+        };
+        let outcome = db_rungs(common, &data, None, asked_pg, probe.as_mut(), &mut skipped);
+        attempt(RungName::Db, outcome, &mut rungs, &mut skipped)?;
+        caching = probe.map(|p| p.results).unwrap_or_default();
+    } else {
+        skipped.push(skip(RungName::Db));
+    }
+    drop(redis_target);
+    match (&args.http_url, wants(RungName::Http)) {
+        (Some(url), true) => {
+            let phase = Phase::fractional("http", common.quiet);
+            let samples = if common.quick { 5 } else { 50 };
+            let outcome = suite::http::measure(url, samples, |f| phase.set_fraction(f));
+            drop(phase);
+            attempt(
+                RungName::Http,
+                outcome.map(|r| vec![r]),
+                &mut rungs,
+                &mut skipped,
+            )?;
+        }
+        (None, true) => skipped.push(Skipped::all(RungName::Http, "pass --http-url")),
+        (_, false) => skipped.push(skip(RungName::Http)),
+    }
+    let mut run = rec.record("run", memory, rungs, skipped);
+    run.caching = caching;
+    run.ladder = crate::ladder::rows(&run);
+    run.comparisons = crate::ladder::comparisons(&run.ladder);
+    write_and_print(common, &run)
+}

@@ -1,0 +1,43 @@
+//! `ladder storage`: 4 KiB random reads past the page cache, and synced writes.
+
+use super::Recorder;
+use crate::cli::{Common, StorageArgs};
+use crate::error::Result;
+use crate::progress::Phase;
+use crate::report;
+use crate::suite::{self, storage::StorageConfig, Rung};
+use std::path::Path;
+
+/// The storage configuration for a directory (default sizes per --quick).
+pub(super) fn storage_config(
+    common: &Common,
+    dir: Option<&Path>,
+    args: Option<&StorageArgs>,
+) -> StorageConfig {
+    StorageConfig {
+        dir: dir.map_or_else(|| common.out.clone(), Path::to_path_buf),
+        file_size: args.and_then(|a| a.file_size).unwrap_or(if common.quick {
+            64 << 20
+        } else {
+            1 << 30
+        }),
+        samples: args
+            .and_then(|a| a.samples)
+            .unwrap_or(if common.quick { 500 } else { 5000 }),
+        allow_ram: args.is_some_and(|a| a.allow_ram),
+        seed: 0x55d,
+    }
+}
+
+pub(super) fn storage_rungs(cfg: &StorageConfig, quiet: bool) -> Result<Vec<Rung>> {
+    let phase = Phase::fractional("storage", quiet);
+    suite::storage::measure(cfg, |f| phase.set_fraction(f))
+}
+
+pub(super) fn execute(common: &Common, args: &StorageArgs) -> Result<()> {
+    let rec = Recorder::start();
+    report::check_writable(&common.out)?;
+    let cfg = storage_config(common, args.path.as_deref(), Some(args));
+    let rungs = storage_rungs(&cfg, common.quiet)?;
+    rec.finish(common, "storage", None, rungs)
+}

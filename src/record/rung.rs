@@ -1,0 +1,286 @@
+//! Typed rung identity: what a row measured, as values (kind, operation, transport,
+//! spacing, query), never as display text. The ladder and the comparisons match on
+//! these; the `rung` and `method` strings of a row are for readers only.
+
+use super::placement::Placement;
+use crate::counters::Reading;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::fmt;
+
+/// A family of rungs: what `ladder run --skip` names, and what a skip is recorded
+/// against.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum Family {
+    /// The memory sweep (L1, L2/L3, RAM).
+    Memory,
+    /// The storage rung.
+    Ssd,
+    /// The Redis rung.
+    Redis,
+    /// The database rungs (SQLite and PostgreSQL).
+    Db,
+    /// The external-API rung.
+    Http,
+}
+
+impl Family {
+    /// The name a skip of the whole family is shown with ("database" for [`Family::Db`]).
+    pub fn name(self) -> &'static str {
+        match self {
+            Family::Memory => "memory",
+            Family::Ssd => "ssd",
+            Family::Redis => "redis",
+            Family::Db => "database",
+            Family::Http => "http",
+        }
+    }
+}
+
+/// How a client reaches a server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Transport {
+    /// Loopback or network TCP.
+    Tcp,
+    /// A unix-domain socket.
+    UnixSocket,
+    /// No transport: the engine runs inside the process (SQLite).
+    Embedded,
+}
+
+impl fmt::Display for Transport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Transport::Tcp => "TCP",
+            Transport::UnixSocket => "unix socket",
+            Transport::Embedded => "embedded",
+        })
+    }
+}
+
+/// What the storage rung timed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum StorageOp {
+    /// 4 KiB random reads past the page cache (O_DIRECT or its fallback), QD1.
+    RandomRead,
+    /// The same reads from a warm page cache (RAM).
+    CachedRead,
+    /// 4 KiB writes, each made durable before the next.
+    SyncedWrite,
+}
+
+/// A Redis command of the Redis rung.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RedisOp {
+    /// PING.
+    Ping,
+    /// GET of a key that exists.
+    GetHit,
+    /// GET of a key that does not.
+    GetMiss,
+    /// SET with an expiry.
+    SetEx,
+    /// INCR.
+    Incr,
+}
+
+impl RedisOp {
+    /// Every command, in the order they are measured.
+    pub const ALL: [RedisOp; 5] = [
+        RedisOp::Ping,
+        RedisOp::GetHit,
+        RedisOp::GetMiss,
+        RedisOp::SetEx,
+        RedisOp::Incr,
+    ];
+
+    /// "PING", "GET hit", "SET with TTL (EX 60)"...
+    pub fn label(self) -> &'static str {
+        match self {
+            RedisOp::Ping => "PING",
+            RedisOp::GetHit => "GET hit",
+            RedisOp::GetMiss => "GET miss",
+            RedisOp::SetEx => "SET with TTL (EX 60)",
+            RedisOp::Incr => "INCR",
+        }
+    }
+}
+
+/// How commands follow each other.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(tag = "mode", rename_all = "kebab-case")]
+pub enum Spacing {
+    /// Each command sent as soon as the previous answer arrived.
+    BackToBack,
+    /// The client sleeps `ms` between commands.
+    Gap {
+        /// The sleep, milliseconds.
+        ms: u64,
+    },
+    /// `batch` commands per round trip; the time is per command.
+    Pipelined {
+        /// Commands per batch.
+        batch: u64,
+    },
+}
+
+/// A database engine.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Engine {
+    /// Embedded SQLite.
+    Sqlite,
+    /// A PostgreSQL server.
+    Postgres,
+}
+
+/// What a database row timed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Query {
+    /// A prepared primary-key lookup on a warm connection.
+    PointLookup,
+    /// A prepared indexed range scan.
+    RangeScan,
+    /// The aggregate JOIN over every order: the lecture's expensive query.
+    Aggregate,
+    /// A new connection (connect or open).
+    Connect,
+    /// The first query on a new connection (prepare + point lookup).
+    FirstQuery,
+    /// Cache-aside read that hits Redis.
+    CacheHit,
+    /// Cache-aside read that misses: GET, point lookup, SET.
+    CacheMiss,
+    /// The point lookup alone, beside the cache runs.
+    NoCache,
+    /// Write-through: UPDATE and SET.
+    WriteThrough,
+}
+
+/// What one measured row is: the identity the ladder and the comparisons match on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum RungId {
+    /// The storage rung.
+    Storage {
+        /// What was timed.
+        op: StorageOp,
+    },
+    /// A Redis command.
+    Redis {
+        /// The command.
+        op: RedisOp,
+        /// How the client reached the server.
+        transport: Transport,
+        /// How commands followed each other.
+        spacing: Spacing,
+    },
+    /// A database query.
+    Sql {
+        /// SQLite or PostgreSQL.
+        engine: Engine,
+        /// What was timed.
+        query: Query,
+        /// How the client reached the server.
+        transport: Transport,
+    },
+    /// A GET of the user's HTTP endpoint, a new connection each.
+    Http,
+}
+
+impl RungId {
+    /// The family a skip of this row is recorded against.
+    pub fn family(&self) -> Family {
+        match self {
+            RungId::Storage { .. } => Family::Ssd,
+            RungId::Redis { .. } => Family::Redis,
+            RungId::Sql { .. } => Family::Db,
+            RungId::Http => Family::Http,
+        }
+    }
+
+    /// The row's `rung` text: "ssd", "page cache", "redis", "sqlite", "postgres", "http".
+    pub fn name(&self) -> &'static str {
+        match self {
+            RungId::Storage {
+                op: StorageOp::CachedRead,
+            } => "page cache",
+            RungId::Storage { .. } => "ssd",
+            RungId::Redis { .. } => "redis",
+            RungId::Sql {
+                engine: Engine::Sqlite,
+                ..
+            } => "sqlite",
+            RungId::Sql {
+                engine: Engine::Postgres,
+                ..
+            } => "postgres",
+            RungId::Http => "http",
+        }
+    }
+}
+
+/// One measured operation of a comparison rung: a latency distribution.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Rung {
+    /// What was measured: the identity the ladder and the comparisons match on.
+    pub id: RungId,
+    /// The rung, for readers: "ssd", "redis", "sqlite", "postgres", "http".
+    pub rung: String,
+    /// What exactly was timed, for readers: "O_DIRECT 4K random read QD1", "GET hit
+    /// over TCP"...
+    pub method: String,
+    /// Timed operations.
+    pub samples: u64,
+    /// Median, ns.
+    pub p50_ns: f64,
+    /// 90th percentile, ns.
+    pub p90_ns: f64,
+    /// 99th percentile, ns.
+    pub p99_ns: f64,
+    /// Slowest, ns.
+    pub max_ns: f64,
+    /// Fastest, ns.
+    pub min_ns: f64,
+    /// Mean, ns.
+    pub mean_ns: f64,
+    /// Anything a reader must know (a fallback used, a device, a caveat).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+    /// Perf counters of the measuring thread per operation, counted from the first
+    /// timed operation to the last (so they include the loop between operations, and
+    /// the sleep of spaced ones).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub counters: BTreeMap<String, Reading>,
+    /// Where client and server ran (service rungs; absent where placement does not
+    /// apply, and in records before placement was recorded).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub placement: Option<Placement>,
+}
+
+/// A rung that could not run, and why.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Skipped {
+    /// The family that did not run, all of it or a part named by `rung`.
+    pub family: Family,
+    /// What did not run, for readers: "database", "postgres", "http"...
+    pub rung: String,
+    /// Why it did not run, in one line.
+    pub reason: String,
+}
+
+impl Skipped {
+    /// The whole of `family` did not run, for `reason`.
+    pub fn all(family: Family, reason: impl Into<String>) -> Skipped {
+        Skipped {
+            family,
+            rung: family.name().to_string(),
+            reason: reason.into(),
+        }
+    }
+}
