@@ -49,6 +49,15 @@ fn quick_run_measures_every_rung_and_leaves_no_server_behind() {
     assert!(o.status.success(), "{}", stderr(&o));
     server.join().unwrap();
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    // The external API is not ours: only the client is placed.
+    let http = v["rungs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["rung"] == "http")
+        .expect("an http row");
+    assert_eq!(http["placement"]["kind"], "client-only", "{http}");
+    assert!(http["placement"]["server_cpus"].is_null());
 
     let ladder = v["ladder"].as_array().unwrap();
     let measured = |name: &str| {

@@ -2,7 +2,7 @@
 
 use super::{env_url, write_and_print, Recorder};
 use crate::cli::{Common, DbArgs, RungName};
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::progress::Phase;
 use crate::report;
 use crate::suite::placement::CpuPlan;
@@ -35,8 +35,7 @@ pub(super) fn db_rungs(
 ) -> Result<Vec<Rung>> {
     use crate::services::postgres::ManagedPostgres;
     let plan = suite::db::Plan::new(common.quick);
-    let cpus = CpuPlan::of(&crate::host::allowed_cpus())
-        .ok_or_else(|| Error::Unusable("no CPU is available to pin to".into()))?;
+    let (cpus, _) = CpuPlan::here()?;
     let placements = match &asked {
         Some(_) => cpus.user_server(),
         None => cpus.managed(),

@@ -2,7 +2,7 @@
 
 use super::{env_url, Recorder};
 use crate::cli::{Common, RedisArgs};
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::progress::Phase;
 use crate::report;
 use crate::suite::placement::{measure_placed, CpuPlan};
@@ -16,9 +16,7 @@ pub(super) fn redis_measure(target: &suite::redis::Target, common: &Common) -> R
         suite::redis::RedisConfig::DEFAULT
     };
     let phase = Phase::fractional("redis", common.quiet);
-    let cpus = crate::host::allowed_cpus();
-    let plan = CpuPlan::of(&cpus)
-        .ok_or_else(|| Error::Unusable("no CPU is available to pin to".into()))?;
+    let (plan, cpus) = CpuPlan::here()?;
     let placements = match target {
         suite::redis::Target::Managed(_) => plan.managed(),
         suite::redis::Target::Url(_) => plan.user_server(),

@@ -9,6 +9,7 @@ use crate::cli::{Common, RunArgs, RungName};
 use crate::error::{Error, Result};
 use crate::progress::Phase;
 use crate::report;
+use crate::suite::placement::{measure_placed, CpuPlan};
 use crate::suite::{self, Rung, Skipped};
 
 /// Adds a rung's outcome: its rows, or a skipped entry with the reason. Only Ctrl-C
@@ -102,14 +103,14 @@ pub(super) fn execute(common: &Common, args: &RunArgs) -> Result<()> {
         (Some(url), true) => {
             let phase = Phase::fractional("http", common.quiet);
             let samples = if common.quick { 5 } else { 50 };
-            let outcome = suite::http::measure(url, samples, |f| phase.set_fraction(f));
+            // A server that is not ours: only the client is placed.
+            let outcome = CpuPlan::here().and_then(|(plan, cpus)| {
+                measure_placed(&plan.user_server(), &cpus, |_| {
+                    suite::http::measure(url, samples, |f| phase.set_fraction(f)).map(|r| vec![r])
+                })
+            });
             drop(phase);
-            attempt(
-                RungName::Http,
-                outcome.map(|r| vec![r]),
-                &mut rungs,
-                &mut skipped,
-            )?;
+            attempt(RungName::Http, outcome, &mut rungs, &mut skipped)?;
         }
         (None, true) => skipped.push(Skipped::all(RungName::Http, "pass --http-url")),
         (_, false) => skipped.push(skip(RungName::Http)),

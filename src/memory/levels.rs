@@ -238,10 +238,15 @@ pub fn detect(
     let past_caches =
         n > 0 && crate::memory::reaches_past_caches(sizes[n - 1], cache_sizes.last().copied());
     let more_plateaus_than_caches = found.len() > cache_sizes.len().max(1);
+    // The last plateau ends the curve when nothing after it leaves its level: a busy
+    // host's DRAM can spike twice in a row near the end and cut off a short tail, but
+    // the tail's median stays at DRAM latency (a ramp to a further level would not).
+    let ends_the_curve = |p: &Plateau| {
+        let tail = &ns[p.last + 1..n];
+        tail.is_empty() || (median(tail) / p.latency_ns).ln().abs() < MAX_SPAN
+    };
     let ram = match found.last() {
-        Some(p) if n > 0 && p.last == n - 1 && (past_caches || more_plateaus_than_caches) => {
-            found.pop()
-        }
+        Some(p) if ends_the_curve(p) && (past_caches || more_plateaus_than_caches) => found.pop(),
         _ => None,
     };
 

@@ -6,7 +6,7 @@
 //! never inherited from whatever pinned the process before.
 
 use super::Rung;
-use crate::error::Result;
+use crate::error::{Error, Result};
 pub use crate::record::placement::{Placement, PlacementKind};
 
 /// The CPUs a run gives its services: the server on the first CPU this process may
@@ -20,6 +20,14 @@ pub struct CpuPlan {
 }
 
 impl CpuPlan {
+    /// The plan for the CPUs the calling thread may use now, with those CPUs.
+    pub fn here() -> Result<(CpuPlan, Vec<usize>)> {
+        let cpus = crate::host::allowed_cpus();
+        let plan = CpuPlan::of(&cpus)
+            .ok_or_else(|| Error::Unusable("no CPU is available to pin to".into()))?;
+        Ok((plan, cpus))
+    }
+
     /// The plan for the CPUs this process may use (`None` when it may use none).
     pub fn of(cpus: &[usize]) -> Option<CpuPlan> {
         let (&first, &last) = (cpus.first()?, cpus.last()?);
