@@ -177,26 +177,22 @@ pub struct Plan {
 }
 
 impl Plan {
-    /// The default plan, or a short one for smoke tests.
-    pub fn new(quick: bool) -> Plan {
-        if quick {
-            Plan {
-                point: 2_000,
-                range: 200,
-                aggregate: 3,
-                fresh: 5,
-                warmup: 50,
-            }
-        } else {
-            Plan {
-                point: 20_000,
-                range: 2_000,
-                aggregate: 10,
-                fresh: 20,
-                warmup: 500,
-            }
-        }
-    }
+    /// The default plan.
+    pub const DEFAULT: Plan = Plan {
+        point: 20_000,
+        range: 2_000,
+        aggregate: 10,
+        fresh: 20,
+        warmup: 500,
+    };
+    /// A short plan for smoke tests (`--quick`).
+    pub const QUICK: Plan = Plan {
+        point: 2_000,
+        range: 200,
+        aggregate: 3,
+        fresh: 5,
+        warmup: 50,
+    };
 }
 
 /// The SQL of one engine: table names qualified by `prefix`, ids of `id_type`; the
