@@ -1,5 +1,6 @@
 //! `ladder db`: SQLite and PostgreSQL queries on one seeded data set.
 
+use super::preset::Preset;
 use super::{env_url, write_and_print, Recorder};
 use crate::cli::{Common, DbArgs, RungName};
 use crate::error::Result;
@@ -34,7 +35,7 @@ pub(super) fn db_rungs(
     skipped: &mut Vec<Skipped>,
 ) -> Result<Vec<Rung>> {
     use crate::services::postgres::ManagedPostgres;
-    let plan = suite::db::Plan::new(common.quick);
+    let plan = Preset::of(common.quick).db_plan;
     let (cpus, _) = CpuPlan::here()?;
     let placements = match &asked {
         Some(_) => cpus.user_server(),
@@ -51,26 +52,12 @@ pub(super) fn db_rungs(
     let sqlite_cache = if pg_runs { None } else { cache.as_deref_mut() };
     let mut rungs =
         suite::db::measure_sqlite(data, &plan, keep, &common.out, sqlite_cache, &mut step)?;
-    match (asked, managed) {
-        (Some(target), _) => rungs.extend(suite::db::measure_postgres(
-            data,
-            &plan,
-            &target,
-            &placements,
-            cache,
-            &mut step,
-        )?),
+    let server;
+    let target = match (asked, managed) {
+        (Some(target), _) => Some(target),
         (None, Some(Ok(_))) => {
-            let server = ManagedPostgres::start()?;
-            let target = suite::db::PgTarget::managed(&server)?;
-            rungs.extend(suite::db::measure_postgres(
-                data,
-                &plan,
-                &target,
-                &placements,
-                cache,
-                &mut step,
-            )?);
+            server = ManagedPostgres::start()?;
+            Some(suite::db::PgTarget::managed(&server)?)
         }
         (None, Some(Err(e))) => {
             if !common.quiet {
@@ -81,15 +68,26 @@ pub(super) fn db_rungs(
                 rung: "postgres".into(),
                 reason: e.to_string(),
             });
+            None
         }
         (None, None) => unreachable!("managed is looked up whenever nothing was asked for"),
+    };
+    if let Some(target) = target {
+        rungs.extend(suite::db::measure_postgres(
+            data,
+            &plan,
+            &target,
+            &placements,
+            cache,
+            &mut step,
+        )?);
     }
     Ok(rungs)
 }
 
 pub(super) fn db_rows(common: &Common, rows: Option<u64>) -> Result<u64> {
     // --rows is bounded by its parser (crate::cli::ROWS_RANGE).
-    Ok(rows.unwrap_or(if common.quick { 20_000 } else { 1_000_000 }))
+    Ok(rows.unwrap_or(Preset::of(common.quick).db_rows))
 }
 
 pub(super) fn execute(common: &Common, args: &DbArgs) -> Result<()> {

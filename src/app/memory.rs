@@ -1,6 +1,7 @@
 //! `ladder memory`: the pointer-chase sweep and its levels; also the sweep `run` and
 //! `stride` start from.
 
+use super::preset::Preset;
 use super::{measuring_cpu, Recorder};
 use crate::cli::{Common, MemoryArgs};
 use crate::error::{Error, Result};
@@ -12,9 +13,10 @@ use crate::units::format_size;
 
 /// Builds and checks the sweep configuration; every error here is the user's.
 pub fn sweep_config(args: &MemoryArgs, quick: bool, host: &Host) -> Result<SweepConfig> {
+    let preset = Preset::of(quick);
     let available = host.mem_available_bytes;
     let max = args.max.unwrap_or_else(|| {
-        memory::default_max_bytes(host.last_level_cache_bytes(), available, quick)
+        memory::default_max_bytes(host.last_level_cache_bytes(), available, preset.quick)
     });
     let (node_bytes, node_bytes_assumed) = memory::node_bytes(host);
     if args.min < node_bytes {
@@ -39,15 +41,11 @@ pub fn sweep_config(args: &MemoryArgs, quick: bool, host: &Host) -> Result<Sweep
             )));
         }
     }
-    let per_octave = args.per_octave.unwrap_or(if quick { 2 } else { 4 });
+    let per_octave = args.per_octave.unwrap_or(preset.per_octave);
     if per_octave == 0 {
         return Err(Error::Input("--per-octave must be at least 1".into()));
     }
-    let policy = if quick {
-        crate::measure::TrialPolicy::QUICK
-    } else {
-        crate::measure::TrialPolicy::DEFAULT
-    };
+    let policy = preset.sweep_policy;
     let trials = args.trials.unwrap_or(policy.trials);
     if trials == 0 {
         return Err(Error::Input("--trials must be at least 1".into()));
@@ -56,7 +54,7 @@ pub fn sweep_config(args: &MemoryArgs, quick: bool, host: &Host) -> Result<Sweep
     Ok(SweepConfig {
         min_bytes: args.min,
         max_bytes: max,
-        rounds: args.rounds.unwrap_or(if quick { 2 } else { 3 }),
+        rounds: args.rounds.unwrap_or(preset.rounds),
         per_octave,
         pages: args.pages.kinds(),
         order: args.order,

@@ -6,6 +6,7 @@ mod clean;
 mod db;
 mod host;
 mod memory;
+mod preset;
 mod redis;
 mod report;
 mod run;

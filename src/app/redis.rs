@@ -1,5 +1,6 @@
 //! `ladder redis`: round trips to a managed Redis or the user's, in every placement.
 
+use super::preset::Preset;
 use super::{env_url, Recorder};
 use crate::cli::{Common, RedisArgs};
 use crate::error::Result;
@@ -10,11 +11,7 @@ use crate::suite::{self, Rung};
 
 /// Measures the Redis rung on `target`, with its progress bar.
 pub(super) fn redis_measure(target: &suite::redis::Target, common: &Common) -> Result<Vec<Rung>> {
-    let cfg = if common.quick {
-        suite::redis::RedisConfig::QUICK
-    } else {
-        suite::redis::RedisConfig::DEFAULT
-    };
+    let cfg = Preset::of(common.quick).redis;
     let phase = Phase::fractional("redis", common.quiet);
     let (plan, cpus) = CpuPlan::here()?;
     let placements = match target {

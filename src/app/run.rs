@@ -2,6 +2,7 @@
 
 use super::db::{asked_postgres, db_rows, db_rungs};
 use super::memory::{sweep_config, sweep_with_progress};
+use super::preset::Preset;
 use super::redis::{redis_measure, warn_eviction};
 use super::storage::{storage_config, storage_rungs};
 use super::{env_url, write_and_print, Recorder};
@@ -102,7 +103,7 @@ pub(super) fn execute(common: &Common, args: &RunArgs) -> Result<()> {
     match (&args.http_url, wants(RungName::Http)) {
         (Some(url), true) => {
             let phase = Phase::fractional("http", common.quiet);
-            let samples = if common.quick { 5 } else { 50 };
+            let samples = Preset::of(common.quick).http_samples;
             // A server that is not ours: only the client is placed.
             let outcome = CpuPlan::here().and_then(|(plan, cpus)| {
                 measure_placed(&plan.user_server(), &cpus, |_| {

@@ -1,5 +1,6 @@
 //! `ladder storage`: 4 KiB random reads past the page cache, and synced writes.
 
+use super::preset::Preset;
 use super::Recorder;
 use crate::cli::{Common, StorageArgs};
 use crate::error::Result;
@@ -14,16 +15,13 @@ pub(super) fn storage_config(
     dir: Option<&Path>,
     args: Option<&StorageArgs>,
 ) -> StorageConfig {
+    let preset = Preset::of(common.quick);
     StorageConfig {
         dir: dir.map_or_else(|| common.out.clone(), Path::to_path_buf),
-        file_size: args.and_then(|a| a.file_size).unwrap_or(if common.quick {
-            64 << 20
-        } else {
-            1 << 30
-        }),
+        file_size: args.and_then(|a| a.file_size).unwrap_or(preset.file_size),
         samples: args
             .and_then(|a| a.samples)
-            .unwrap_or(if common.quick { 500 } else { 5000 }),
+            .unwrap_or(preset.storage_samples),
         allow_ram: args.is_some_and(|a| a.allow_ram),
         seed: 0x55d,
     }

@@ -2,6 +2,7 @@
 //! loaded latency) at working sets taken from a short level-finding sweep.
 
 use super::memory::sweep_with_progress;
+use super::preset::Preset;
 use super::{measuring_cpu, write_and_print, Recorder};
 use crate::cli::{Common, StrideArgs};
 use crate::error::{Error, Result};
@@ -15,9 +16,8 @@ pub(super) fn execute(common: &Common, args: &StrideArgs) -> Result<()> {
     let rec = Recorder::start();
     let host = &rec.host;
     let available = host.mem_available_bytes.unwrap_or(u64::MAX);
-    let tlb_bytes = args
-        .tlb_size
-        .unwrap_or(if common.quick { 256 << 20 } else { 1 << 30 });
+    let preset = Preset::of(common.quick);
+    let tlb_bytes = args.tlb_size.unwrap_or(preset.tlb_bytes);
     if let Some(&too_big) = args
         .sizes
         .iter()
@@ -43,7 +43,7 @@ pub(super) fn execute(common: &Common, args: &StrideArgs) -> Result<()> {
     };
     report::check_writable(&common.out)?;
     let mem = sweep_with_progress(&cfg, host, common.quiet)?;
-    let ram_bytes = memory::ram_set_bytes(&mem, host.mem_available_bytes, common.quick);
+    let ram_bytes = memory::ram_set_bytes(&mem, host.mem_available_bytes, preset.quick);
     let l1_bytes = mem
         .levels
         .iter()
@@ -56,14 +56,7 @@ pub(super) fn execute(common: &Common, args: &StrideArgs) -> Result<()> {
         l1_bytes,
         cpu: cfg.cpu,
         background_cpu,
-        policy: if common.quick {
-            crate::measure::TrialPolicy::QUICK
-        } else {
-            crate::measure::TrialPolicy {
-                trials: 5,
-                min_trial: std::time::Duration::from_millis(10),
-            }
-        },
+        policy: preset.patterns_policy,
         clock_ghz: host.clock_ghz,
         seed: 0x5711de,
     };

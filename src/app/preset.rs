@@ -1,0 +1,81 @@
+//! What `--quick` changes: one table of defaults for a full run and one for smoke
+//! tests, instead of an `if quick` beside every flag. A flag the user gives wins.
+
+use crate::measure::TrialPolicy;
+use crate::suite::db::Plan;
+use crate::suite::redis::RedisConfig;
+use std::time::Duration;
+
+/// The defaults of every command for one run length.
+pub(super) struct Preset {
+    /// Whether this is the `--quick` preset (the memory module sizes its defaults by it).
+    pub quick: bool,
+    /// Sweep points per octave.
+    pub per_octave: u32,
+    /// Sweep rounds.
+    pub rounds: u32,
+    /// Trials of the sweep.
+    pub sweep_policy: TrialPolicy,
+    /// Working set of the TLB chains (`ladder stride`).
+    pub tlb_bytes: u64,
+    /// Trials of the access patterns.
+    pub patterns_policy: TrialPolicy,
+    /// Size of the storage test file.
+    pub file_size: u64,
+    /// Timed storage reads.
+    pub storage_samples: u64,
+    /// The Redis rung.
+    pub redis: RedisConfig,
+    /// Rows of the database data set.
+    pub db_rows: u64,
+    /// The database queries.
+    pub db_plan: Plan,
+    /// Timed HTTP GETs.
+    pub http_samples: u64,
+}
+
+/// A full run.
+const FULL: Preset = Preset {
+    quick: false,
+    per_octave: 4,
+    rounds: 3,
+    sweep_policy: TrialPolicy::DEFAULT,
+    tlb_bytes: 1 << 30,
+    patterns_policy: TrialPolicy {
+        trials: 5,
+        min_trial: Duration::from_millis(10),
+    },
+    file_size: 1 << 30,
+    storage_samples: 5000,
+    redis: RedisConfig::DEFAULT,
+    db_rows: 1_000_000,
+    db_plan: Plan::DEFAULT,
+    http_samples: 50,
+};
+
+/// A smoke test (`--quick`).
+const QUICK: Preset = Preset {
+    quick: true,
+    per_octave: 2,
+    rounds: 2,
+    sweep_policy: TrialPolicy::QUICK,
+    tlb_bytes: 256 << 20,
+    patterns_policy: TrialPolicy::QUICK,
+    file_size: 64 << 20,
+    storage_samples: 500,
+    redis: RedisConfig::QUICK,
+    db_rows: 20_000,
+    db_plan: Plan::QUICK,
+    http_samples: 5,
+};
+
+impl Preset {
+    /// The quick preset when `quick`, else the full one.
+    pub fn of(quick: bool) -> &'static Preset {
+        if quick {
+            &QUICK
+        } else {
+            &FULL
+        }
+    }
+}
