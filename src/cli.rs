@@ -118,6 +118,26 @@ fn counter_list(s: &str) -> Result<CounterList, String> {
     crate::counters::parse_list(s).map(CounterList)
 }
 
+/// A CPU to measure on: its number, or a kind of core where the OS tells kinds apart.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CpuArg {
+    /// A logical CPU by number.
+    Number(usize),
+    /// The last CPU of this kind ("performance", "efficiency").
+    Kind(String),
+}
+
+fn cpu_arg(s: &str) -> Result<CpuArg, String> {
+    if let Ok(n) = s.parse::<usize>() {
+        return Ok(CpuArg::Number(n));
+    }
+    match s.to_ascii_lowercase().as_str() {
+        "performance" | "p" => Ok(CpuArg::Kind("performance".into())),
+        "efficiency" | "e" => Ok(CpuArg::Kind("efficiency".into())),
+        _ => Err("expected a CPU number or a core kind (performance, efficiency)".into()),
+    }
+}
+
 fn size(s: &str) -> Result<u64, String> {
     crate::units::parse_size(s).map(|v| v as u64)
 }
@@ -166,9 +186,11 @@ pub struct MemoryArgs {
     /// Chain order: tlb-local measures caches and DRAM; random adds page walks.
     #[arg(long, value_enum, default_value = "tlb-local")]
     pub order: Order,
-    /// CPU to pin the measuring thread to [default: the last CPU this process may use].
-    #[arg(long, value_name = "N")]
-    pub cpu: Option<usize>,
+    /// CPU to pin the measuring thread to: a number, or `performance` / `efficiency`
+    /// for the last CPU of that kind on a hybrid CPU [default: the last CPU this
+    /// process may use].
+    #[arg(long, value_name = "N|KIND", value_parser = cpu_arg)]
+    pub cpu: Option<CpuArg>,
     /// Trials per point, 1 to 1000 [default: 7; 3 with --quick].
     #[arg(long, value_name = "N",
           value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=1000))]
@@ -248,9 +270,10 @@ pub struct StrideArgs {
     /// Working set of the TLB chains [default: 1G; 256M with --quick].
     #[arg(long, value_name = "SIZE", value_parser = size)]
     pub tlb_size: Option<u64>,
-    /// CPU of the measuring thread [default: the last CPU].
-    #[arg(long, value_name = "N")]
-    pub cpu: Option<usize>,
+    /// CPU of the measuring thread: a number, or `performance` / `efficiency`
+    /// [default: the last CPU].
+    #[arg(long, value_name = "N|KIND", value_parser = cpu_arg)]
+    pub cpu: Option<CpuArg>,
     /// CPU of the background stream for loaded latency [default: another CPU than
     /// --cpu, if there is one].
     #[arg(long, value_name = "N")]

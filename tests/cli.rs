@@ -124,6 +124,7 @@ fn bad_input_exits_2_with_one_line_and_writes_nothing() {
             "larger than --max",
         ),
         (&["memory", "--per-octave", "0"], "--per-octave"),
+        (&["memory", "--cpu", "fast"], "core kind"),
         (&["memory", "--trials", "0"], "--trials"),
         (&["memory", "--max", "64T"], "memory available"),
         (&["memory", "--cpu", "4096"], "--cpu 4096"),

@@ -50,7 +50,7 @@ pub fn sweep_config(args: &MemoryArgs, quick: bool, host: &Host) -> Result<Sweep
     if trials == 0 {
         return Err(Error::Input("--trials must be at least 1".into()));
     }
-    let cpu = measuring_cpu(args.cpu, host)?;
+    let cpu = measuring_cpu(args.cpu.as_ref(), host)?;
     Ok(SweepConfig {
         min_bytes: args.min,
         max_bytes: max,

@@ -16,7 +16,7 @@ mod stride;
 pub use host::host_text;
 pub use memory::sweep_config;
 
-use crate::cli::{Cli, Command, Common};
+use crate::cli::{Cli, Command, Common, CpuArg};
 use crate::error::{Error, Result};
 use crate::host::Host;
 use crate::memory::MemorySection;
@@ -49,9 +49,44 @@ fn stdout_line(text: &str) -> Result<()> {
 }
 
 /// The CPU to measure on: the one asked for, checked, else the last this process may use.
-fn measuring_cpu(asked: Option<usize>, host: &Host) -> Result<usize> {
+fn measuring_cpu(asked: Option<&CpuArg>, host: &Host) -> Result<usize> {
+    let list = |cpus: &[usize]| {
+        cpus.iter()
+            .map(|c| c.to_string())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
     let cpu = match asked {
-        Some(c) => c,
+        Some(CpuArg::Number(c)) => *c,
+        Some(CpuArg::Kind(kind)) => {
+            let named = host.core_kinds.iter().find(|k| &k.kind == kind);
+            let kinds: Vec<&str> = host.core_kinds.iter().map(|k| k.kind.as_str()).collect();
+            match named {
+                None if kinds.is_empty() => {
+                    return Err(Error::Input(format!(
+                        "--cpu {kind}: this host does not tell core kinds apart; give a CPU \
+                         number ({})",
+                        list(&host.cpus)
+                    )))
+                }
+                None => {
+                    return Err(Error::Input(format!(
+                        "--cpu {kind}: no such cores here (kinds: {})",
+                        kinds.join(", ")
+                    )))
+                }
+                Some(k) => *k
+                    .cpus
+                    .iter()
+                    .rfind(|c| host.cpus.contains(c))
+                    .ok_or_else(|| {
+                        Error::Input(format!(
+                            "--cpu {kind}: the OS does not say which CPUs are {kind} cores, or \
+                             none of them is allowed to this process"
+                        ))
+                    })?,
+            }
+        }
         None => *host
             .cpus
             .last()
@@ -60,11 +95,7 @@ fn measuring_cpu(asked: Option<usize>, host: &Host) -> Result<usize> {
     if !host.cpus.contains(&cpu) {
         return Err(Error::Input(format!(
             "--cpu {cpu} does not exist here (CPUs: {})",
-            host.cpus
-                .iter()
-                .map(|c| c.to_string())
-                .collect::<Vec<_>>()
-                .join(", ")
+            list(&host.cpus)
         )));
     }
     Ok(cpu)
@@ -151,4 +182,48 @@ fn finish(common: &Common, run: &Run, dir: &Path) -> Result<()> {
 /// REDIS_URL when set and not empty.
 fn env_url(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|v| !v.trim().is_empty())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::host::CoreKind;
+
+    #[test]
+    fn cpu_by_kind_picks_the_last_allowed_cpu_of_that_kind() {
+        let mut host = Host::probe();
+        let Some(&first) = host.cpus.first() else {
+            return;
+        };
+        let kind = |k: &str| Some(CpuArg::Kind(k.into()));
+        // This host's own answer: kinds only where the OS names them.
+        if host.core_kinds.is_empty() {
+            let e = measuring_cpu(kind("performance").as_ref(), &host).unwrap_err();
+            assert_eq!(e.exit_code(), 2);
+            assert!(
+                e.to_string().contains("does not tell core kinds apart"),
+                "{e}"
+            );
+        }
+        // A hybrid host: the efficiency cores are the first CPU and a CPU not allowed.
+        host.core_kinds = vec![
+            CoreKind::new("efficiency", vec![first, 999], "test"),
+            CoreKind::new("performance", host.cpus[1..].to_vec(), "test"),
+        ];
+        assert_eq!(
+            measuring_cpu(kind("efficiency").as_ref(), &host).unwrap(),
+            first
+        );
+        if host.cpus.len() > 1 {
+            assert_eq!(
+                measuring_cpu(kind("performance").as_ref(), &host).unwrap(),
+                *host.cpus.last().unwrap()
+            );
+        }
+        host.core_kinds.truncate(1);
+        let e = measuring_cpu(kind("performance").as_ref(), &host).unwrap_err();
+        assert!(e.to_string().contains("kinds: efficiency"), "{e}");
+        let e = measuring_cpu(Some(&CpuArg::Number(999)), &host).unwrap_err();
+        assert!(e.to_string().contains("does not exist"), "{e}");
+    }
 }

@@ -31,7 +31,7 @@ pub(super) fn execute(common: &Common, args: &StrideArgs) -> Result<()> {
         )));
     }
     // A short sweep finds the levels the working sets are taken from.
-    let cfg = SweepConfig::level_finding(host, measuring_cpu(args.cpu, host)?);
+    let cfg = SweepConfig::level_finding(host, measuring_cpu(args.cpu.as_ref(), host)?);
     let background_cpu = match args.background_cpu {
         Some(c) if !host.cpus.contains(&c) || c == cfg.cpu => {
             return Err(Error::Input(format!(
