@@ -471,6 +471,25 @@ fn managed_servers_refuse_a_login_without_the_password() {
 
 /// Starts `ladder args` in its own process group (as a shell job), waits until
 /// `ready` says the run is in the middle, then sends `signal` to the whole group.
+/// A `ladder run` of only the service rungs (results under `out`), sent `signal` once
+/// its managed servers are up.
+fn interrupt_with_servers_up(out: &str, signal: libc::c_int) -> (std::process::Output, u32) {
+    interrupt_when(
+        &[
+            "run",
+            "--quick",
+            "--quiet",
+            "--skip",
+            "memory,ssd,http",
+            "--out",
+            out,
+        ],
+        &[],
+        signal,
+        |pid| !servers_of(pid).is_empty(),
+    )
+}
+
 fn interrupt_when(
     args: &[&str],
     env: &[(&str, &str)],
@@ -511,20 +530,7 @@ fn a_terminal_ctrl_c_or_hangup_exits_130_writes_nothing_and_stops_the_servers() 
     for signal in [libc::SIGINT, libc::SIGHUP] {
         let out = tempfile::tempdir().unwrap();
         let o = out.path().to_str().unwrap();
-        let (output, pid) = interrupt_when(
-            &[
-                "run",
-                "--quick",
-                "--quiet",
-                "--skip",
-                "memory,ssd,http",
-                "--out",
-                o,
-            ],
-            &[],
-            signal,
-            |pid| !servers_of(pid).is_empty(),
-        );
+        let (output, pid) = interrupt_with_servers_up(o, signal);
         let err = stderr(&output);
         assert_eq!(output.status.code(), Some(130), "{err}");
         assert!(err.contains("interrupted"), "{err}");
@@ -752,20 +758,7 @@ fn managed_servers_die_with_a_sigkilled_ladder_and_clean_removes_dirs_and_orphan
     };
     let out = tempfile::tempdir().unwrap();
     let o = out.path().to_str().unwrap();
-    let (output, pid) = interrupt_when(
-        &[
-            "run",
-            "--quick",
-            "--quiet",
-            "--skip",
-            "memory,ssd,http",
-            "--out",
-            o,
-        ],
-        &[],
-        libc::SIGKILL,
-        |pid| !servers_of(pid).is_empty(),
-    );
+    let (output, pid) = interrupt_with_servers_up(o, libc::SIGKILL);
     assert_eq!(output.status.code(), None);
     let start = Instant::now();
     while !servers_of(pid).is_empty() {
