@@ -67,6 +67,15 @@ pub enum Command {
     /// Remove what killed runs left: ladder_run_* schemas, ladder:* keys, .ladder-*
     /// temp dirs under --out, managed servers' dirs and processes.
     Clean(CleanArgs),
+    /// Print a shell completion script (e.g. `ladder completions bash >
+    /// ~/.local/share/bash-completion/completions/ladder`).
+    Completions {
+        /// The shell to complete in.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page, roff (e.g. `ladder man > ~/.local/share/man/man1/ladder.1`).
+    Man,
 }
 
 /// Flags of `ladder clean`.

@@ -157,3 +157,31 @@ fn report_refuses_an_unknown_schema_version() {
     let o = ladder(&["report", "/nonexistent/run"]);
     assert_user_error(&o, "not a run folder");
 }
+
+#[test]
+fn completions_and_the_man_page_name_every_subcommand() {
+    use clap::CommandFactory;
+    let names: Vec<String> = latency_ladder::cli::Cli::command()
+        .get_subcommands()
+        .map(|c| c.get_name().to_string())
+        .collect();
+    assert!(names.len() >= 10, "{names:?}");
+    let check = |args: &[&str], marker: &str| {
+        let o = ladder(args);
+        assert!(o.status.success(), "{args:?}: {}", stderr(&o));
+        let text = String::from_utf8(o.stdout).unwrap();
+        assert!(text.contains(marker), "{args:?} lacks {marker:?}");
+        for name in &names {
+            assert!(
+                text.contains(name.as_str()),
+                "{args:?} does not name {name}"
+            );
+        }
+    };
+    check(&["completions", "bash"], "complete -F");
+    check(&["completions", "zsh"], "#compdef ladder");
+    check(&["completions", "fish"], "complete -c ladder");
+    check(&["completions", "powershell"], "Register-ArgumentCompleter");
+    check(&["man"], ".TH ladder");
+    assert_user_error(&ladder(&["completions", "tcsh"]), "tcsh");
+}

@@ -10,6 +10,7 @@ mod preset;
 mod redis;
 mod report;
 mod run;
+mod shell;
 mod storage;
 mod stride;
 
@@ -40,6 +41,8 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Report { run_dir } => report::redraw(common, run_dir),
         Command::Compare { run_dirs } => report::compare(common, run_dirs),
         Command::Clean(args) => clean::execute(common, args),
+        Command::Completions { shell } => shell::completions(*shell),
+        Command::Man => shell::man(),
     }
 }
 
