@@ -185,3 +185,30 @@ fn completions_and_the_man_page_name_every_subcommand() {
     check(&["man"], ".TH ladder");
     assert_user_error(&ladder(&["completions", "tcsh"]), "tcsh");
 }
+
+#[test]
+fn host_ends_with_what_can_run_here_and_how_to_enable_the_rest() {
+    let o = ladder(&["host"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let text = String::from_utf8(o.stdout).unwrap();
+    let ready = text
+        .split("ready to measure:")
+        .nth(1)
+        .expect("a readiness list");
+    for rung in [
+        "memory", "ssd", "redis", "sqlite", "postgres", "http", "counters",
+    ] {
+        assert!(ready.contains(rung), "{rung} missing from {ready}");
+    }
+    // Without redis-server on PATH the redis line says how to get it.
+    let o = ladder_env(&["host"], &[("PATH", "/nonexistent")]);
+    let text = String::from_utf8(o.stdout).unwrap();
+    let line = text
+        .lines()
+        .find(|l| l.trim_start().starts_with("redis "))
+        .unwrap();
+    assert!(
+        line.contains("not installed: scripts/setup-services.sh"),
+        "{line}"
+    );
+}

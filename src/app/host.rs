@@ -126,5 +126,74 @@ pub fn host_text(h: &Host) -> String {
         };
         s += &format!("  {:<22} {:<8} {state}\n", p.name, kind);
     }
+    s += "ready to measure:\n";
+    for (rung, state) in readiness(h) {
+        s += &format!("  {rung:<22} {state}\n");
+    }
     s.trim_end().to_string()
+}
+
+/// Each rung, whether it can run here, and the one thing that would enable it where it
+/// cannot.
+fn readiness(h: &Host) -> Vec<(&'static str, String)> {
+    use crate::counters::{Availability, EventKind};
+    use crate::services::{postgres::ManagedPostgres, redis::ManagedRedis};
+    let managed = |found: bool, what: &str, package: &str, flag: &str| {
+        if found {
+            format!("ready (a managed {what} on loopback), or {flag}")
+        } else {
+            format!(
+                "{what} not installed: scripts/setup-services.sh (apt-get install {package}), \
+                 or {flag}"
+            )
+        }
+    };
+    let hardware: Vec<&Availability> = h
+        .counters
+        .iter()
+        .filter(|p| p.kind == EventKind::Hardware)
+        .map(|p| &p.availability)
+        .collect();
+    let counters = if hardware
+        .iter()
+        .any(|a| matches!(a, Availability::Available))
+    {
+        "ready".to_string()
+    } else if hardware
+        .iter()
+        .any(|a| matches!(a, Availability::NotPermitted(_)))
+    {
+        "not permitted: sysctl kernel.perf_event_paranoid=1 (as root)".to_string()
+    } else {
+        "unsupported here: no PMU is visible (VMs often hide it); software counters only"
+            .to_string()
+    };
+    vec![
+        ("memory, stride", "ready".to_string()),
+        (
+            "ssd",
+            "ready on the --out folder's filesystem; a tmpfs is refused: pass --path DIR".into(),
+        ),
+        (
+            "redis",
+            managed(
+                ManagedRedis::binary().is_ok(),
+                "redis-server",
+                "redis-server",
+                "pass --url / REDIS_URL",
+            ),
+        ),
+        ("db: sqlite", "ready (built in)".to_string()),
+        (
+            "db: postgres",
+            managed(
+                ManagedPostgres::bin_dir().is_ok(),
+                "PostgreSQL",
+                "postgresql",
+                "pass --postgres-url / DATABASE_URL",
+            ),
+        ),
+        ("http", "pass --http-url URL to ladder run".to_string()),
+        ("hardware counters", counters),
+    ]
 }
