@@ -2,7 +2,8 @@
 # The whole test suite: formatting, lints, unit and integration tests, benches build,
 # then the cross-target checks (scripts/check-targets.sh: clippy for aarch64 Linux and
 # both macOS targets, and a qemu-aarch64 smoke of the aarch64 Linux binary) and the
-# declared minimum Rust version (scripts/check-msrv.sh).
+# declared minimum Rust version (scripts/check-msrv.sh), and the README's install command
+# (scripts/check-install.sh).
 # Installs the server packages the tests need first (scripts/setup-services.sh) when
 # that script exists and can install them.
 set -euo pipefail
@@ -16,5 +17,6 @@ cargo fmt --check
 cargo clippy --release --all-targets -- -D warnings
 cargo test --release
 cargo bench --no-run
+scripts/check-install.sh
 scripts/check-targets.sh
 scripts/check-msrv.sh

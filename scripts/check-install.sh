@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Checks that `cargo install --path . --locked` (the README's install command) installs a
+# working `ladder`: into a throwaway root, reusing this checkout's release build, then
+# runs `ladder --version` and `ladder man` from there.
+#
+# usage: scripts/check-install.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+root=$(mktemp -d)
+trap 'rm -rf "$root"' EXIT
+cargo install --quiet --path . --locked --root "$root" --target-dir target
+"$root/bin/ladder" --version
+"$root/bin/ladder" man | grep -q '^\.TH ladder' || { echo "check-install: the installed ladder prints no man page" >&2; exit 1; }
+echo "check-install: cargo install --path . works"
