@@ -276,10 +276,7 @@ pub fn pin_to(cpu: usize, cpus: &[usize]) -> crate::Result<()> {
     if !cpus.contains(&cpu) {
         return Err(crate::Error::Input(format!(
             "CPU {cpu} does not exist or is not allowed here (available: {})",
-            cpus.iter()
-                .map(|c| c.to_string())
-                .collect::<Vec<_>>()
-                .join(", ")
+            crate::units::cpu_list(cpus, ", ")
         )));
     }
     match platform::pin_current(cpu) {

@@ -30,6 +30,14 @@ pub fn parse_size(text: &str) -> Result<usize, String> {
         .ok_or_else(|| format!("'{text}' is too large a size"))
 }
 
+/// CPU numbers joined by `sep`: `0,1` or `0, 1`.
+pub fn cpu_list(cpus: &[usize], sep: &str) -> String {
+    cpus.iter()
+        .map(|c| c.to_string())
+        .collect::<Vec<_>>()
+        .join(sep)
+}
+
 /// Formats a byte count with the largest binary unit that keeps it readable:
 /// `4 KiB`, `1.5 MiB`, `512 MiB`.
 pub fn format_size(bytes: u64) -> String {

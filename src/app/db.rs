@@ -36,10 +36,10 @@ pub(super) fn db_rungs(
 ) -> Result<Vec<Rung>> {
     use crate::services::postgres::ManagedPostgres;
     let plan = Preset::of(common.quick).db_plan;
-    let (cpus, _) = CpuPlan::here()?;
+    let (cpu_plan, _) = CpuPlan::here()?;
     let placements = match &asked {
-        Some(_) => cpus.user_server(),
-        None => cpus.managed(),
+        Some(_) => cpu_plan.user_server(),
+        None => cpu_plan.managed(),
     };
     // Two warm-query steps (TCP, socket) per extra placement.
     let phase = Phase::new("db", 9 + 2 * (placements.len() as u64 - 1), common.quiet);

@@ -30,11 +30,7 @@ pub fn host_text(h: &Host) -> String {
     s += &format!(
         "cpus        {} ({})\n",
         h.cpus.len(),
-        h.cpus
-            .iter()
-            .map(|c| c.to_string())
-            .collect::<Vec<_>>()
-            .join(",")
+        crate::units::cpu_list(&h.cpus, ",")
     );
     s += &format!(
         "clock       {}\n",
@@ -88,14 +84,7 @@ pub fn host_text(h: &Host) -> String {
     for k in &h.core_kinds {
         let cpus = match k.cpus.is_empty() {
             true => String::new(),
-            false => format!(
-                " ({})",
-                k.cpus
-                    .iter()
-                    .map(|c| c.to_string())
-                    .collect::<Vec<_>>()
-                    .join(",")
-            ),
+            false => format!(" ({})", crate::units::cpu_list(&k.cpus, ",")),
         };
         s += &format!(
             "core kind   {} x{}{cpus}  from {}\n",

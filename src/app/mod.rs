@@ -53,12 +53,7 @@ fn stdout_line(text: &str) -> Result<()> {
 
 /// The CPU to measure on: the one asked for, checked, else the last this process may use.
 fn measuring_cpu(asked: Option<&CpuArg>, host: &Host) -> Result<usize> {
-    let list = |cpus: &[usize]| {
-        cpus.iter()
-            .map(|c| c.to_string())
-            .collect::<Vec<_>>()
-            .join(", ")
-    };
+    let list = |cpus: &[usize]| crate::units::cpu_list(cpus, ", ");
     let cpu = match asked {
         Some(CpuArg::Number(c)) => *c,
         Some(CpuArg::Kind(kind)) => {

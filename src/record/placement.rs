@@ -29,18 +29,12 @@ pub struct Placement {
 impl Placement {
     /// "same CPU (0)", "different CPUs (client 1, server 0)", "client on CPU 1".
     pub fn label(&self) -> String {
-        let cpus = |v: &[usize]| {
-            v.iter()
-                .map(|c| c.to_string())
-                .collect::<Vec<_>>()
-                .join(",")
-        };
         match (self.kind, &self.server_cpus) {
             (PlacementKind::SameCpu, _) => format!("same CPU ({})", self.client_cpu),
             (PlacementKind::CrossCpu, Some(s)) => format!(
                 "different CPUs (client {}, server {})",
                 self.client_cpu,
-                cpus(s)
+                crate::units::cpu_list(s, ",")
             ),
             _ => format!(
                 "client on CPU {}, server placement unknown",

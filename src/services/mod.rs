@@ -154,7 +154,7 @@ impl ManagedProcess {
     /// [`crate::suite::placement::CpuPlan`]).
     pub fn spawn(name: &str, cmd: &mut Command) -> Result<ManagedProcess> {
         detach_but_tie(cmd);
-        if let Some(plan) = crate::suite::placement::CpuPlan::of(&crate::host::allowed_cpus()) {
+        if let Ok((plan, _)) = crate::suite::placement::CpuPlan::here() {
             pin_child(cmd, plan.server_cpu);
         }
         let child = cmd
