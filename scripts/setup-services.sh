@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the servers and tools the comparison rungs and their tests use:
-# redis-server, redis-tools, postgresql (server + pgbench), fio. Idempotent: installs
+# redis-server, redis-tools, postgresql (server + pgbench), fio, memcached, nginx (the
+# CDN-style edge) and dnsmasq-base (a local caching resolver). Idempotent: installs
 # only what is missing. Nothing is started or enabled: ladder starts its own servers
 # in temp dirs and stops them at the end.
 set -euo pipefail
@@ -13,9 +14,12 @@ if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || ! ls /usr/lib/postgr
     missing+=(postgresql postgresql-contrib)
 fi
 have fio || missing+=(fio)
+have memcached || [ -x /usr/bin/memcached ] || missing+=(memcached)
+[ -x /usr/sbin/nginx ] || have nginx || missing+=(nginx)
+[ -x /usr/sbin/dnsmasq ] || have dnsmasq || missing+=(dnsmasq-base)
 
 if [ ${#missing[@]} -eq 0 ]; then
-    echo "setup-services: redis-server, redis-tools, postgresql and fio are installed"
+    echo "setup-services: redis-server, redis-tools, postgresql, fio, memcached, nginx and dnsmasq are installed"
     exit 0
 fi
 
