@@ -79,5 +79,7 @@ pub fn compare_table(runs: &[Named]) -> (Vec<String>, Vec<Vec<String>>) {
         }));
         rows.push(row);
     }
+    let cores: Vec<_> = runs.iter().map(|r| &r.run.cores).collect();
+    rows.extend(super::cores::compare_rows(&cores));
     (header, rows)
 }
