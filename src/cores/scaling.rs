@@ -26,6 +26,13 @@ struct Shared(*const u8);
 // SAFETY: the buffer outlives the scoped threads, which only read it.
 unsafe impl Sync for Shared {}
 
+impl Shared {
+    /// The address `offset` bytes in.
+    fn at(&self, offset: usize) -> *const u8 {
+        self.0.wrapping_add(offset)
+    }
+}
+
 /// Read bandwidth of `threads` threads on the first CPUs of `cpus` over `ram_bytes`:
 /// the best of `trials` trials of `duration` each, GB/s of all threads together.
 /// `on_point` is told after each thread count.
@@ -49,14 +56,13 @@ pub fn read_scaling(
         for _ in 0..trials.max(1) {
             crate::signal::check()?;
             let per_thread = on_cpus(&cpus[..k], |i, start| {
-                let base = base;
                 start.wait();
                 let t0 = Instant::now();
                 let mut bytes = 0u64;
                 while t0.elapsed() < duration {
                     // SAFETY: slice i lies inside the buffer, 512-byte aligned, a
                     // multiple of 512 bytes long; the ISA was detected here.
-                    unsafe { stream_read(isa, base.0.add(i * slice), slice, 1) };
+                    unsafe { stream_read(isa, base.at(i * slice), slice, 1) };
                     bytes += slice as u64;
                 }
                 (bytes, t0.elapsed().as_secs_f64())

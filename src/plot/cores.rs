@@ -71,7 +71,11 @@ impl HeatMap<'_> {
         let step = n.div_ceil(16).max(1);
         let name = |v: f64, flip: bool| {
             let i = v.round();
-            if (v - i).abs() > 1e-6 || i < 0.0 || i as usize >= n || i as usize % step != 0 {
+            if (v - i).abs() > 1e-6
+                || i < 0.0
+                || i as usize >= n
+                || !(i as usize).is_multiple_of(step)
+            {
                 return String::new();
             }
             let i = if flip { n - 1 - i as usize } else { i as usize };

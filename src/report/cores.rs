@@ -417,3 +417,91 @@ pub fn compare_rows(runs: &[&Option<CoresSection>]) -> Vec<Vec<String>> {
         }),
     ]
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::memory::kernels::Isa;
+    use crate::record::cores::LevelBandwidth;
+
+    fn section(write: f64, nt: f64) -> CoresSection {
+        let pair = |a, b, relation, handoff, ns: f64| PairLatency {
+            cpu_a: a,
+            cpu_b: b,
+            relation,
+            handoff,
+            one_way_ns: ns,
+            round_trip_ns: 2.0 * ns,
+            p99_ns: 3.0 * ns,
+        };
+        let bw = |kind, gbps| LevelBandwidth {
+            level: "RAM".into(),
+            size_bytes: 1 << 28,
+            kind,
+            gbps,
+            isa: Isa::Avx2,
+        };
+        CoresSection {
+            cpus: vec![0, 1, 2],
+            topology: Vec::new(),
+            samples_per_pair: 10,
+            round_trips_per_sample: 4,
+            pairs: vec![
+                pair(0, 1, Relation::SameCore, Handoff::Cas, 10.0),
+                pair(1, 0, Relation::SameCore, Handoff::Cas, 20.0),
+                pair(0, 2, Relation::OtherSocket, Handoff::Cas, 100.0),
+                pair(0, 2, Relation::OtherSocket, Handoff::Store, 150.0),
+            ],
+            false_sharing: None,
+            bandwidth: vec![
+                bw(BandwidthKind::Write, write),
+                bw(BandwidthKind::NtStore, nt),
+            ],
+            no_nt_store: None,
+            store_forward_ns: None,
+            scaling: Vec::new(),
+            ram_bytes: 1 << 28,
+            loaded: Vec::new(),
+            chase_cpu: None,
+        }
+    }
+
+    #[test]
+    fn pairs_are_grouped_by_relation_then_handoff() {
+        let g = relation_groups(&section(1.0, 1.0));
+        assert_eq!(
+            g,
+            vec![
+                (Relation::SameCore, Handoff::Cas, 2, 15.0),
+                (Relation::OtherSocket, Handoff::Cas, 1, 100.0),
+                (Relation::OtherSocket, Handoff::Store, 1, 150.0),
+            ]
+        );
+    }
+
+    #[test]
+    fn write_allocate_is_worded_from_the_measured_ratio() {
+        let line = |w, nt| write_allocate_line(&section(w, nt)).unwrap();
+        assert!(line(5.0, 9.0).contains("read for ownership"));
+        assert!(!line(5.0, 9.0).contains("More than 2x"));
+        assert!(line(5.0, 20.0).contains("More than 2x"));
+        assert!(line(9.0, 5.0).contains("slower here"));
+        assert!(line(5.0, 5.2).contains("does not show here"));
+        let mut none = section(5.0, 5.0);
+        none.bandwidth.pop();
+        assert_eq!(write_allocate_line(&none), None);
+    }
+
+    #[test]
+    fn missing_parts_are_said_not_zeroed() {
+        let mut c = section(5.0, 9.0);
+        c.pairs.clear();
+        c.cpus = vec![0];
+        let host = crate::host::Host::probe();
+        let lines = headline(&c, &host);
+        assert!(lines.iter().any(|l| l.contains("a pair needs two")));
+        assert!(lines
+            .iter()
+            .any(|l| l.contains("false sharing: not measured")));
+    }
+}
