@@ -399,7 +399,10 @@ pub fn run(
         .find(|s| s.level == "RAM")
         .cloned()
         .ok_or_else(|| Error::Internal("no RAM working set".into()))?;
-    let steps = (cfg.sets.len() * 2 + 12) as f64;
+    // One tick per stride set, bandwidth set and parallel set (every set but L1d), one
+    // for the line probe, four TLB orders, two for the per-page curve, three for loaded.
+    let parallel_sets = cfg.sets.iter().filter(|s| s.level != "L1d").count();
+    let steps = (cfg.sets.len() * 2 + parallel_sets + 10) as f64;
     let mut done = 0.0;
     let mut tick = |n: f64| {
         done += n;
@@ -484,63 +487,6 @@ pub fn run(
     let loaded_points = loaded(&ram, cfg)?;
     tick(3.0);
 
-    let mut notes = Vec::new();
-    match (line_size_bytes, sysfs_line) {
-        (Some(l), Some(s)) if l == s => notes.push(format!("line size {l} B, as sysfs says")),
-        (Some(l), Some(s)) => notes.push(format!("line size {l} B detected; sysfs says {s} B")),
-        (None, _) => notes.push("the line probe shows no step: line size not detected".into()),
-        (Some(l), None) => notes.push(format!("line size {l} B (sysfs does not say)")),
-    }
-    if let (Some(small), Some(huge)) = (tlb_penalty_ns, tlb_penalty_2m_ns) {
-        let huge_obtained = orders
-            .iter()
-            .filter(|p| p.pages == PageKind::Huge)
-            .all(|p| p.pages_obtained == "2m");
-        if !huge_obtained {
-            notes.push("2 MiB pages could not be had for every TLB chain (THP refused or fragmented memory)".into());
-        }
-        if huge > 0.5 * small {
-            notes.push(format!(
-                "2 MiB pages do not remove the random-order penalty here ({huge:.0} ns of {small:.0} ns \
-                 remains): in a guest the host may back memory with 4 KiB pages, so the combined \
-                 translation is still cached per 4 KiB; part of the gap can also be DRAM row \
-                 locality, which the TLB-local order keeps and a fully random one loses"
-            ));
-        } else {
-            notes.push(format!(
-                "2 MiB pages cut the page-walk penalty from {small:.0} ns to {huge:.0} ns"
-            ));
-        }
-    }
-    if let Some(ram_stride) = stride.iter().find(|s| s.set.level == "RAM") {
-        let hidden = |q: &StridePoint| 1.0 - q.sequential_ns / q.random_ns;
-        if let Some(at_line) = ram_stride
-            .points
-            .iter()
-            .find(|q| Some(q.stride_bytes) == line_size_bytes.or(Some(64)))
-        {
-            let reach = ram_stride
-                .points
-                .iter()
-                .filter(|q| hidden(q) >= 0.5)
-                .map(|q| q.stride_bytes)
-                .max();
-            notes.push(format!(
-                "in RAM the prefetcher hides {:.0}% of the latency at a {} B stride ({:.1} ns in \
-                 address order against {:.0} ns in random order){}",
-                hidden(at_line) * 100.0,
-                at_line.stride_bytes,
-                at_line.sequential_ns,
-                at_line.random_ns,
-                reach.map_or(String::new(), |r| format!(
-                    ", and at least half of it up to a {r} B stride"
-                ))
-            ));
-        }
-    }
-    if cfg.background_cpu.is_none() {
-        notes.push("loaded latency needs a second CPU; this host has one".into());
-    }
     Ok(PatternsSection {
         line_size_bytes,
         sysfs_line_bytes: sysfs_line,
@@ -557,7 +503,6 @@ pub fn run(
         },
         parallel: par,
         loaded: loaded_points,
-        notes,
     })
 }
 

@@ -153,6 +153,4 @@ pub struct PatternsSection {
     pub parallel: Vec<ParallelPoint>,
     /// Loaded latency (empty with one CPU).
     pub loaded: Vec<LoadedPoint>,
-    /// Plain sentences about what the figures show.
-    pub notes: Vec<String>,
 }

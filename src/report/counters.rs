@@ -2,6 +2,7 @@
 //! IPC per access at the middle of its plateau, a sentence saying what they show, and
 //! sanity cross-checks when hardware counters exist.
 
+use super::writer::Table;
 use crate::counters::Reading;
 use crate::memory::{MemoryPoint, MemorySection};
 use std::fmt::Write;
@@ -119,8 +120,7 @@ pub fn section(mem: &MemorySection, clock_ghz: Option<f64>) -> String {
     let mut header = vec!["level".to_string(), "pages".to_string(), "size".to_string()];
     header.extend(names.iter().map(|n| format!("{n}/access")));
     header.push("IPC".into());
-    let _ = writeln!(md, "| {} |", header.join(" | "));
-    let _ = writeln!(md, "|{}", " --- |".repeat(header.len()));
+    let mut rows = Vec::new();
     let mut sentences = Vec::new();
     for level in mem.levels.iter().filter(|l| l.detected) {
         let Some(p) = plateau_point(mem, level) else {
@@ -140,9 +140,10 @@ pub fn section(mem: &MemorySection, clock_ghz: Option<f64>) -> String {
             (Some(i), Some(c)) if c > 0.0 => format!("{:.2}", i / c),
             _ => "—".into(),
         });
-        let _ = writeln!(md, "| {} |", row.join(" | "));
+        rows.push(row);
         sentences.push(sentence(&level.name, p));
     }
+    md.push_str(&Table::new(header).rows(rows).markdown());
     md.push('\n');
     let any_hardware = mem.points.iter().any(|p| {
         [
@@ -199,23 +200,17 @@ pub fn rungs_section(rungs: &[crate::suite::Rung]) -> String {
          in their own processes):\n\n",
     );
     if !names.is_empty() {
-        let _ = writeln!(
-            md,
-            "| rung | method | {} |",
-            names
-                .iter()
-                .map(|n| format!("{n}/op"))
-                .collect::<Vec<_>>()
-                .join(" | ")
-        );
-        let _ = writeln!(md, "|{}", " --- |".repeat(names.len() + 2));
-        for r in rungs {
-            let cells: Vec<String> = names
-                .iter()
-                .map(|n| r.counters.get(*n).map_or("—".into(), Reading::cell))
-                .collect();
-            let _ = writeln!(md, "| {} | {} | {} |", r.rung, r.method, cells.join(" | "));
-        }
+        let header = ["rung".to_string(), "method".to_string()]
+            .into_iter()
+            .chain(names.iter().map(|n| format!("{n}/op")));
+        let rows = rungs.iter().map(|r| {
+            [r.rung.clone(), r.method.clone()].into_iter().chain(
+                names
+                    .iter()
+                    .map(|n| r.counters.get(*n).map_or("—".into(), Reading::cell)),
+            )
+        });
+        md.push_str(&Table::new(header).rows(rows).markdown());
         md.push('\n');
     }
     if !missing.is_empty() {
