@@ -24,7 +24,7 @@
 //! the end of the sweep.
 
 use crate::measure::median;
-use serde::{Deserialize, Serialize};
+pub use crate::record::memory::Level;
 
 /// A rise of more than 30% per octave marks a knee.
 const RISE_PER_OCTAVE: f64 = 0.262_364_264_467_491; // ln(1.3)
@@ -46,48 +46,6 @@ pub struct Plateau {
     pub last: usize,
     /// Median latency of the plateau's points, ns.
     pub latency_ns: f64,
-}
-
-/// A named level of the memory hierarchy, detected or not.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Level {
-    /// "L1d", "L2", "L3", "RAM".
-    pub name: String,
-    /// Whether the curve shows this level.
-    pub detected: bool,
-    /// Detected capacity: the largest working set still on the plateau (null for RAM,
-    /// for a plateau that runs to the end of the sweep, and when not detected).
-    pub size_bytes: Option<u64>,
-    /// What sysfs reports for this level (null for RAM or when sysfs is silent).
-    pub sysfs_size_bytes: Option<u64>,
-    /// Plateau latency (median of its points), ns.
-    pub latency_ns: Option<f64>,
-    /// Plateau latency in core cycles.
-    pub latency_cycles: Option<f64>,
-    /// The plateau's smallest and largest working set.
-    pub plateau_bytes: Option<(u64, u64)>,
-    /// The page size of the series this level was detected in (set by the sweep).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub pages: Option<crate::memory::PageKind>,
-    /// The smallest and largest capacity found when each round of the sweep is read on
-    /// its own (absent with one round, or where no round bounds the level).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub size_range_bytes: Option<(u64, u64)>,
-}
-
-impl Level {
-    /// Whether this is the RAM level.
-    pub fn is_ram(&self) -> bool {
-        self.name == "RAM"
-    }
-
-    /// Whether the capacity moved between rounds by more than `steps` grid steps of a
-    /// grid with `per_octave` points per octave.
-    pub fn varies(&self, per_octave: u32, steps: f64) -> bool {
-        self.size_range_bytes.is_some_and(|(lo, hi)| {
-            (hi as f64 / lo.max(1) as f64).log2() > steps / f64::from(per_octave.max(1))
-        })
-    }
 }
 
 /// Detects the levels of one page-size series of a sweep: on the combined points (the

@@ -2,10 +2,10 @@
 //! /proc/self/smaps to check them, O_DIRECT (or POSIX_FADV_DONTNEED) for uncached
 //! reads, sched affinity for pinning.
 
+use super::Mount;
 use super::{Bypass, Pinned};
 use crate::host::{CacheInfo, CoreKind};
-use crate::memory::PageKind;
-use crate::suite::storage::Mount;
+use crate::record::memory::PageKind;
 use std::collections::BTreeMap;
 use std::fs::{self, File, OpenOptions};
 use std::io;
@@ -223,7 +223,7 @@ pub fn open_uncached(path: &Path, probe: &mut [u8]) -> io::Result<(File, Bypass)
 /// The mount holding `path`, from /proc/self/mountinfo.
 pub fn mount(path: &Path) -> Option<Mount> {
     let mountinfo = fs::read_to_string("/proc/self/mountinfo").ok()?;
-    crate::suite::storage::mount_of(&mountinfo, path)
+    super::mount_of(&mountinfo, path)
 }
 
 /// Drops the cached pages of `len` bytes at `offset` (POSIX_FADV_DONTNEED).

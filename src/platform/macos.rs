@@ -4,10 +4,10 @@
 //! thread asks for the user-interactive QoS class instead (which keeps it on the
 //! performance cores of Apple silicon) and the record says it was not pinned.
 
+use super::Mount;
 use super::{Bypass, Pinned};
 use crate::host::{CacheInfo, CoreKind};
-use crate::memory::PageKind;
-use crate::suite::storage::Mount;
+use crate::record::memory::PageKind;
 use std::ffi::{CStr, CString};
 use std::fs::{File, OpenOptions};
 use std::io;

@@ -1,10 +1,10 @@
 //! Any other OS: every host fact the OS keeps is unknown, and uncached reads, pinning
 //! and huge pages are "unsupported on this platform". Buffers are plain mmap.
 
+use super::Mount;
 use super::{Bypass, Pinned};
 use crate::host::{CacheInfo, CoreKind};
-use crate::memory::PageKind;
-use crate::suite::storage::Mount;
+use crate::record::memory::PageKind;
 use std::fs::File;
 use std::io;
 use std::path::Path;

@@ -4,6 +4,7 @@
 
 pub mod caching;
 pub mod ladder;
+pub mod memory;
 pub mod patterns;
 pub mod placement;
 pub mod rung;
@@ -11,9 +12,9 @@ mod v1;
 
 use crate::error::{Error, Result};
 use crate::host::Host;
-use crate::memory::MemorySection;
 use caching::CachePatterns;
 use ladder::{Comparison, LadderRow};
+use memory::MemorySection;
 use patterns::PatternsSection;
 use rung::{Rung, Skipped};
 use serde::{Deserialize, Serialize};

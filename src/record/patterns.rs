@@ -1,8 +1,7 @@
 //! What `ladder stride` measured (stride, line size, bandwidth, TLB, parallel chains,
 //! loaded latency), as the record keeps it; [`crate::memory::patterns`] measures it.
 
-use crate::memory::kernels::Isa;
-use crate::memory::{Order, PageKind};
+use super::memory::{Isa, Order, PageKind};
 use serde::{Deserialize, Serialize};
 
 /// A working set named after the level it sits in.
