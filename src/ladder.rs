@@ -2,8 +2,8 @@
 //! the claim, the measurement and its method, the ratio and a plain verdict; then the
 //! lecture's own comparisons recomputed.
 
-use crate::memory::levels::Level;
 use crate::record::ladder::{Comparison, LadderKey, LadderRow};
+use crate::record::memory::{Level, LevelName, PageKind};
 use crate::record::placement::{Placement, PlacementKind};
 use crate::record::rung::{Engine, Family, Query, RedisOp, RungId, Spacing, StorageOp, Transport};
 use crate::record::Run;
@@ -97,7 +97,7 @@ fn row(key: LadderKey, m: Result<Measured, String>) -> LadderRow {
     }
 }
 
-fn memory_level(run: &Run, name: &str) -> Result<Measured, String> {
+fn memory_level(run: &Run, name: LevelName) -> Result<Measured, String> {
     let mem = run
         .memory
         .as_ref()
@@ -119,8 +119,8 @@ fn memory_level(run: &Run, name: &str) -> Result<Measured, String> {
         .collect();
     medians.sort_by(f64::total_cmp);
     let pages_text = match pages {
-        crate::memory::PageKind::Small => "4 KiB pages",
-        crate::memory::PageKind::Huge => "2 MiB pages",
+        PageKind::Small => "4 KiB pages",
+        PageKind::Huge => "2 MiB pages",
     };
     Ok(Measured {
         p50,
@@ -225,10 +225,10 @@ pub fn rows(run: &Run) -> Vec<LadderRow> {
     });
     let db = "the database rung did not run";
     vec![
-        row(LadderKey::L1, memory_level(run, "L1d")),
-        row(LadderKey::L2, memory_level(run, "L2")),
-        row(LadderKey::L3, memory_level(run, "L3")),
-        row(LadderKey::Ram, memory_level(run, "RAM")),
+        row(LadderKey::L1, memory_level(run, LevelName::L1D)),
+        row(LadderKey::L2, memory_level(run, LevelName::L2)),
+        row(LadderKey::L3, memory_level(run, LevelName::L3)),
+        row(LadderKey::Ram, memory_level(run, LevelName::Ram)),
         row(
             LadderKey::Redis,
             measured(redis_get(run), Family::Redis, "the Redis rung did not run"),

@@ -47,7 +47,7 @@ pub(super) fn execute(common: &Common, args: &StrideArgs) -> Result<()> {
     let l1_bytes = mem
         .levels
         .iter()
-        .find(|l| l.name == "L1d")
+        .find(|l| l.name == memory::LevelName::L1D)
         .and_then(|l| l.size_bytes.or(l.sysfs_size_bytes))
         .unwrap_or(32 << 10);
     let pcfg = PatternConfig {

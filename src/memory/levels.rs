@@ -24,7 +24,7 @@
 //! the end of the sweep.
 
 use crate::measure::median;
-pub use crate::record::memory::Level;
+pub use crate::record::memory::{Level, LevelName};
 
 /// A rise of more than 30% per octave marks a knee.
 const RISE_PER_OCTAVE: f64 = 0.262_364_264_467_491; // ln(1.3)
@@ -208,7 +208,7 @@ pub fn detect(
         _ => None,
     };
 
-    let names: Vec<String> = if cache_sizes.is_empty() {
+    let names: Vec<LevelName> = if cache_sizes.is_empty() {
         (1..=found.len()).map(level_name).collect()
     } else {
         (1..=cache_sizes.len()).map(level_name).collect()
@@ -252,7 +252,7 @@ pub fn detect(
 
     let cycles = |ns: f64| clock_ghz.map(|g| ns * g);
     let describe =
-        |name: String, p: Option<&Plateau>, cap: Option<u64>, sysfs: Option<u64>| Level {
+        |name: LevelName, p: Option<&Plateau>, cap: Option<u64>, sysfs: Option<u64>| Level {
             name,
             detected: p.is_some(),
             size_bytes: cap,
@@ -269,23 +269,19 @@ pub fn detect(
         .map(|(li, name)| {
             let pi = assignment.iter().position(|&a| a == li);
             describe(
-                name.clone(),
+                *name,
                 pi.map(|pi| &found[pi]),
                 pi.and_then(|pi| caps[pi]),
                 cache_sizes.get(li).copied(),
             )
         })
         .collect();
-    levels.push(describe("RAM".into(), ram.as_ref(), None, None));
+    levels.push(describe(LevelName::Ram, ram.as_ref(), None, None));
     levels
 }
 
-fn level_name(level: usize) -> String {
-    if level == 1 {
-        "L1d".into()
-    } else {
-        format!("L{level}")
-    }
+fn level_name(level: usize) -> LevelName {
+    LevelName::Cache(level.min(usize::from(u8::MAX)) as u8)
 }
 
 /// The monotone matching of plateaus to cache levels that puts each detected capacity
@@ -402,14 +398,14 @@ mod tests {
     }
 
     fn by_name<'a>(levels: &'a [Level], name: &str) -> &'a Level {
-        levels.iter().find(|l| l.name == name).unwrap()
+        levels.iter().find(|l| l.name.to_string() == name).unwrap()
     }
 
     #[test]
     fn clean_curve_gives_four_levels_at_the_right_sizes() {
         let sizes = grid(512 * M);
         let levels = detect(&sizes, &zen(&sizes), &SYSFS, Some(3.0));
-        let names: Vec<&str> = levels.iter().map(|l| l.name.as_str()).collect();
+        let names: Vec<String> = levels.iter().map(|l| l.name.to_string()).collect();
         assert_eq!(names, ["L1d", "L2", "L3", "RAM"]);
         assert!(levels.iter().all(|l| l.detected), "{levels:#?}");
         within_a_step(by_name(&levels, "L1d").size_bytes, 32 * K);
@@ -480,10 +476,10 @@ mod tests {
             }
         }
         let levels = detect(&sizes, &lat, &SYSFS, None);
-        let named: Vec<&str> = levels
+        let named: Vec<String> = levels
             .iter()
             .filter(|l| l.detected)
-            .map(|l| l.name.as_str())
+            .map(|l| l.name.to_string())
             .collect();
         assert_eq!(named, ["L1d", "L2", "L3", "RAM"], "{levels:#?}");
         let ram = by_name(&levels, "RAM").latency_ns.unwrap();
@@ -545,7 +541,7 @@ mod tests {
     fn without_sysfs_the_plateaus_are_named_in_order() {
         let sizes = grid(512 * M);
         let levels = detect(&sizes, &zen(&sizes), &[], None);
-        let names: Vec<&str> = levels.iter().map(|l| l.name.as_str()).collect();
+        let names: Vec<String> = levels.iter().map(|l| l.name.to_string()).collect();
         assert_eq!(names, ["L1d", "L2", "L3", "RAM"]);
         assert!(levels.iter().all(|l| l.sysfs_size_bytes.is_none()));
     }
@@ -637,7 +633,7 @@ mod tests {
         let (sizes, ns) = fixture("xeon-run-2");
         let l2 = detect(&sizes, &ns, &XEON, None)
             .into_iter()
-            .find(|l| l.name == "L2")
+            .find(|l| l.name == LevelName::L2)
             .unwrap();
         let cap = l2.size_bytes.unwrap();
         assert!((600 * K..900 * K).contains(&cap), "{l2:?}");

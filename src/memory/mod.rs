@@ -8,7 +8,9 @@ pub mod kernels;
 pub mod levels;
 pub mod patterns;
 
-pub use crate::record::memory::{MemoryPoint, MemorySection, Order, PageKind, SweepConfig};
+pub use crate::record::memory::{
+    LevelName, MemoryPoint, MemorySection, Order, PageKind, PagesObtained, SweepConfig,
+};
 
 use crate::counters::{CounterGroup, Reading};
 use crate::error::{Error, Result};
@@ -165,14 +167,14 @@ impl Chain {
     }
 }
 
-/// The page size a buffer got, from its share on huge pages: "2m", "4k", "mixed", or
-/// where nothing was checked, what the platform says ("unknown" where smaps could not
-/// be read; "superpages not requested" on macOS).
-pub fn pages_obtained(huge_fraction: Option<f64>) -> &'static str {
+/// The page size a buffer got, from its share on huge pages, or where nothing was
+/// checked, what the platform says (unknown where smaps could not be read; superpages
+/// not requested on macOS).
+pub fn pages_obtained(huge_fraction: Option<f64>) -> PagesObtained {
     match huge_fraction {
-        Some(f) if f >= 0.9 => "2m",
-        Some(f) if f <= 0.1 => "4k",
-        Some(_) => "mixed",
+        Some(f) if f >= 0.9 => PagesObtained::Huge,
+        Some(f) if f <= 0.1 => PagesObtained::Small,
+        Some(_) => PagesObtained::Mixed,
         None => crate::platform::PAGES_UNCHECKED,
     }
 }
@@ -259,7 +261,7 @@ fn point(
         .then(|| fractions.iter().sum::<f64>() / fractions.len() as f64);
     Ok(MemoryPoint {
         size_bytes: size,
-        pages: pages_obtained(huge_fraction).to_string(),
+        pages: pages_obtained(huge_fraction),
         pages_requested: pages,
         huge_fraction,
         ns_per_access: c.summary.min,
@@ -367,17 +369,17 @@ pub fn level_working_sets(
             let (lo, hi) = l.plateau_bytes?;
             let middle = ((lo as f64 * hi as f64).sqrt() as u64).div_ceil(4096) * 4096;
             Some(patterns::WorkingSet {
-                level: l.name.clone(),
+                level: l.name,
                 size_bytes: middle,
             })
         })
         .collect();
     sets.push(patterns::WorkingSet {
-        level: "RAM".into(),
+        level: LevelName::Ram,
         size_bytes: ram_bytes,
     });
     sets.extend(user.iter().map(|&s| patterns::WorkingSet {
-        level: "user".into(),
+        level: LevelName::User,
         size_bytes: s.div_ceil(4096) * 4096,
     }));
     sets

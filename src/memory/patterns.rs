@@ -4,7 +4,7 @@
 
 use super::kernels::{chase_parallel, stream_read, Isa, STREAM_BLOCK};
 use super::levels::plateaus;
-use super::{buffer::Buffer, Chain, Order, PageKind, NODE_BYTES};
+use super::{buffer::Buffer, Chain, LevelName, Order, PageKind, NODE_BYTES};
 use crate::error::{Error, Result};
 use crate::measure::{per_op_ns, Summary, TrialPolicy};
 pub use crate::record::patterns::{
@@ -166,12 +166,12 @@ fn bandwidth(set: &WorkingSet, cfg: &PatternConfig) -> Result<Bandwidth> {
     ))?;
     let gbps = len as f64 / ns_per_pass;
     Ok(Bandwidth {
-        level: set.level.clone(),
+        level: set.level,
         size_bytes: len as u64,
         read_gbps: gbps,
         bytes_per_cycle: cfg.clock_ghz.map(|g| gbps / g),
         isa,
-        pages: pages.to_string(),
+        pages,
     })
 }
 
@@ -181,7 +181,7 @@ fn tlb_point(order: Order, pages: PageKind, size: u64, cfg: &PatternConfig) -> R
     Ok(TlbPoint {
         order,
         pages,
-        pages_obtained: obtained.into(),
+        pages_obtained: obtained,
         size_bytes: size,
         ns_per_access: time_chain(&mut chain, cfg.policy)?,
     })
@@ -396,12 +396,16 @@ pub fn run(
     let ram = cfg
         .sets
         .iter()
-        .find(|s| s.level == "RAM")
+        .find(|s| s.level == LevelName::Ram)
         .cloned()
         .ok_or_else(|| Error::Internal("no RAM working set".into()))?;
     // One tick per stride set, bandwidth set and parallel set (every set but L1d), one
     // for the line probe, four TLB orders, two for the per-page curve, three for loaded.
-    let parallel_sets = cfg.sets.iter().filter(|s| s.level != "L1d").count();
+    let parallel_sets = cfg
+        .sets
+        .iter()
+        .filter(|s| s.level != LevelName::L1D)
+        .count();
     let steps = (cfg.sets.len() * 2 + parallel_sets + 10) as f64;
     let mut done = 0.0;
     let mut tick = |n: f64| {
@@ -414,7 +418,7 @@ pub fn run(
         // The stride sets cap the RAM set at 64 MiB: the random layout at 8-byte stride
         // needs an index per node.
         let capped = WorkingSet {
-            level: set.level.clone(),
+            level: set.level,
             size_bytes: set.size_bytes.min(64 << 20),
         };
         stride.push(stride_set(&capped, cfg)?);
@@ -464,13 +468,13 @@ pub fn run(
     let reach_entries = knees(&xs, &ys);
 
     let mut par = Vec::new();
-    for set in cfg.sets.iter().filter(|s| s.level != "L1d") {
+    for set in cfg.sets.iter().filter(|s| s.level != LevelName::L1D) {
         let mut one = None;
         for &k in &CHAINS {
             let ns = parallel(set, k, cfg)?;
             let single = *one.get_or_insert(ns);
             par.push(ParallelPoint {
-                level: set.level.clone(),
+                level: set.level,
                 size_bytes: set.size_bytes,
                 chains: k,
                 ns_per_access: ns,
@@ -481,7 +485,7 @@ pub fn run(
     }
     let misses_in_flight = par
         .iter()
-        .find(|p| p.level == "RAM" && p.chains == 16)
+        .find(|p| p.level == LevelName::Ram && p.chains == 16)
         .map(|p| p.misses_in_flight);
 
     let loaded_points = loaded(&ram, cfg)?;

@@ -5,7 +5,7 @@
 use super::Mount;
 use super::{Bypass, Pinned};
 use crate::host::{CacheInfo, CoreKind};
-use crate::record::memory::PageKind;
+use crate::record::memory::{PageKind, PagesObtained};
 use std::collections::BTreeMap;
 use std::fs::{self, File, OpenOptions};
 use std::io;
@@ -15,7 +15,7 @@ use std::path::Path;
 /// What the host record says about huge pages when the kernel has no THP.
 pub const NO_HUGE_PAGES: &str = "THP unavailable";
 /// What a point's page size says when smaps could not be read.
-pub const PAGES_UNCHECKED: &str = "unknown";
+pub const PAGES_UNCHECKED: PagesObtained = PagesObtained::Unknown;
 
 /// The CPU model, from /proc/cpuinfo ("model name" on x86, "Processor" on older Arm).
 pub fn cpu_model() -> Option<String> {

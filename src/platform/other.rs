@@ -4,7 +4,7 @@
 use super::Mount;
 use super::{Bypass, Pinned};
 use crate::host::{CacheInfo, CoreKind};
-use crate::record::memory::PageKind;
+use crate::record::memory::{PageKind, PagesObtained};
 use std::fs::File;
 use std::io;
 use std::path::Path;
@@ -12,7 +12,7 @@ use std::path::Path;
 /// What the host record says about huge pages.
 pub const NO_HUGE_PAGES: &str = "huge pages unsupported on this platform";
 /// What a point's page size says.
-pub const PAGES_UNCHECKED: &str = "unknown";
+pub const PAGES_UNCHECKED: PagesObtained = PagesObtained::Unknown;
 
 /// Unknown here.
 pub fn cpu_model() -> Option<String> {

@@ -33,6 +33,102 @@ impl fmt::Display for PageKind {
     }
 }
 
+/// The page size a buffer got, as checked after it was touched: what a point, a TLB
+/// chain or a bandwidth buffer records beside the [`PageKind`] it asked for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum PagesObtained {
+    /// At least 90% of the buffer on base pages.
+    #[serde(rename = "4k")]
+    Small,
+    /// At least 90% on huge pages.
+    #[serde(rename = "2m")]
+    Huge,
+    /// Some of each.
+    #[serde(rename = "mixed")]
+    Mixed,
+    /// Not checked: smaps could not be read.
+    #[serde(rename = "unknown")]
+    Unknown,
+    /// Not checked: macOS, where superpages are not requested.
+    #[serde(rename = "superpages not requested")]
+    NotRequested,
+}
+
+impl fmt::Display for PagesObtained {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            PagesObtained::Small => "4k",
+            PagesObtained::Huge => "2m",
+            PagesObtained::Mixed => "mixed",
+            PagesObtained::Unknown => "unknown",
+            PagesObtained::NotRequested => "superpages not requested",
+        })
+    }
+}
+
+/// The name of a level of the memory hierarchy, or of a working set taken from one;
+/// written as "L1d", "L2", "L3"..., "RAM" and "user".
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub enum LevelName {
+    /// Cache level n: 1 is the L1 data cache ("L1d"), 2 is "L2"...
+    Cache(u8),
+    /// Main memory ("RAM").
+    Ram,
+    /// A working set the user named with `--size` ("user"; working sets only).
+    User,
+}
+
+impl LevelName {
+    /// The L1 data cache.
+    pub const L1D: LevelName = LevelName::Cache(1);
+    /// The second cache level.
+    pub const L2: LevelName = LevelName::Cache(2);
+    /// The third cache level.
+    pub const L3: LevelName = LevelName::Cache(3);
+}
+
+impl fmt::Display for LevelName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            LevelName::Cache(1) => f.write_str("L1d"),
+            LevelName::Cache(n) => write!(f, "L{n}"),
+            LevelName::Ram => f.write_str("RAM"),
+            LevelName::User => f.write_str("user"),
+        }
+    }
+}
+
+impl std::str::FromStr for LevelName {
+    type Err = String;
+    fn from_str(s: &str) -> Result<LevelName, String> {
+        let cache = |n: &str| n.parse::<u8>().ok().filter(|&n| n >= 2);
+        match s {
+            "L1d" => Ok(LevelName::L1D),
+            "RAM" => Ok(LevelName::Ram),
+            "user" => Ok(LevelName::User),
+            _ => s
+                .strip_prefix('L')
+                .and_then(cache)
+                .map(LevelName::Cache)
+                .ok_or_else(|| format!("unknown memory level {s:?}")),
+        }
+    }
+}
+
+impl TryFrom<String> for LevelName {
+    type Error = String;
+    fn try_from(s: String) -> Result<LevelName, String> {
+        s.parse()
+    }
+}
+
+impl From<LevelName> for String {
+    fn from(l: LevelName) -> String {
+        l.to_string()
+    }
+}
+
 /// The order in which the chain visits its nodes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "kebab-case")]
@@ -118,8 +214,8 @@ fn one_round() -> u32 {
 pub struct MemoryPoint {
     /// Working-set size, bytes.
     pub size_bytes: u64,
-    /// Page size obtained: "4k", "2m", or "mixed" (checked in /proc/self/smaps).
-    pub pages: String,
+    /// Page size obtained (checked in /proc/self/smaps).
+    pub pages: PagesObtained,
     /// Page size asked for.
     pub pages_requested: PageKind,
     /// Share of the buffer on huge pages, where smaps could be read.
@@ -178,7 +274,7 @@ impl MemorySection {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Level {
     /// "L1d", "L2", "L3", "RAM".
-    pub name: String,
+    pub name: LevelName,
     /// Whether the curve shows this level.
     pub detected: bool,
     /// Detected capacity: the largest working set still on the plateau (null for RAM,
@@ -204,7 +300,7 @@ pub struct Level {
 impl Level {
     /// Whether this is the RAM level.
     pub fn is_ram(&self) -> bool {
-        self.name == "RAM"
+        self.name == LevelName::Ram
     }
 
     /// Whether the capacity moved between rounds by more than `steps` grid steps of a
@@ -213,5 +309,37 @@ impl Level {
         self.size_range_bytes.is_some_and(|(lo, hi)| {
             (hi as f64 / lo.max(1) as f64).log2() > steps / f64::from(per_octave.max(1))
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn level_names_read_back_as_written() {
+        for (name, text) in [
+            (LevelName::L1D, "L1d"),
+            (LevelName::L2, "L2"),
+            (LevelName::Cache(4), "L4"),
+            (LevelName::Ram, "RAM"),
+            (LevelName::User, "user"),
+        ] {
+            assert_eq!(name.to_string(), text);
+            let json = serde_json::to_string(&name).unwrap();
+            assert_eq!(json, format!("\"{text}\""));
+            assert_eq!(serde_json::from_str::<LevelName>(&json).unwrap(), name);
+        }
+        for bad in ["L1", "L0", "ram", "Lx", ""] {
+            assert!(bad.parse::<LevelName>().is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn obtained_pages_read_back_as_written() {
+        for text in ["4k", "2m", "mixed", "unknown", "superpages not requested"] {
+            let p: PagesObtained = serde_json::from_str(&format!("\"{text}\"")).unwrap();
+            assert_eq!(p.to_string(), text);
+        }
     }
 }

@@ -31,11 +31,11 @@ pub fn compare_table(runs: &[Named]) -> Table {
             }))
             .collect(),
     );
-    let mut level_names: Vec<String> = Vec::new();
+    let mut level_names = Vec::new();
     for r in runs {
         for l in r.run.memory.iter().flat_map(|m| m.levels.iter()) {
             if !level_names.contains(&l.name) {
-                level_names.push(l.name.clone());
+                level_names.push(l.name);
             }
         }
     }

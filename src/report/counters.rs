@@ -4,7 +4,7 @@
 
 use super::writer::Table;
 use crate::counters::Reading;
-use crate::memory::{MemoryPoint, MemorySection};
+use crate::memory::{LevelName, MemoryPoint, MemorySection};
 use std::fmt::Write;
 
 fn per(point: &MemoryPoint, name: &str) -> Option<f64> {
@@ -26,14 +26,14 @@ fn plateau_point<'a>(
 }
 
 /// What the counters say about a level, in one sentence.
-fn sentence(level: &str, p: &MemoryPoint) -> String {
+fn sentence(level: LevelName, p: &MemoryPoint) -> String {
     let l1 = per(p, "L1-dcache-load-misses");
     let llc = per(p, "LLC-load-misses");
     match (level, l1, llc) {
-        ("RAM", _, Some(llc)) if llc >= 0.5 => {
+        (LevelName::Ram, _, Some(llc)) if llc >= 0.5 => {
             format!("{level}: {llc:.2} LLC misses/access — the loads went to DRAM")
         }
-        ("L1d", Some(l1), _) if l1 < 0.05 => {
+        (LevelName::L1D, Some(l1), _) if l1 < 0.05 => {
             format!("{level}: {l1:.3} L1 misses/access — the loads were served from L1")
         }
         (_, Some(l1), Some(llc)) if l1 >= 0.5 && llc < 0.1 => format!(
@@ -55,7 +55,7 @@ pub fn sanity_warnings(mem: &MemorySection, clock_ghz: Option<f64>) -> Vec<Strin
         let Some(p) = plateau_point(mem, level) else {
             continue;
         };
-        if level.name == "L1d" {
+        if level.name == LevelName::L1D {
             if let Some(m) = per(p, "L1-dcache-load-misses").filter(|&m| m >= 0.05) {
                 warnings.push(format!(
                     "L1-sized point ({} B) shows {m:.3} L1 misses/access, expected below 0.05",
@@ -63,7 +63,7 @@ pub fn sanity_warnings(mem: &MemorySection, clock_ghz: Option<f64>) -> Vec<Strin
                 ));
             }
         }
-        if level.name == "RAM" {
+        if level.name == LevelName::Ram {
             if let Some(m) = per(p, "LLC-load-misses").filter(|&m| m <= 0.5) {
                 warnings.push(format!(
                     "RAM-sized point ({} B) shows {m:.3} LLC misses/access, expected above 0.5",
@@ -127,8 +127,8 @@ pub fn section(mem: &MemorySection, clock_ghz: Option<f64>) -> String {
             continue;
         };
         let mut row = vec![
-            level.name.clone(),
-            p.pages.clone(),
+            level.name.to_string(),
+            p.pages.to_string(),
             crate::units::format_size(p.size_bytes),
         ];
         row.extend(
@@ -141,7 +141,7 @@ pub fn section(mem: &MemorySection, clock_ghz: Option<f64>) -> String {
             _ => "—".into(),
         });
         rows.push(row);
-        sentences.push(sentence(&level.name, p));
+        sentences.push(sentence(level.name, p));
     }
     md.push_str(&Table::new(header).rows(rows).markdown());
     md.push('\n');

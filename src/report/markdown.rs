@@ -106,7 +106,7 @@ pub fn markdown(run: &Run) -> String {
             mem.points.iter().map(|p| {
                 vec![
                     format_size(p.size_bytes),
-                    p.pages.clone(),
+                    p.pages.to_string(),
                     format_ns(p.ns_per_access),
                     format_ns(p.ns_median),
                     format_ns(p.ns_p99),

@@ -2,7 +2,7 @@
 
 use super::writer::Table;
 use crate::memory::patterns::{PatternsSection, StridePoint};
-use crate::memory::PageKind;
+use crate::memory::{LevelName, PageKind, PagesObtained};
 use crate::units::{format_ns, format_size};
 use std::fmt::Write;
 
@@ -61,7 +61,7 @@ pub fn notes(p: &PatternsSection) -> Vec<String> {
             .orders
             .iter()
             .filter(|t| t.pages == PageKind::Huge)
-            .all(|t| t.pages_obtained == "2m");
+            .all(|t| t.pages_obtained == PagesObtained::Huge);
         if !huge_obtained {
             notes.push(
                 "2 MiB pages could not be had for every TLB chain (THP refused or fragmented \
@@ -82,7 +82,7 @@ pub fn notes(p: &PatternsSection) -> Vec<String> {
             ));
         }
     }
-    if let Some(ram) = p.stride.iter().find(|s| s.set.level == "RAM") {
+    if let Some(ram) = p.stride.iter().find(|s| s.set.level == LevelName::Ram) {
         let hidden = |q: &StridePoint| 1.0 - q.sequential_ns / q.random_ns;
         let line = p.line_size_bytes.unwrap_or(64);
         if let Some(at_line) = ram.points.iter().find(|q| q.stride_bytes == line) {
@@ -194,12 +194,12 @@ pub fn section(p: &PatternsSection) -> String {
             .iter()
             .map(|b| {
                 vec![
-                    b.level.clone(),
+                    b.level.to_string(),
                     format_size(b.size_bytes),
                     format!("{:.1}", b.read_gbps),
                     b.bytes_per_cycle.map_or("—".into(), |c| format!("{c:.1}")),
                     format!("{:?}", b.isa),
-                    b.pages.clone(),
+                    b.pages.to_string(),
                 ]
             })
             .collect(),
@@ -222,7 +222,7 @@ pub fn section(p: &PatternsSection) -> String {
                 vec![
                     t.order.to_string(),
                     t.pages.to_string(),
-                    t.pages_obtained.clone(),
+                    t.pages_obtained.to_string(),
                     format_size(t.size_bytes),
                     format_ns(t.ns_per_access),
                 ]
