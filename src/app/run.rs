@@ -1,7 +1,7 @@
 //! `ladder run`: every rung, the lecture's table and its comparisons.
 
 use super::db::{asked_postgres, db_rows, db_rungs};
-use super::memory::{sweep_config, sweep_with_progress};
+use super::memory::sweep_with_progress;
 use super::preset::Preset;
 use super::redis::{redis_measure, warn_eviction};
 use super::storage::{storage_config, storage_rungs};
@@ -36,7 +36,7 @@ pub(super) fn execute(common: &Common, args: &RunArgs) -> Result<()> {
     let wants = |r: RungName| !args.skip.contains(&r);
     // Every piece of bad input fails here, before anything is measured.
     let sweep = wants(RungName::Memory)
-        .then(|| sweep_config(&args.memory, common.quick, &rec.host))
+        .then(|| super::memory::plan(&args.memory, common.quick, &rec.host))
         .transpose()?;
     if let Some(url) = &args.http_url {
         suite::http::parse_url(url)?;
