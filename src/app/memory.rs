@@ -110,13 +110,9 @@ pub(super) fn execute(common: &Common, args: &MemoryArgs, command: &str) -> Resu
 mod tests {
     use super::*;
     use crate::app::tests::{args, fixture_host};
-    use crate::cli::Command;
 
     fn memory(flags: &[&str]) -> MemoryArgs {
-        match args("memory", flags) {
-            Command::Memory(a) => a,
-            other => panic!("{other:?}"),
-        }
+        args(flags)
     }
 
     #[test]

@@ -185,14 +185,18 @@ fn env_url(name: &str) -> Option<String> {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-    use crate::cli::Command;
     use crate::host::CoreKind;
     use clap::Parser;
 
-    /// The subcommand `ladder <command> <flags>` parses to.
-    pub(crate) fn args(command: &str, flags: &[&str]) -> Command {
-        let argv = ["ladder", command].into_iter().chain(flags.iter().copied());
-        Cli::try_parse_from(argv).unwrap().command
+    /// The flags of one subcommand (`T`), parsed as clap parses them.
+    pub(crate) fn args<T: clap::Args>(flags: &[&str]) -> T {
+        #[derive(clap::Parser)]
+        struct Only<T: clap::Args> {
+            #[command(flatten)]
+            args: T,
+        }
+        let argv = std::iter::once("ladder").chain(flags.iter().copied());
+        Only::<T>::try_parse_from(argv).unwrap().args
     }
 
     /// A recorded host (two CPUs, 32 KiB L1d, 1 MiB L2, 32 MiB L3, 24 GB available), so

@@ -107,13 +107,9 @@ pub(super) fn execute(common: &Common, args: &StrideArgs) -> Result<()> {
 mod tests {
     use super::*;
     use crate::app::tests::{args, fixture_host};
-    use crate::cli::Command;
 
     fn stride(flags: &[&str]) -> StrideArgs {
-        match args("stride", flags) {
-            Command::Stride(a) => a,
-            other => panic!("{other:?}"),
-        }
+        args(flags)
     }
 
     #[test]

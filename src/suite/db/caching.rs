@@ -90,25 +90,22 @@ pub(super) fn measure_caching<S: Session>(
             Ok(())
         })?;
     }
-    let hit = labels.rung(
-        &mut hit,
-        Query::CacheHit,
-        "cache-aside hit (Redis GET)".into(),
-    )?;
-    let miss = labels.rung(
+    let rung = |l: &mut Latencies, query, method: &str| labels.rung(l, query, method.into());
+    let hit = rung(&mut hit, Query::CacheHit, "cache-aside hit (Redis GET)")?;
+    let miss = rung(
         &mut miss,
         Query::CacheMiss,
-        "cache-aside miss (Redis GET miss + PK lookup + SET EX)".into(),
+        "cache-aside miss (Redis GET miss + PK lookup + SET EX)",
     )?;
-    let direct = labels.rung(
+    let direct = rung(
         &mut direct,
         Query::NoCache,
-        "no cache (PK lookup), beside the cache runs".into(),
+        "no cache (PK lookup), beside the cache runs",
     )?;
-    let write = labels.rung(
+    let write = rung(
         &mut write,
         Query::WriteThrough,
-        "write-through (UPDATE + Redis SET EX)".into(),
+        "write-through (UPDATE + Redis SET EX)",
     )?;
     probe.results.push(CachePatterns {
         engine: labels.engine(),
