@@ -226,7 +226,8 @@ pub fn probe() -> Vec<CounterProbe> {
 /// that cannot be opened are kept as their reason.
 pub struct CounterGroup {
     backend: backend::Group,
-    members: Vec<(String, Result<(), Availability>)>,
+    /// Each event and whether it opened.
+    members: Vec<(String, Availability)>,
     totals: Vec<Totals>,
     accesses: u64,
 }
@@ -253,14 +254,14 @@ impl CounterGroup {
             .zip(&self.totals)
             .map(|((name, status), &(total, multiplexed, ran))| {
                 let reading = match status {
-                    Err(Availability::Unsupported(reason)) => Reading::Unsupported {
+                    Availability::Unsupported(reason) => Reading::Unsupported {
                         reason: reason.clone(),
                     },
-                    Err(Availability::NotPermitted(reason)) => Reading::NotPermitted {
+                    Availability::NotPermitted(reason) => Reading::NotPermitted {
                         reason: reason.clone(),
                     },
-                    Err(Availability::Available) | Ok(()) if !ran => Reading::NotCounted,
-                    _ => Reading::Counted {
+                    Availability::Available if !ran => Reading::NotCounted,
+                    Availability::Available => Reading::Counted {
                         per_access: total / accesses,
                         total,
                         multiplexed,

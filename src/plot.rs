@@ -594,10 +594,10 @@ pub fn pattern_charts(
             y_label: |y| format_ns(y),
         },
     )?;
-    let mut levels: Vec<&str> = Vec::new();
+    let mut levels = Vec::new();
     for q in &p.parallel {
-        if !levels.contains(&q.level.as_str()) {
-            levels.push(&q.level);
+        if !levels.contains(&q.level) {
+            levels.push(q.level);
         }
     }
     let parallel: Vec<Series> = levels

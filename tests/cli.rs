@@ -3,6 +3,7 @@
 mod common;
 
 use common::*;
+use latency_ladder::memory::LevelName;
 
 #[test]
 fn small_sweep_puts_l1_below_ram_and_its_record_round_trips() {
@@ -41,9 +42,9 @@ fn small_sweep_puts_l1_below_ram_and_its_record_round_trips() {
     let (first, last) = (&mem.points[0], &mem.points[mem.points.len() - 1]);
     let (l1, ram) = (first.ns_per_access, last.ns_per_access);
     assert!(l1 * 5.0 < ram, "L1 {l1} ns vs RAM {ram} ns");
-    let level = |name: &str| mem.levels.iter().find(|l| l.name == name && l.detected);
+    let level = |name: LevelName| mem.levels.iter().find(|l| l.name == name && l.detected);
     assert!(
-        level("L1d").is_some() && level("RAM").is_some(),
+        level(LevelName::L1D).is_some() && level(LevelName::Ram).is_some(),
         "{:?}",
         mem.levels
     );

@@ -11,8 +11,10 @@ use crate::progress::Phase;
 use crate::report;
 use crate::units::format_size;
 
-/// Builds and checks the sweep configuration; every error here is the user's.
-pub fn sweep_config(args: &MemoryArgs, quick: bool, host: &Host) -> Result<SweepConfig> {
+/// Plans the sweep of `ladder memory` (and of `ladder run`) for `host`: the flags, else
+/// the preset's defaults and a grid that ends past the host's last-level cache; every
+/// error here is the user's.
+pub fn plan(args: &MemoryArgs, quick: bool, host: &Host) -> Result<SweepConfig> {
     let preset = Preset::of(quick);
     let available = host.mem_available_bytes;
     let max = args.max.unwrap_or_else(|| {
@@ -98,8 +100,49 @@ pub(super) fn sweep_with_progress(
 
 pub(super) fn execute(common: &Common, args: &MemoryArgs, command: &str) -> Result<()> {
     let rec = Recorder::start();
-    let cfg = sweep_config(args, common.quick, &rec.host)?;
+    let cfg = plan(args, common.quick, &rec.host)?;
     report::check_writable(&common.out)?;
     let section = sweep_with_progress(&cfg, &rec.host, common.quiet)?;
     rec.finish(common, command, Some(section), Vec::new())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::app::tests::{args, fixture_host};
+
+    fn memory(flags: &[&str]) -> MemoryArgs {
+        args(flags)
+    }
+
+    #[test]
+    fn the_grid_ends_at_four_times_the_last_level_cache() {
+        let max = |host: &Host, quick: bool| plan(&memory(&[]), quick, host).unwrap().max_bytes;
+        let mut host = fixture_host();
+        // 32 MiB L3: 128 MiB for a quick sweep; a full one keeps its 512 MiB floor.
+        assert_eq!(max(&host, true), 128 << 20);
+        assert_eq!(max(&host, false), 512 << 20);
+        // A 256 MiB L3 (a big server's): 1 GiB either way.
+        host.caches.last_mut().unwrap().size_bytes = 256 << 20;
+        assert_eq!(max(&host, true), 1 << 30);
+        assert_eq!(max(&host, false), 1 << 30);
+        // 1 MiB L2 last: the floors decide.
+        host.caches.retain(|c| c.level < 3);
+        assert_eq!(max(&host, true), 64 << 20);
+        assert_eq!(max(&host, false), 512 << 20);
+    }
+
+    #[test]
+    fn quick_takes_the_quick_preset_and_a_flag_wins() {
+        let host = fixture_host();
+        let quick = plan(&memory(&[]), true, &host).unwrap();
+        let full = plan(&memory(&[]), false, &host).unwrap();
+        assert_eq!((quick.per_octave, quick.rounds), (2, 2));
+        assert_eq!((full.per_octave, full.rounds), (4, 3));
+        assert!(quick.trials < full.trials);
+        let told = plan(&memory(&["--per-octave", "8", "--max", "4M"]), true, &host).unwrap();
+        assert_eq!((told.per_octave, told.max_bytes), (8, 4 << 20));
+        let e = plan(&memory(&["--min", "8M", "--max", "4M"]), true, &host).unwrap_err();
+        assert_eq!(e.exit_code(), 2);
+    }
 }

@@ -16,7 +16,7 @@ mod storage;
 mod stride;
 
 pub use host::host_text;
-pub use memory::sweep_config;
+pub use memory::plan as sweep_config;
 
 use crate::cli::{Cli, Command, Common, CpuArg};
 use crate::error::{Error, Result};
@@ -186,9 +186,29 @@ fn env_url(name: &str) -> Option<String> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::host::CoreKind;
+    use clap::Parser;
+
+    /// The flags of one subcommand (`T`), parsed as clap parses them.
+    pub(crate) fn args<T: clap::Args>(flags: &[&str]) -> T {
+        #[derive(clap::Parser)]
+        struct Only<T: clap::Args> {
+            #[command(flatten)]
+            args: T,
+        }
+        let argv = std::iter::once("ladder").chain(flags.iter().copied());
+        Only::<T>::try_parse_from(argv).unwrap().args
+    }
+
+    /// A recorded host (two CPUs, 32 KiB L1d, 1 MiB L2, 32 MiB L3, 24 GB available), so
+    /// a plan reads the same here as on any machine.
+    pub(crate) fn fixture_host() -> Host {
+        let path =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/run-a/run.json");
+        crate::record::Run::load(&path).unwrap().host
+    }
 
     #[test]
     fn cpu_by_kind_picks_the_last_allowed_cpu_of_that_kind() {

@@ -42,15 +42,8 @@ pub(super) fn compare(common: &Common, run_dirs: &[std::path::PathBuf]) -> Resul
             .map_err(|e| Error::Internal(format!("cannot serialise the runs: {e}")))?;
         return stdout_line(&json);
     }
-    let (header, rows) = report::compare::compare_table(&runs);
-    let mut t = comfy_table::Table::new();
-    t.load_preset(comfy_table::presets::UTF8_FULL_CONDENSED)
-        .set_content_arrangement(comfy_table::ContentArrangement::Dynamic)
-        .set_header(header);
-    for row in rows {
-        t.add_row(row);
-    }
-    stdout_line(&format!("{t}\nresults: {}", dir.display()))
+    let table = report::compare::compare_table(&runs);
+    stdout_line(&format!("{table}\nresults: {}", dir.display()))
 }
 
 pub(super) fn redraw(common: &Common, run_dir: &Path) -> Result<()> {

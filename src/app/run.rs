@@ -2,7 +2,7 @@
 
 use super::cores::{cores_config, cores_with_progress};
 use super::db::{asked_postgres, db_rows, db_rungs};
-use super::memory::{sweep_config, sweep_with_progress};
+use super::memory::sweep_with_progress;
 use super::preset::Preset;
 use super::redis::{redis_measure, warn_eviction};
 use super::storage::{storage_config, storage_rungs};
@@ -37,7 +37,7 @@ pub(super) fn execute(common: &Common, args: &RunArgs) -> Result<()> {
     let wants = |r: RungName| !args.skip.contains(&r);
     // Every piece of bad input fails here, before anything is measured.
     let sweep = wants(RungName::Memory)
-        .then(|| sweep_config(&args.memory, common.quick, &rec.host))
+        .then(|| super::memory::plan(&args.memory, common.quick, &rec.host))
         .transpose()?;
     if let Some(url) = &args.http_url {
         suite::http::parse_url(url)?;

@@ -16,9 +16,9 @@ pub struct Group;
 
 impl Group {
     /// Every name is unsupported.
-    pub fn open(names: &[String]) -> (Group, Vec<Result<(), Availability>>) {
+    pub fn open(names: &[String]) -> (Group, Vec<Availability>) {
         let why = Availability::Unsupported(REASON.into());
-        (Group, names.iter().map(|_| Err(why.clone())).collect())
+        (Group, names.iter().map(|_| why.clone()).collect())
     }
 
     /// Nothing to enable.

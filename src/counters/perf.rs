@@ -70,7 +70,7 @@ impl Group {
     /// perf-event 0.4 counts a group member before the kernel accepts it, and its
     /// `Group::read` then expects one value too many; so a member that fails to open
     /// is recorded with its reason and the group is built again without it.
-    pub fn open(names: &[String]) -> (Group, Vec<Result<(), Availability>>) {
+    pub fn open(names: &[String]) -> (Group, Vec<Availability>) {
         let mut failed: Vec<(String, Availability)> = Vec::new();
         let (group, opened) = loop {
             let mut group = match names.is_empty() {
@@ -105,10 +105,10 @@ impl Group {
         let (counters, status) = names
             .iter()
             .map(|name| match failed.iter().find(|(f, _)| f == name) {
-                Some((_, why)) => (None, Err(why.clone())),
+                Some((_, why)) => (None, why.clone()),
                 None => (
                     Some(opened.next().expect("every name opened or failed")),
-                    Ok(()),
+                    Availability::Available,
                 ),
             })
             .unzip();

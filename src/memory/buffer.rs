@@ -4,8 +4,7 @@
 //! actually gave (Linux smaps). The OS-specific parts are in [`crate::platform`].
 
 use crate::error::{Error, Result};
-use serde::{Deserialize, Serialize};
-use std::fmt;
+pub use crate::record::memory::PageKind;
 use std::sync::OnceLock;
 
 /// The alignment of a huge-page buffer: the host's huge page size, or the base page
@@ -18,30 +17,6 @@ pub fn huge_align() -> usize {
             .filter(|b| b.is_power_of_two())
             .unwrap_or_else(crate::host::page_size)
     })
-}
-
-/// The page size a buffer asks for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
-pub enum PageKind {
-    /// Base pages (4 KiB on x86_64); transparent huge pages refused.
-    #[serde(rename = "4k")]
-    #[value(name = "4k")]
-    Small,
-    /// Transparent huge pages (the host's size: 2 MiB on x86_64) requested through
-    /// madvise on Linux; base pages where the OS has none (macOS: superpages not
-    /// requested).
-    #[serde(rename = "2m")]
-    #[value(name = "2m")]
-    Huge,
-}
-
-impl fmt::Display for PageKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            PageKind::Small => "4k",
-            PageKind::Huge => "2m",
-        })
-    }
 }
 
 /// An anonymous, page-aligned memory mapping, unmapped on drop.

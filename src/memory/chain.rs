@@ -15,37 +15,14 @@
 //! - `random`: one random cycle through every line. At RAM sizes each step also misses
 //!   the TLB and walks the page tables: that is the page-walk measurement.
 
+pub use crate::record::memory::Order;
 use rand::rngs::SmallRng;
 use rand::{RngExt, SeedableRng};
-use serde::{Deserialize, Serialize};
-use std::fmt;
 
 /// The span of one TLB-local window: 32 pages of 4 KiB.
 pub const WINDOW_BYTES: usize = 128 << 10;
 /// Interleaved phases per window in the TLB-local order.
 pub const PHASES: usize = 4;
-
-/// The order in which the chain visits its nodes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
-#[serde(rename_all = "kebab-case")]
-pub enum Order {
-    /// Random inside windows of a few dozen pages, windows in random order.
-    TlbLocal,
-    /// One random cycle over the whole buffer.
-    Random,
-    /// Address order.
-    Sequential,
-}
-
-impl fmt::Display for Order {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Order::TlbLocal => "tlb-local",
-            Order::Random => "random",
-            Order::Sequential => "sequential",
-        })
-    }
-}
 
 /// A random cyclic permutation of `0..k` by Sattolo's algorithm: `next[i]` follows
 /// `i`, and following `next` from any start visits all `k` values before returning.

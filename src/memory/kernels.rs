@@ -3,6 +3,7 @@
 //! non-temporal writes with the widest vectors the CPU offers (bandwidth). Like the
 //! chase, they never print and keep their results alive with `black_box`.
 
+pub use crate::record::memory::Isa;
 use std::hint::black_box;
 
 /// Follows `K` independent chains at once, `steps` loads each, and returns where each
@@ -20,22 +21,6 @@ pub unsafe fn chase_parallel<const K: usize>(mut p: [*const u8; K], steps: u64) 
         }
     }
     black_box(p)
-}
-
-/// The vector width a streaming read uses.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Isa {
-    /// 512-bit loads.
-    Avx512,
-    /// 256-bit loads.
-    Avx2,
-    /// 128-bit loads.
-    Sse2,
-    /// 128-bit Arm NEON loads, four registers per instruction (`ld1 {v0-v3}`).
-    Neon,
-    /// 64-bit loads.
-    Scalar,
 }
 
 impl Isa {

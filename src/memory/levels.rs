@@ -24,7 +24,7 @@
 //! the end of the sweep.
 
 use crate::measure::median;
-use serde::{Deserialize, Serialize};
+pub use crate::record::memory::{Level, LevelName};
 
 /// A rise of more than 30% per octave marks a knee.
 const RISE_PER_OCTAVE: f64 = 0.262_364_264_467_491; // ln(1.3)
@@ -46,48 +46,6 @@ pub struct Plateau {
     pub last: usize,
     /// Median latency of the plateau's points, ns.
     pub latency_ns: f64,
-}
-
-/// A named level of the memory hierarchy, detected or not.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Level {
-    /// "L1d", "L2", "L3", "RAM".
-    pub name: String,
-    /// Whether the curve shows this level.
-    pub detected: bool,
-    /// Detected capacity: the largest working set still on the plateau (null for RAM,
-    /// for a plateau that runs to the end of the sweep, and when not detected).
-    pub size_bytes: Option<u64>,
-    /// What sysfs reports for this level (null for RAM or when sysfs is silent).
-    pub sysfs_size_bytes: Option<u64>,
-    /// Plateau latency (median of its points), ns.
-    pub latency_ns: Option<f64>,
-    /// Plateau latency in core cycles.
-    pub latency_cycles: Option<f64>,
-    /// The plateau's smallest and largest working set.
-    pub plateau_bytes: Option<(u64, u64)>,
-    /// The page size of the series this level was detected in (set by the sweep).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub pages: Option<crate::memory::PageKind>,
-    /// The smallest and largest capacity found when each round of the sweep is read on
-    /// its own (absent with one round, or where no round bounds the level).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub size_range_bytes: Option<(u64, u64)>,
-}
-
-impl Level {
-    /// Whether this is the RAM level.
-    pub fn is_ram(&self) -> bool {
-        self.name == "RAM"
-    }
-
-    /// Whether the capacity moved between rounds by more than `steps` grid steps of a
-    /// grid with `per_octave` points per octave.
-    pub fn varies(&self, per_octave: u32, steps: f64) -> bool {
-        self.size_range_bytes.is_some_and(|(lo, hi)| {
-            (hi as f64 / lo.max(1) as f64).log2() > steps / f64::from(per_octave.max(1))
-        })
-    }
 }
 
 /// Detects the levels of one page-size series of a sweep: on the combined points (the
@@ -250,7 +208,7 @@ pub fn detect(
         _ => None,
     };
 
-    let names: Vec<String> = if cache_sizes.is_empty() {
+    let names: Vec<LevelName> = if cache_sizes.is_empty() {
         (1..=found.len()).map(level_name).collect()
     } else {
         (1..=cache_sizes.len()).map(level_name).collect()
@@ -294,7 +252,7 @@ pub fn detect(
 
     let cycles = |ns: f64| clock_ghz.map(|g| ns * g);
     let describe =
-        |name: String, p: Option<&Plateau>, cap: Option<u64>, sysfs: Option<u64>| Level {
+        |name: LevelName, p: Option<&Plateau>, cap: Option<u64>, sysfs: Option<u64>| Level {
             name,
             detected: p.is_some(),
             size_bytes: cap,
@@ -311,23 +269,19 @@ pub fn detect(
         .map(|(li, name)| {
             let pi = assignment.iter().position(|&a| a == li);
             describe(
-                name.clone(),
+                *name,
                 pi.map(|pi| &found[pi]),
                 pi.and_then(|pi| caps[pi]),
                 cache_sizes.get(li).copied(),
             )
         })
         .collect();
-    levels.push(describe("RAM".into(), ram.as_ref(), None, None));
+    levels.push(describe(LevelName::Ram, ram.as_ref(), None, None));
     levels
 }
 
-fn level_name(level: usize) -> String {
-    if level == 1 {
-        "L1d".into()
-    } else {
-        format!("L{level}")
-    }
+fn level_name(level: usize) -> LevelName {
+    LevelName::Cache(level.min(usize::from(u8::MAX)) as u8)
 }
 
 /// The monotone matching of plateaus to cache levels that puts each detected capacity
@@ -444,14 +398,14 @@ mod tests {
     }
 
     fn by_name<'a>(levels: &'a [Level], name: &str) -> &'a Level {
-        levels.iter().find(|l| l.name == name).unwrap()
+        levels.iter().find(|l| l.name.to_string() == name).unwrap()
     }
 
     #[test]
     fn clean_curve_gives_four_levels_at_the_right_sizes() {
         let sizes = grid(512 * M);
         let levels = detect(&sizes, &zen(&sizes), &SYSFS, Some(3.0));
-        let names: Vec<&str> = levels.iter().map(|l| l.name.as_str()).collect();
+        let names: Vec<String> = levels.iter().map(|l| l.name.to_string()).collect();
         assert_eq!(names, ["L1d", "L2", "L3", "RAM"]);
         assert!(levels.iter().all(|l| l.detected), "{levels:#?}");
         within_a_step(by_name(&levels, "L1d").size_bytes, 32 * K);
@@ -522,10 +476,10 @@ mod tests {
             }
         }
         let levels = detect(&sizes, &lat, &SYSFS, None);
-        let named: Vec<&str> = levels
+        let named: Vec<String> = levels
             .iter()
             .filter(|l| l.detected)
-            .map(|l| l.name.as_str())
+            .map(|l| l.name.to_string())
             .collect();
         assert_eq!(named, ["L1d", "L2", "L3", "RAM"], "{levels:#?}");
         let ram = by_name(&levels, "RAM").latency_ns.unwrap();
@@ -587,7 +541,7 @@ mod tests {
     fn without_sysfs_the_plateaus_are_named_in_order() {
         let sizes = grid(512 * M);
         let levels = detect(&sizes, &zen(&sizes), &[], None);
-        let names: Vec<&str> = levels.iter().map(|l| l.name.as_str()).collect();
+        let names: Vec<String> = levels.iter().map(|l| l.name.to_string()).collect();
         assert_eq!(names, ["L1d", "L2", "L3", "RAM"]);
         assert!(levels.iter().all(|l| l.sysfs_size_bytes.is_none()));
     }
@@ -679,7 +633,7 @@ mod tests {
         let (sizes, ns) = fixture("xeon-run-2");
         let l2 = detect(&sizes, &ns, &XEON, None)
             .into_iter()
-            .find(|l| l.name == "L2")
+            .find(|l| l.name == LevelName::L2)
             .unwrap();
         let cap = l2.size_bytes.unwrap();
         assert!((600 * K..900 * K).contains(&cap), "{l2:?}");

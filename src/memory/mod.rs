@@ -8,16 +8,16 @@ pub mod kernels;
 pub mod levels;
 pub mod patterns;
 
-pub use buffer::PageKind;
-pub use chain::Order;
+pub use crate::record::memory::{
+    LevelName, MemoryPoint, MemorySection, Order, PageKind, PagesObtained, SweepConfig,
+};
 
 use crate::counters::{CounterGroup, Reading};
 use crate::error::{Error, Result};
 use crate::host::Host;
-use crate::measure::rounds::{self, RoundStat};
+use crate::measure::rounds;
 use crate::measure::{disturbance, per_op_ns, TrialPolicy};
 use buffer::Buffer;
-use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 /// Bytes between chain nodes where the host's line size is unknown (the sweep's record
@@ -30,48 +30,6 @@ pub const NODE_BYTES: usize = 64;
 const MAX_WARMUP_STEPS: u64 = 1 << 18;
 /// The first calibration run's length; the trial length grows from here.
 const FIRST_STEPS: u64 = 4096;
-
-/// What to sweep and how.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct SweepConfig {
-    /// Smallest working set, bytes.
-    pub min_bytes: u64,
-    /// Largest working set, bytes.
-    pub max_bytes: u64,
-    /// Grid points per octave.
-    pub per_octave: u32,
-    /// Page sizes to sweep with, one series each.
-    pub pages: Vec<PageKind>,
-    /// Chain order.
-    pub order: Order,
-    /// The CPU the measuring thread is pinned to.
-    pub cpu: usize,
-    /// Trials per point, spread over the rounds.
-    pub trials: usize,
-    /// Times the whole grid is swept (alternating direction); 1 in records before
-    /// rounds existed.
-    #[serde(default = "one_round")]
-    pub rounds: u32,
-    /// Shortest trial, milliseconds.
-    pub min_trial_ms: f64,
-    /// Seed of the chain orders.
-    pub seed: u64,
-    /// Bytes between nodes.
-    pub node_bytes: u64,
-    /// Whether `node_bytes` was assumed ([`NODE_BYTES`]) because the host's line size
-    /// is unknown.
-    #[serde(default)]
-    pub node_bytes_assumed: bool,
-    /// TLB-local window, bytes.
-    pub window_bytes: u64,
-    /// Perf counters read around each timed trial, by perf's names.
-    #[serde(default)]
-    pub counters: Vec<String>,
-}
-
-fn one_round() -> u32 {
-    1
-}
 
 impl SweepConfig {
     /// The short sweep that finds a host's levels for the experiments built on them
@@ -108,67 +66,6 @@ impl SweepConfig {
             trials: self.trials,
             min_trial: std::time::Duration::from_secs_f64(self.min_trial_ms / 1e3),
         }
-    }
-}
-
-/// One measured working-set size.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct MemoryPoint {
-    /// Working-set size, bytes.
-    pub size_bytes: u64,
-    /// Page size obtained: "4k", "2m", or "mixed" (checked in /proc/self/smaps).
-    pub pages: String,
-    /// Page size asked for.
-    pub pages_requested: PageKind,
-    /// Share of the buffer on huge pages, where smaps could be read.
-    pub huge_fraction: Option<f64>,
-    /// Fastest trial, ns per access (the architectural figure).
-    pub ns_per_access: f64,
-    /// Median trial, ns per access (the typical figure).
-    pub ns_median: f64,
-    /// 99th-percentile trial, ns per access.
-    pub ns_p99: f64,
-    /// Coefficient of variation over the trials.
-    pub cv: f64,
-    /// Fastest trial in core cycles per access (null when the clock is unknown).
-    pub cycles_per_access: Option<f64>,
-    /// Trials taken.
-    pub trials: usize,
-    /// Perf counter readings per access over the timed trials.
-    #[serde(default)]
-    pub counters: BTreeMap<String, Reading>,
-    /// Each round's visit of this point (empty in records before rounds existed).
-    #[serde(default)]
-    pub rounds: Vec<RoundStat>,
-    /// The slowest round's best over the fastest round's best, minus one.
-    #[serde(default)]
-    pub round_spread: Option<f64>,
-    /// Whether the rounds disagreed beyond the point's own noise; only the agreeing
-    /// rounds make the figures above.
-    #[serde(default)]
-    pub unstable: bool,
-}
-
-/// The memory section of a run: configuration, every point, detected levels.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct MemorySection {
-    /// What was swept.
-    pub config: SweepConfig,
-    /// Every measured point, series after series.
-    pub points: Vec<MemoryPoint>,
-    /// Detected levels, per page-size series.
-    pub levels: Vec<levels::Level>,
-    /// Steal time and involuntary context switches over the sweep.
-    #[serde(default)]
-    pub disturbance: Option<disturbance::Disturbance>,
-}
-
-impl MemorySection {
-    /// The points of one page-size series.
-    pub fn series(&self, pages: PageKind) -> impl Iterator<Item = &MemoryPoint> {
-        self.points
-            .iter()
-            .filter(move |p| p.pages_requested == pages)
     }
 }
 
@@ -270,14 +167,14 @@ impl Chain {
     }
 }
 
-/// The page size a buffer got, from its share on huge pages: "2m", "4k", "mixed", or
-/// where nothing was checked, what the platform says ("unknown" where smaps could not
-/// be read; "superpages not requested" on macOS).
-pub fn pages_obtained(huge_fraction: Option<f64>) -> &'static str {
+/// The page size a buffer got, from its share on huge pages, or where nothing was
+/// checked, what the platform says (unknown where smaps could not be read; superpages
+/// not requested on macOS).
+pub fn pages_obtained(huge_fraction: Option<f64>) -> PagesObtained {
     match huge_fraction {
-        Some(f) if f >= 0.9 => "2m",
-        Some(f) if f <= 0.1 => "4k",
-        Some(_) => "mixed",
+        Some(f) if f >= 0.9 => PagesObtained::Huge,
+        Some(f) if f <= 0.1 => PagesObtained::Small,
+        Some(_) => PagesObtained::Mixed,
         None => crate::platform::PAGES_UNCHECKED,
     }
 }
@@ -364,7 +261,7 @@ fn point(
         .then(|| fractions.iter().sum::<f64>() / fractions.len() as f64);
     Ok(MemoryPoint {
         size_bytes: size,
-        pages: pages_obtained(huge_fraction).to_string(),
+        pages: pages_obtained(huge_fraction),
         pages_requested: pages,
         huge_fraction,
         ns_per_access: c.summary.min,
@@ -472,17 +369,17 @@ pub fn level_working_sets(
             let (lo, hi) = l.plateau_bytes?;
             let middle = ((lo as f64 * hi as f64).sqrt() as u64).div_ceil(4096) * 4096;
             Some(patterns::WorkingSet {
-                level: l.name.clone(),
+                level: l.name,
                 size_bytes: middle,
             })
         })
         .collect();
     sets.push(patterns::WorkingSet {
-        level: "RAM".into(),
+        level: LevelName::Ram,
         size_bytes: ram_bytes,
     });
     sets.extend(user.iter().map(|&s| patterns::WorkingSet {
-        level: "user".into(),
+        level: LevelName::User,
         size_bytes: s.div_ceil(4096) * 4096,
     }));
     sets

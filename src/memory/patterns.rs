@@ -4,7 +4,7 @@
 
 use super::kernels::{chase_parallel, stream_read, Isa, STREAM_BLOCK};
 use super::levels::plateaus;
-use super::{buffer::Buffer, Chain, Order, PageKind, NODE_BYTES};
+use super::{buffer::Buffer, Chain, LevelName, Order, PageKind, NODE_BYTES};
 use crate::error::{Error, Result};
 use crate::measure::{per_op_ns, Summary, TrialPolicy};
 pub use crate::record::patterns::{
@@ -166,12 +166,12 @@ fn bandwidth(set: &WorkingSet, cfg: &PatternConfig) -> Result<Bandwidth> {
     ))?;
     let gbps = len as f64 / ns_per_pass;
     Ok(Bandwidth {
-        level: set.level.clone(),
+        level: set.level,
         size_bytes: len as u64,
         read_gbps: gbps,
         bytes_per_cycle: cfg.clock_ghz.map(|g| gbps / g),
         isa,
-        pages: pages.to_string(),
+        pages,
     })
 }
 
@@ -181,7 +181,7 @@ fn tlb_point(order: Order, pages: PageKind, size: u64, cfg: &PatternConfig) -> R
     Ok(TlbPoint {
         order,
         pages,
-        pages_obtained: obtained.into(),
+        pages_obtained: obtained,
         size_bytes: size,
         ns_per_access: time_chain(&mut chain, cfg.policy)?,
     })
@@ -420,10 +420,17 @@ pub fn run(
     let ram = cfg
         .sets
         .iter()
-        .find(|s| s.level == "RAM")
+        .find(|s| s.level == LevelName::Ram)
         .cloned()
         .ok_or_else(|| Error::Internal("no RAM working set".into()))?;
-    let steps = (cfg.sets.len() * 2 + 12) as f64;
+    // One tick per stride set, bandwidth set and parallel set (every set but L1d), one
+    // for the line probe, four TLB orders, two for the per-page curve, three for loaded.
+    let parallel_sets = cfg
+        .sets
+        .iter()
+        .filter(|s| s.level != LevelName::L1D)
+        .count();
+    let steps = (cfg.sets.len() * 2 + parallel_sets + 10) as f64;
     let mut done = 0.0;
     let mut tick = |n: f64| {
         done += n;
@@ -435,7 +442,7 @@ pub fn run(
         // The stride sets cap the RAM set at 64 MiB: the random layout at 8-byte stride
         // needs an index per node.
         let capped = WorkingSet {
-            level: set.level.clone(),
+            level: set.level,
             size_bytes: set.size_bytes.min(64 << 20),
         };
         stride.push(stride_set(&capped, cfg)?);
@@ -485,13 +492,13 @@ pub fn run(
     let reach_entries = knees(&xs, &ys);
 
     let mut par = Vec::new();
-    for set in cfg.sets.iter().filter(|s| s.level != "L1d") {
+    for set in cfg.sets.iter().filter(|s| s.level != LevelName::L1D) {
         let mut one = None;
         for &k in &CHAINS {
             let ns = parallel(set, k, cfg)?;
             let single = *one.get_or_insert(ns);
             par.push(ParallelPoint {
-                level: set.level.clone(),
+                level: set.level,
                 size_bytes: set.size_bytes,
                 chains: k,
                 ns_per_access: ns,
@@ -502,69 +509,12 @@ pub fn run(
     }
     let misses_in_flight = par
         .iter()
-        .find(|p| p.level == "RAM" && p.chains == 16)
+        .find(|p| p.level == LevelName::Ram && p.chains == 16)
         .map(|p| p.misses_in_flight);
 
     let loaded_points = loaded(&ram, cfg)?;
     tick(3.0);
 
-    let mut notes = Vec::new();
-    match (line_size_bytes, sysfs_line) {
-        (Some(l), Some(s)) if l == s => notes.push(format!("line size {l} B, as sysfs says")),
-        (Some(l), Some(s)) => notes.push(format!("line size {l} B detected; sysfs says {s} B")),
-        (None, _) => notes.push("the line probe shows no step: line size not detected".into()),
-        (Some(l), None) => notes.push(format!("line size {l} B (sysfs does not say)")),
-    }
-    if let (Some(small), Some(huge)) = (tlb_penalty_ns, tlb_penalty_2m_ns) {
-        let huge_obtained = orders
-            .iter()
-            .filter(|p| p.pages == PageKind::Huge)
-            .all(|p| p.pages_obtained == "2m");
-        if !huge_obtained {
-            notes.push("2 MiB pages could not be had for every TLB chain (THP refused or fragmented memory)".into());
-        }
-        if huge > 0.5 * small {
-            notes.push(format!(
-                "2 MiB pages do not remove the random-order penalty here ({huge:.0} ns of {small:.0} ns \
-                 remains): in a guest the host may back memory with 4 KiB pages, so the combined \
-                 translation is still cached per 4 KiB; part of the gap can also be DRAM row \
-                 locality, which the TLB-local order keeps and a fully random one loses"
-            ));
-        } else {
-            notes.push(format!(
-                "2 MiB pages cut the page-walk penalty from {small:.0} ns to {huge:.0} ns"
-            ));
-        }
-    }
-    if let Some(ram_stride) = stride.iter().find(|s| s.set.level == "RAM") {
-        let hidden = |q: &StridePoint| 1.0 - q.sequential_ns / q.random_ns;
-        if let Some(at_line) = ram_stride
-            .points
-            .iter()
-            .find(|q| Some(q.stride_bytes) == line_size_bytes.or(Some(64)))
-        {
-            let reach = ram_stride
-                .points
-                .iter()
-                .filter(|q| hidden(q) >= 0.5)
-                .map(|q| q.stride_bytes)
-                .max();
-            notes.push(format!(
-                "in RAM the prefetcher hides {:.0}% of the latency at a {} B stride ({:.1} ns in \
-                 address order against {:.0} ns in random order){}",
-                hidden(at_line) * 100.0,
-                at_line.stride_bytes,
-                at_line.sequential_ns,
-                at_line.random_ns,
-                reach.map_or(String::new(), |r| format!(
-                    ", and at least half of it up to a {r} B stride"
-                ))
-            ));
-        }
-    }
-    if cfg.background_cpu.is_none() {
-        notes.push("loaded latency needs a second CPU; this host has one".into());
-    }
     Ok(PatternsSection {
         line_size_bytes,
         sysfs_line_bytes: sysfs_line,
@@ -581,7 +531,6 @@ pub fn run(
         },
         parallel: par,
         loaded: loaded_points,
-        notes,
     })
 }
 

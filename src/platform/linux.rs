@@ -2,11 +2,11 @@
 //! /proc/self/smaps to check them, O_DIRECT (or POSIX_FADV_DONTNEED) for uncached
 //! reads, sched affinity for pinning.
 
+use super::Mount;
 use super::{Bypass, Pinned};
 use crate::host::{CacheInfo, CoreKind};
-use crate::memory::PageKind;
 use crate::record::cores::CpuPlace;
-use crate::suite::storage::Mount;
+use crate::record::memory::{PageKind, PagesObtained};
 use crate::units::parse_cpu_list;
 use std::collections::BTreeMap;
 use std::fs::{self, File, OpenOptions};
@@ -17,7 +17,7 @@ use std::path::Path;
 /// What the host record says about huge pages when the kernel has no THP.
 pub const NO_HUGE_PAGES: &str = "THP unavailable";
 /// What a point's page size says when smaps could not be read.
-pub const PAGES_UNCHECKED: &str = "unknown";
+pub const PAGES_UNCHECKED: PagesObtained = PagesObtained::Unknown;
 
 /// The CPU model, from /proc/cpuinfo ("model name" on x86, "Processor" on older Arm).
 pub fn cpu_model() -> Option<String> {
@@ -243,7 +243,7 @@ pub fn open_uncached(path: &Path, probe: &mut [u8]) -> io::Result<(File, Bypass)
 /// The mount holding `path`, from /proc/self/mountinfo.
 pub fn mount(path: &Path) -> Option<Mount> {
     let mountinfo = fs::read_to_string("/proc/self/mountinfo").ok()?;
-    crate::suite::storage::mount_of(&mountinfo, path)
+    super::mount_of(&mountinfo, path)
 }
 
 /// Drops the cached pages of `len` bytes at `offset` (POSIX_FADV_DONTNEED).

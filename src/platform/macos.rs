@@ -4,11 +4,11 @@
 //! thread asks for the user-interactive QoS class instead (which keeps it on the
 //! performance cores of Apple silicon) and the record says it was not pinned.
 
+use super::Mount;
 use super::{Bypass, Pinned};
 use crate::host::{CacheInfo, CoreKind};
-use crate::memory::PageKind;
 use crate::record::cores::CpuPlace;
-use crate::suite::storage::Mount;
+use crate::record::memory::{PageKind, PagesObtained};
 use std::ffi::{CStr, CString};
 use std::fs::{File, OpenOptions};
 use std::io;
@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 /// What the host record says about huge pages: none are asked for.
 pub const NO_HUGE_PAGES: &str = "superpages not requested";
 /// What a point's page size says: base pages, nothing checked.
-pub const PAGES_UNCHECKED: &str = "superpages not requested";
+pub const PAGES_UNCHECKED: PagesObtained = PagesObtained::NotRequested;
 /// What pinning says.
 const NOT_PINNED: &str = "not pinned: macOS has no thread affinity (QoS user-interactive)";
 

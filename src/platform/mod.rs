@@ -15,6 +15,8 @@
 #[cfg_attr(not(any(target_os = "linux", target_os = "macos")), path = "other.rs")]
 mod os;
 
+use std::path::{Path, PathBuf};
+
 pub use os::{
     advise_pages, caches, core_kinds, cpu_model, cpu_place, drop_cached, huge_fraction,
     huge_page_bytes, hypervisor, hypervisor_flag, mem_available, mount, open_uncached, pin_current,
@@ -53,4 +55,35 @@ pub enum Pinned {
     Refused,
     /// The OS has no thread affinity; the text says so and what was done instead.
     Unsupported(&'static str),
+}
+
+/// The filesystem and device under a path (Linux: /proc/self/mountinfo; macOS: statfs).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Mount {
+    /// Mount point.
+    pub point: PathBuf,
+    /// Filesystem type ("ext4", "tmpfs"...).
+    pub fstype: String,
+    /// Mount source (the device, e.g. "/dev/vda").
+    pub source: String,
+}
+
+/// Finds the mount holding `path` in mountinfo text (the longest matching mount point).
+pub fn mount_of(mountinfo: &str, path: &Path) -> Option<Mount> {
+    mountinfo
+        .lines()
+        .filter_map(|line| {
+            let (left, right) = line.split_once(" - ")?;
+            let point = left.split_whitespace().nth(4)?.replace("\\040", " ");
+            let mut r = right.split_whitespace();
+            let fstype = r.next()?.to_string();
+            let source = r.next().unwrap_or("").to_string();
+            Some(Mount {
+                point: PathBuf::from(point),
+                fstype,
+                source,
+            })
+        })
+        .filter(|m| path.starts_with(&m.point))
+        .max_by_key(|m| m.point.as_os_str().len())
 }

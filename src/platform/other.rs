@@ -1,11 +1,11 @@
 //! Any other OS: every host fact the OS keeps is unknown, and uncached reads, pinning
 //! and huge pages are "unsupported on this platform". Buffers are plain mmap.
 
+use super::Mount;
 use super::{Bypass, Pinned};
 use crate::host::{CacheInfo, CoreKind};
-use crate::memory::PageKind;
 use crate::record::cores::CpuPlace;
-use crate::suite::storage::Mount;
+use crate::record::memory::{PageKind, PagesObtained};
 use std::fs::File;
 use std::io;
 use std::path::Path;
@@ -13,7 +13,7 @@ use std::path::Path;
 /// What the host record says about huge pages.
 pub const NO_HUGE_PAGES: &str = "huge pages unsupported on this platform";
 /// What a point's page size says.
-pub const PAGES_UNCHECKED: &str = "unknown";
+pub const PAGES_UNCHECKED: PagesObtained = PagesObtained::Unknown;
 
 /// Unknown here.
 pub fn cpu_model() -> Option<String> {

@@ -5,6 +5,7 @@
 pub mod caching;
 pub mod cores;
 pub mod ladder;
+pub mod memory;
 pub mod patterns;
 pub mod placement;
 pub mod rung;
@@ -12,9 +13,9 @@ mod v1;
 
 use crate::error::{Error, Result};
 use crate::host::Host;
-use crate::memory::MemorySection;
 use caching::CachePatterns;
 use ladder::{Comparison, LadderRow};
+use memory::MemorySection;
 use patterns::PatternsSection;
 use rung::{Rung, Skipped};
 use serde::{Deserialize, Serialize};
@@ -138,6 +139,40 @@ mod tests {
         assert_eq!(civil_from_days(0), (1970, 1, 1));
         assert_eq!(civil_from_days(20_418), (2025, 11, 26));
         assert_eq!(civil_from_days(11_016), (2000, 2, 29));
+    }
+
+    #[test]
+    fn every_committed_run_loads_and_writes_back_the_same_names() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let mut loaded = 0;
+        for parent in ["tests/fixtures", "results"] {
+            for entry in std::fs::read_dir(root.join(parent)).unwrap() {
+                let path = entry.unwrap().path().join("run.json");
+                if !path.exists() {
+                    continue;
+                }
+                let run = Run::load(&path).unwrap_or_else(|e| panic!("{e}"));
+                // The typed level names and page sizes write back the strings they read.
+                let text = std::fs::read_to_string(&path).unwrap();
+                let value: serde_json::Value = serde_json::from_str(&text).unwrap();
+                let again = serde_json::to_value(&run).unwrap();
+                let pick = |v: &serde_json::Value, field: &str| -> Vec<serde_json::Value> {
+                    let mem = &v["memory"];
+                    let list = if field == "pages" { "points" } else { "levels" };
+                    mem[list]
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .map(|x| x[field].clone())
+                        .collect()
+                };
+                for field in ["pages", "name"] {
+                    assert_eq!(pick(&value, field), pick(&again, field), "{path:?}");
+                }
+                loaded += 1;
+            }
+        }
+        assert!(loaded >= 5, "only {loaded} committed runs found");
     }
 
     #[test]

@@ -1,15 +1,14 @@
 //! What `ladder stride` measured (stride, line size, bandwidth, TLB, parallel chains,
 //! loaded latency), as the record keeps it; [`crate::memory::patterns`] measures it.
 
-use crate::memory::kernels::Isa;
-use crate::memory::{Order, PageKind};
+use super::memory::{Isa, LevelName, Order, PageKind, PagesObtained};
 use serde::{Deserialize, Serialize};
 
 /// A working set named after the level it sits in.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct WorkingSet {
     /// "L1d", "L2", "L3", "RAM", or "user" for a size named with --size.
-    pub level: String,
+    pub level: LevelName,
     /// Bytes.
     pub size_bytes: u64,
 }
@@ -47,7 +46,7 @@ pub struct ProbePoint {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Bandwidth {
     /// Level name.
-    pub level: String,
+    pub level: LevelName,
     /// Working set, bytes.
     pub size_bytes: u64,
     /// Best trial, GB/s (10^9 bytes per second).
@@ -58,7 +57,7 @@ pub struct Bandwidth {
     pub isa: Isa,
     /// Page size obtained for the buffer ("2m" where THP allowed it: a stream over 4 KiB
     /// pages pays a TLB miss every 4 KiB, and a nested page walk in a VM).
-    pub pages: String,
+    pub pages: PagesObtained,
 }
 
 /// One TLB measurement.
@@ -68,8 +67,8 @@ pub struct TlbPoint {
     pub order: Order,
     /// Page size asked for.
     pub pages: PageKind,
-    /// Page size obtained ("4k", "2m", "mixed").
-    pub pages_obtained: String,
+    /// Page size obtained.
+    pub pages_obtained: PagesObtained,
     /// Working set, bytes.
     pub size_bytes: u64,
     /// ns per access (fastest trial).
@@ -105,7 +104,7 @@ pub struct TlbSection {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ParallelPoint {
     /// Level of the working set.
-    pub level: String,
+    pub level: LevelName,
     /// Working set, bytes.
     pub size_bytes: u64,
     /// Chains.
@@ -153,6 +152,4 @@ pub struct PatternsSection {
     pub parallel: Vec<ParallelPoint>,
     /// Loaded latency (empty with one CPU).
     pub loaded: Vec<LoadedPoint>,
-    /// Plain sentences about what the figures show.
-    pub notes: Vec<String>,
 }

@@ -1,6 +1,7 @@
 //! `ladder compare`: several runs side by side — the memory levels and the ladder rows
 //! as one table, and the curves and ladders overlaid in one picture each.
 
+use super::writer::Table;
 use crate::record::Run;
 use crate::units::format_ns;
 
@@ -13,7 +14,7 @@ pub struct Named {
 }
 
 /// The side-by-side table: a header (what, then one column per run) and rows.
-pub fn compare_table(runs: &[Named]) -> (Vec<String>, Vec<Vec<String>>) {
+pub fn compare_table(runs: &[Named]) -> Table {
     let mut header = vec!["what".to_string()];
     header.extend(runs.iter().map(|r| r.name.clone()));
     let mut rows: Vec<Vec<String>> = Vec::new();
@@ -30,11 +31,11 @@ pub fn compare_table(runs: &[Named]) -> (Vec<String>, Vec<Vec<String>>) {
             }))
             .collect(),
     );
-    let mut level_names: Vec<String> = Vec::new();
+    let mut level_names = Vec::new();
     for r in runs {
         for l in r.run.memory.iter().flat_map(|m| m.levels.iter()) {
             if !level_names.contains(&l.name) {
-                level_names.push(l.name.clone());
+                level_names.push(l.name);
             }
         }
     }
@@ -81,5 +82,5 @@ pub fn compare_table(runs: &[Named]) -> (Vec<String>, Vec<Vec<String>>) {
     }
     let cores: Vec<_> = runs.iter().map(|r| &r.run.cores).collect();
     rows.extend(super::cores::compare_rows(&cores));
-    (header, rows)
+    Table::new(header).rows(rows)
 }

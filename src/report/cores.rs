@@ -1,6 +1,7 @@
 //! The cores section (`ladder cores`, and the short form in `ladder run`) of report.md,
 //! the terminal and `ladder compare`: words and tables from the record alone.
 
+use super::writer::Table;
 use crate::host::Host;
 use crate::measure::median;
 use crate::record::cores::{BandwidthKind, CoresSection, Handoff, PairLatency, Relation};
@@ -200,11 +201,7 @@ pub fn headline(c: &CoresSection, host: &Host) -> Vec<String> {
 }
 
 fn table(md: &mut String, header: &[&str], rows: impl IntoIterator<Item = Vec<String>>) {
-    let _ = writeln!(md, "| {} |", header.join(" | "));
-    let _ = writeln!(md, "|{}", " --- |".repeat(header.len()));
-    for r in rows {
-        let _ = writeln!(md, "| {} |", r.join(" | "));
-    }
+    md.push_str(&Table::new(header.iter().copied()).rows(rows).markdown());
     md.push('\n');
 }
 

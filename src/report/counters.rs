@@ -2,8 +2,9 @@
 //! IPC per access at the middle of its plateau, a sentence saying what they show, and
 //! sanity cross-checks when hardware counters exist.
 
+use super::writer::Table;
 use crate::counters::Reading;
-use crate::memory::{MemoryPoint, MemorySection};
+use crate::memory::{LevelName, MemoryPoint, MemorySection};
 use std::fmt::Write;
 
 fn per(point: &MemoryPoint, name: &str) -> Option<f64> {
@@ -25,14 +26,14 @@ fn plateau_point<'a>(
 }
 
 /// What the counters say about a level, in one sentence.
-fn sentence(level: &str, p: &MemoryPoint) -> String {
+fn sentence(level: LevelName, p: &MemoryPoint) -> String {
     let l1 = per(p, "L1-dcache-load-misses");
     let llc = per(p, "LLC-load-misses");
     match (level, l1, llc) {
-        ("RAM", _, Some(llc)) if llc >= 0.5 => {
+        (LevelName::Ram, _, Some(llc)) if llc >= 0.5 => {
             format!("{level}: {llc:.2} LLC misses/access — the loads went to DRAM")
         }
-        ("L1d", Some(l1), _) if l1 < 0.05 => {
+        (LevelName::L1D, Some(l1), _) if l1 < 0.05 => {
             format!("{level}: {l1:.3} L1 misses/access — the loads were served from L1")
         }
         (_, Some(l1), Some(llc)) if l1 >= 0.5 && llc < 0.1 => format!(
@@ -54,7 +55,7 @@ pub fn sanity_warnings(mem: &MemorySection, clock_ghz: Option<f64>) -> Vec<Strin
         let Some(p) = plateau_point(mem, level) else {
             continue;
         };
-        if level.name == "L1d" {
+        if level.name == LevelName::L1D {
             if let Some(m) = per(p, "L1-dcache-load-misses").filter(|&m| m >= 0.05) {
                 warnings.push(format!(
                     "L1-sized point ({} B) shows {m:.3} L1 misses/access, expected below 0.05",
@@ -62,7 +63,7 @@ pub fn sanity_warnings(mem: &MemorySection, clock_ghz: Option<f64>) -> Vec<Strin
                 ));
             }
         }
-        if level.name == "RAM" {
+        if level.name == LevelName::Ram {
             if let Some(m) = per(p, "LLC-load-misses").filter(|&m| m <= 0.5) {
                 warnings.push(format!(
                     "RAM-sized point ({} B) shows {m:.3} LLC misses/access, expected above 0.5",
@@ -119,16 +120,15 @@ pub fn section(mem: &MemorySection, clock_ghz: Option<f64>) -> String {
     let mut header = vec!["level".to_string(), "pages".to_string(), "size".to_string()];
     header.extend(names.iter().map(|n| format!("{n}/access")));
     header.push("IPC".into());
-    let _ = writeln!(md, "| {} |", header.join(" | "));
-    let _ = writeln!(md, "|{}", " --- |".repeat(header.len()));
+    let mut rows = Vec::new();
     let mut sentences = Vec::new();
     for level in mem.levels.iter().filter(|l| l.detected) {
         let Some(p) = plateau_point(mem, level) else {
             continue;
         };
         let mut row = vec![
-            level.name.clone(),
-            p.pages.clone(),
+            level.name.to_string(),
+            p.pages.to_string(),
             crate::units::format_size(p.size_bytes),
         ];
         row.extend(
@@ -140,9 +140,10 @@ pub fn section(mem: &MemorySection, clock_ghz: Option<f64>) -> String {
             (Some(i), Some(c)) if c > 0.0 => format!("{:.2}", i / c),
             _ => "—".into(),
         });
-        let _ = writeln!(md, "| {} |", row.join(" | "));
-        sentences.push(sentence(&level.name, p));
+        rows.push(row);
+        sentences.push(sentence(level.name, p));
     }
+    md.push_str(&Table::new(header).rows(rows).markdown());
     md.push('\n');
     let any_hardware = mem.points.iter().any(|p| {
         [
@@ -199,23 +200,17 @@ pub fn rungs_section(rungs: &[crate::suite::Rung]) -> String {
          in their own processes):\n\n",
     );
     if !names.is_empty() {
-        let _ = writeln!(
-            md,
-            "| rung | method | {} |",
-            names
-                .iter()
-                .map(|n| format!("{n}/op"))
-                .collect::<Vec<_>>()
-                .join(" | ")
-        );
-        let _ = writeln!(md, "|{}", " --- |".repeat(names.len() + 2));
-        for r in rungs {
-            let cells: Vec<String> = names
-                .iter()
-                .map(|n| r.counters.get(*n).map_or("—".into(), Reading::cell))
-                .collect();
-            let _ = writeln!(md, "| {} | {} | {} |", r.rung, r.method, cells.join(" | "));
-        }
+        let header = ["rung".to_string(), "method".to_string()]
+            .into_iter()
+            .chain(names.iter().map(|n| format!("{n}/op")));
+        let rows = rungs.iter().map(|r| {
+            [r.rung.clone(), r.method.clone()].into_iter().chain(
+                names
+                    .iter()
+                    .map(|n| r.counters.get(*n).map_or("—".into(), Reading::cell)),
+            )
+        });
+        md.push_str(&Table::new(header).rows(rows).markdown());
         md.push('\n');
     }
     if !missing.is_empty() {

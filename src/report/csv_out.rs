@@ -36,7 +36,7 @@ pub fn memory_csv(mem: &MemorySection) -> Result<Vec<u8>> {
     for p in &mem.points {
         let mut row = vec![
             p.size_bytes.to_string(),
-            p.pages.clone(),
+            p.pages.to_string(),
             p.pages_requested.to_string(),
             format!("{:.4}", p.ns_per_access),
             format!("{:.4}", p.ns_median),

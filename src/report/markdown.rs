@@ -1,5 +1,6 @@
 //! report.md: the run as a document people paste into their own reports.
 
+use super::writer::Table;
 use super::{
     caching_lines, comparison_lines, host_line, ladder_rows, level_rows, placement_lines,
     rung_notes, rung_rows, skipped_lines, LADDER_HEADER, LEVEL_HEADER, RUNG_HEADER,
@@ -8,17 +9,12 @@ use crate::record::Run;
 use crate::units::{format_ns, format_size};
 use std::fmt::Write;
 
-fn row(cells: &[String]) -> String {
-    format!("| {} |\n", cells.join(" | "))
-}
-
-fn table(header: &[&str], rows: impl IntoIterator<Item = Vec<String>>) -> String {
-    let mut s = row(&header.iter().map(|h| h.to_string()).collect::<Vec<_>>());
-    s.push_str(&row(&vec!["---".to_string(); header.len()]));
-    for r in rows {
-        s.push_str(&row(&r));
-    }
-    s
+/// A Markdown table (see [`Table`]).
+fn table<R: IntoIterator<Item = String>>(
+    header: &[&str],
+    rows: impl IntoIterator<Item = R>,
+) -> String {
+    Table::new(header.iter().copied()).rows(rows).markdown()
 }
 
 /// Renders report.md from the record alone.
@@ -40,10 +36,7 @@ pub fn markdown(run: &Run) -> String {
              distribution, or a memory level's plateau from the fastest trials), how, and the \
              ratio measured / claim.\n"
         );
-        md.push_str(&table(
-            &LADDER_HEADER,
-            ladder_rows(run).into_iter().map(|r| r.to_vec()),
-        ));
+        md.push_str(&table(&LADDER_HEADER, ladder_rows(run)));
         md.push('\n');
         for line in placement_lines(run)
             .into_iter()
@@ -97,10 +90,7 @@ pub fn markdown(run: &Run) -> String {
             run.host.pinned_to(c.cpu)
         );
         let _ = writeln!(md, "![Latency curve](latency.png)\n");
-        md.push_str(&table(
-            &LEVEL_HEADER,
-            level_rows(mem).into_iter().map(|r| r.to_vec()),
-        ));
+        md.push_str(&table(&LEVEL_HEADER, level_rows(mem)));
         for line in super::memory_lines(mem, &run.host) {
             let _ = writeln!(md, "\n{line}");
         }
@@ -116,7 +106,7 @@ pub fn markdown(run: &Run) -> String {
             mem.points.iter().map(|p| {
                 vec![
                     format_size(p.size_bytes),
-                    p.pages.clone(),
+                    p.pages.to_string(),
                     format_ns(p.ns_per_access),
                     format_ns(p.ns_median),
                     format_ns(p.ns_p99),
@@ -147,10 +137,7 @@ pub fn markdown(run: &Run) -> String {
             md,
             "Each row is a distribution of single operations (hdrhistogram), not a mean.\n"
         );
-        md.push_str(&table(
-            &RUNG_HEADER,
-            rung_rows(&run.rungs).into_iter().map(|r| r.to_vec()),
-        ));
+        md.push_str(&table(&RUNG_HEADER, rung_rows(&run.rungs)));
         md.push('\n');
         for line in rung_notes(&run.rungs).into_iter().chain(skipped_lines(run)) {
             let _ = writeln!(md, "- {line}");
@@ -162,14 +149,13 @@ pub fn markdown(run: &Run) -> String {
 
 /// compare.md: the side-by-side table of several runs.
 pub fn compare_markdown(runs: &[super::compare::Named]) -> String {
-    let (header, rows) = super::compare::compare_table(runs);
+    let table = super::compare::compare_table(runs);
     let mut md = String::from("# latency-ladder comparison\n\n");
     for r in runs {
         let _ = writeln!(md, "- **{}**: {}", r.name, host_line(&r.run));
     }
     md.push('\n');
-    let header: Vec<&str> = header.iter().map(String::as_str).collect();
-    md.push_str(&table(&header, rows));
+    md.push_str(&table.markdown());
     md.push_str("\nMemory levels are plateau latencies (fastest trials); ladder rows are p50s.\n");
     md
 }

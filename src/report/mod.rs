@@ -8,6 +8,7 @@ mod csv_out;
 mod markdown;
 pub mod patterns;
 mod table;
+pub mod writer;
 
 pub use csv_out::{ladder_csv, memory_csv};
 pub use markdown::markdown;
@@ -147,7 +148,7 @@ pub fn memory_lines(mem: &crate::memory::MemorySection, host: &crate::host::Host
     if let Some(cycles) = mem
         .levels
         .iter()
-        .find(|l| l.name == "L1d")
+        .find(|l| l.name == crate::memory::LevelName::L1D)
         .and_then(|l| l.latency_cycles)
     {
         if (cycles - cycles.round()).abs() > CYCLES_OFF_WHOLE {
@@ -326,7 +327,7 @@ pub fn level_rows(mem: &crate::memory::MemorySection) -> Vec<[String; 7]> {
         .iter()
         .map(|l| {
             [
-                l.name.clone(),
+                l.name.to_string(),
                 l.pages.map(|p| p.to_string()).unwrap_or_else(dash),
                 l.latency_ns
                     .map(crate::units::format_ns)

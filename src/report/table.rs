@@ -1,22 +1,16 @@
 //! The terminal summary printed at the end of a run.
 
+use super::writer::Table;
 use super::{
     caching_lines, comparison_lines, host_line, ladder_rows, level_rows, placement_lines,
     rung_notes, rung_rows, skipped_lines, LADDER_HEADER, LEVEL_HEADER, RUNG_HEADER,
 };
 use crate::record::Run;
-use comfy_table::{presets::UTF8_FULL_CONDENSED, ContentArrangement, Table};
 use std::fmt::Write;
 
+/// A terminal table (see [`Table`]).
 fn table<const N: usize>(header: [&str; N], rows: Vec<[String; N]>) -> Table {
-    let mut t = Table::new();
-    t.load_preset(UTF8_FULL_CONDENSED)
-        .set_content_arrangement(ContentArrangement::Dynamic)
-        .set_header(header);
-    for row in rows {
-        t.add_row(row);
-    }
-    t
+    Table::new(header).rows(rows)
 }
 
 /// The end-of-run summary: host line, memory levels, comparison rungs, the ladder.
@@ -37,7 +31,10 @@ pub fn terminal(run: &Run) -> String {
     }
     if let Some(p) = &run.patterns {
         let _ = writeln!(out, "access patterns:");
-        for line in super::patterns::headline(p).iter().chain(&p.notes) {
+        for line in super::patterns::headline(p)
+            .into_iter()
+            .chain(super::patterns::notes(p))
+        {
             let _ = writeln!(out, "  {line}");
         }
     }

@@ -6,6 +6,7 @@
 use super::{Latencies, Rung};
 use crate::error::{Error, Result};
 use crate::platform::Bypass;
+pub use crate::platform::{mount_of, Mount};
 use crate::record::rung::{RungId, StorageOp};
 use rand::rngs::SmallRng;
 use rand::{RngExt, SeedableRng};
@@ -31,37 +32,6 @@ pub struct StorageConfig {
     pub allow_ram: bool,
     /// Seed of the offsets.
     pub seed: u64,
-}
-
-/// The filesystem and device under a path (Linux: /proc/self/mountinfo; macOS: statfs).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Mount {
-    /// Mount point.
-    pub point: PathBuf,
-    /// Filesystem type ("ext4", "tmpfs"...).
-    pub fstype: String,
-    /// Mount source (the device, e.g. "/dev/vda").
-    pub source: String,
-}
-
-/// Finds the mount holding `path` in mountinfo text (the longest matching mount point).
-pub fn mount_of(mountinfo: &str, path: &Path) -> Option<Mount> {
-    mountinfo
-        .lines()
-        .filter_map(|line| {
-            let (left, right) = line.split_once(" - ")?;
-            let point = left.split_whitespace().nth(4)?.replace("\\040", " ");
-            let mut r = right.split_whitespace();
-            let fstype = r.next()?.to_string();
-            let source = r.next().unwrap_or("").to_string();
-            Some(Mount {
-                point: PathBuf::from(point),
-                fstype,
-                source,
-            })
-        })
-        .filter(|m| path.starts_with(&m.point))
-        .max_by_key(|m| m.point.as_os_str().len())
 }
 
 /// Whether a filesystem type keeps its data in RAM.

@@ -90,38 +90,32 @@ pub(super) fn measure_caching<S: Session>(
             Ok(())
         })?;
     }
-    let rungs = vec![
-        labels.rung(
-            &mut hit,
-            Query::CacheHit,
-            "cache-aside hit (Redis GET)".into(),
-        )?,
-        labels.rung(
-            &mut miss,
-            Query::CacheMiss,
-            "cache-aside miss (Redis GET miss + PK lookup + SET EX)".into(),
-        )?,
-        labels.rung(
-            &mut direct,
-            Query::NoCache,
-            "no cache (PK lookup), beside the cache runs".into(),
-        )?,
-        labels.rung(
-            &mut write,
-            Query::WriteThrough,
-            "write-through (UPDATE + Redis SET EX)".into(),
-        )?,
-    ];
-    let mean = |r: &Rung| r.mean_ns;
+    let rung = |l: &mut Latencies, query, method: &str| labels.rung(l, query, method.into());
+    let hit = rung(&mut hit, Query::CacheHit, "cache-aside hit (Redis GET)")?;
+    let miss = rung(
+        &mut miss,
+        Query::CacheMiss,
+        "cache-aside miss (Redis GET miss + PK lookup + SET EX)",
+    )?;
+    let direct = rung(
+        &mut direct,
+        Query::NoCache,
+        "no cache (PK lookup), beside the cache runs",
+    )?;
+    let write = rung(
+        &mut write,
+        Query::WriteThrough,
+        "write-through (UPDATE + Redis SET EX)",
+    )?;
     probe.results.push(CachePatterns {
         engine: labels.engine(),
-        hit_ns: mean(&rungs[0]),
-        miss_ns: mean(&rungs[1]),
-        direct_ns: mean(&rungs[2]),
-        write_through_ns: mean(&rungs[3]),
-        break_even_hit_ratio: break_even(mean(&rungs[0]), mean(&rungs[1]), mean(&rungs[2])),
+        hit_ns: hit.mean_ns,
+        miss_ns: miss.mean_ns,
+        direct_ns: direct.mean_ns,
+        write_through_ns: write.mean_ns,
+        break_even_hit_ratio: break_even(hit.mean_ns, miss.mean_ns, direct.mean_ns),
     });
-    Ok(rungs)
+    Ok(vec![hit, miss, direct, write])
 }
 
 #[cfg(test)]
