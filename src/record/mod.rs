@@ -3,6 +3,7 @@
 //! values of [`rung`]; records of older schema versions are converted on load ([`v1`]).
 
 pub mod caching;
+pub mod http;
 pub mod ladder;
 pub mod patterns;
 pub mod placement;
@@ -52,6 +53,10 @@ pub struct Run {
     /// The lecture's caching patterns measured end to end (`ladder run`).
     #[serde(default)]
     pub caching: Vec<CachePatterns>,
+    /// The web's caches: origin, edge, request phases, name resolution (`ladder web`,
+    /// `ladder run`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub http: Option<http::HttpSection>,
     /// The lecture's table beside the measurements (`ladder run`).
     #[serde(default)]
     pub ladder: Vec<LadderRow>,

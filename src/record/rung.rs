@@ -23,6 +23,8 @@ pub enum Family {
     Db,
     /// The external-API rung.
     Http,
+    /// The web's caches on loopback: origin, edge, phases, name resolution.
+    Web,
 }
 
 impl Family {
@@ -34,6 +36,7 @@ impl Family {
             Family::Redis => "redis",
             Family::Db => "database",
             Family::Http => "http",
+            Family::Web => "web",
         }
     }
 }

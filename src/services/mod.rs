@@ -8,6 +8,8 @@
 //! it in order) and gets SIGKILL when ladder dies, even by SIGKILL (parent-death
 //! signal).
 
+pub mod dnsmasq;
+pub mod nginx;
 pub mod postgres;
 pub mod redis;
 
