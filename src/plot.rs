@@ -17,6 +17,8 @@ use plotters::style::FontStyle;
 use std::path::{Path, PathBuf};
 use std::sync::Once;
 
+mod web;
+
 /// Picture size in pixels (PNG) and user units (SVG).
 pub const SIZE: (u32, u32) = (1280, 760);
 const FONT: &str = "sans-serif";
@@ -112,6 +114,9 @@ pub fn draw_run(run: &Run, dir: &Path) -> Result<Vec<PathBuf>> {
     }
     if let Some(p) = &run.patterns {
         files.extend(pattern_charts(p, dir)?);
+    }
+    if let Some(h) = &run.http {
+        files.extend(web::web_chart(h, dir)?);
     }
     Ok(files)
 }

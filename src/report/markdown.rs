@@ -12,7 +12,7 @@ fn row(cells: &[String]) -> String {
     format!("| {} |\n", cells.join(" | "))
 }
 
-fn table(header: &[&str], rows: impl IntoIterator<Item = Vec<String>>) -> String {
+pub(super) fn table(header: &[&str], rows: impl IntoIterator<Item = Vec<String>>) -> String {
     let mut s = row(&header.iter().map(|h| h.to_string()).collect::<Vec<_>>());
     s.push_str(&row(&vec!["---".to_string(); header.len()]));
     for r in rows {
@@ -137,6 +137,9 @@ pub fn markdown(run: &Run) -> String {
     }
     if let Some(p) = &run.patterns {
         md.push_str(&super::patterns::section(p));
+    }
+    if let Some(h) = &run.http {
+        md.push_str(&super::web::section(h));
     }
     if !run.rungs.is_empty() || !run.skipped.is_empty() {
         let _ = writeln!(md, "\n## Comparison rungs\n");

@@ -7,6 +7,7 @@ mod csv_out;
 mod markdown;
 pub mod patterns;
 mod table;
+pub mod web;
 
 pub use csv_out::{ladder_csv, memory_csv};
 pub use markdown::markdown;
