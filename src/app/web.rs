@@ -66,8 +66,9 @@ pub(super) fn http_section(
 
 pub(super) fn execute(common: &Common, args: &WebArgs) -> Result<()> {
     let rec = Recorder::start();
+    // A user's URL that does not answer fails here, before anything is measured.
     if let Some(url) = &args.http_url {
-        suite::http::parse_url(url)?;
+        suite::http::probe(url, args.http_insecure)?;
     }
     let rows = db_rows(common, args.rows)?;
     report::check_writable(&common.out)?;

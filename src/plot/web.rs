@@ -51,7 +51,7 @@ fn bars(h: &HttpSection) -> Vec<Bar> {
             let who = match p.target {
                 PhaseTarget::ManagedOrigin => "HTTPS origin (loopback)".to_string(),
                 PhaseTarget::User if p.url.len() > 28 => {
-                    format!("{}…", &p.url[..p.url.floor_char_boundary(27)])
+                    format!("{}…", p.url.chars().take(27).collect::<String>())
                 }
                 PhaseTarget::User => p.url.clone(),
             };

@@ -86,6 +86,19 @@ pub fn parse_url(url: &str) -> Result<HttpUrl> {
     })
 }
 
+/// One GET of `url` on a new connection: whether it answers HTTP at all.
+pub fn probe(url: &str, insecure: bool) -> Result<u16> {
+    let parsed = parse_url(url)?;
+    let trust = if insecure {
+        Trust::Insecure
+    } else {
+        Trust::Roots
+    };
+    let path = parsed.path.clone();
+    let mut client = Client::new(parsed, redact_url(url), trust)?;
+    Ok(client.get(&path, &[], false)?.status)
+}
+
 /// Times `samples` GETs of the user's `url` phase by phase, a new connection each and
 /// then on one kept connection; returns the ladder's row (the totals on new
 /// connections) and both phase runs. `insecure` switches certificate checks off.
@@ -143,6 +156,7 @@ pub fn measure(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::io::{Read, Write};
 
     #[test]
     fn urls_parse_or_fail_in_one_line() {
