@@ -11,11 +11,11 @@ use crate::record::http::{
 use crate::units::{format_ns, format_size};
 use std::fmt::Write;
 
-fn row<'a>(h: &'a HttpSection, size: BodySize, kind: OriginKind) -> Option<&'a OriginRow> {
+fn row(h: &HttpSection, size: BodySize, kind: OriginKind) -> Option<&OriginRow> {
     h.origin.iter().find(|r| r.size == size && r.kind == kind)
 }
 
-fn edge<'a>(h: &'a HttpSection, status: CacheStatus) -> Option<&'a EdgeRow> {
+fn edge(h: &HttpSection, status: CacheStatus) -> Option<&EdgeRow> {
     h.edge.iter().find(|r| r.status == status)
 }
 

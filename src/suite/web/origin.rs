@@ -38,6 +38,9 @@ struct Body {
     etag: String,
 }
 
+/// The bodies made so far, and their bytes.
+type Memo = (HashMap<(i64, BodySize), Arc<Body>>, usize);
+
 /// What the connection threads share.
 struct Shared {
     products: Vec<Product>,
@@ -45,7 +48,7 @@ struct Shared {
     served: AtomicU64,
     stop: AtomicBool,
     live: AtomicUsize,
-    memo: Mutex<(HashMap<(i64, BodySize), Arc<Body>>, usize)>,
+    memo: Mutex<Memo>,
     tls: Option<Arc<rustls::ServerConfig>>,
 }
 
