@@ -196,3 +196,62 @@ fn bad_web_urls_exit_2_in_one_line() {
     );
     assert!(entries(out.path()).is_empty());
 }
+
+#[test]
+fn the_edge_dies_with_a_sigkilled_ladder() {
+    if ManagedNginx::binary().is_err() {
+        eprintln!("skipped: nginx is not installed (scripts/setup-services.sh)");
+        return;
+    }
+    let out = tempfile::tempdir().unwrap();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_ladder"))
+        .args(["web", "--quiet", "--out", out.path().to_str().unwrap()])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let needle = format!("ladder-nginx-{}-", child.id());
+    let start = std::time::Instant::now();
+    let nginx = loop {
+        if let Some(&p) = pids_with(&needle).first() {
+            break p;
+        }
+        assert!(start.elapsed().as_secs() < 60, "nginx never started");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    child.kill().unwrap();
+    child.wait().unwrap();
+    // nginx leads its own process group: no process of that group may live on (a
+    // master's workers would).
+    let start = std::time::Instant::now();
+    while !running_in_group(nginx).is_empty() {
+        assert!(
+            start.elapsed().as_secs() < 5,
+            "nginx outlived ladder: {:?}",
+            running_in_group(nginx)
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
+
+/// Processes of process group `pgid` that run (zombies waiting for their reaper do
+/// not).
+fn running_in_group(pgid: u32) -> Vec<u32> {
+    entries(std::path::Path::new("/proc"))
+        .into_iter()
+        .filter_map(|n| n.parse::<u32>().ok())
+        .filter(|pid| {
+            let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+                return false;
+            };
+            // After the command name: state, ppid, pgrp.
+            let fields: Vec<&str> = stat
+                .rsplit(')')
+                .next()
+                .unwrap_or("")
+                .split_whitespace()
+                .collect();
+            fields.first() != Some(&"Z") && fields.get(2) == Some(&pgid.to_string().as_str())
+        })
+        .collect()
+}

@@ -2,10 +2,12 @@
 //! reading no system files (`--conf-file=/dev/null`, `--no-resolv`, `--no-hosts`), its
 //! pid file in a 0700 temp dir of the run, stopped on drop. Two roles: an authority
 //! that answers every name under one domain itself (with a TTL, so answers can be
-//! cached), and a caching resolver that forwards to it. As root it drops to `nobody`
-//! (`--user`); as an ordinary user it stays that user.
+//! cached), and a caching resolver that forwards to it. Started by root it runs as
+//! `nobody`; by anyone else, as that user.
 
-use super::{find_binary, free_port, install_hint, private_dir, wait_until, ManagedProcess};
+use super::{
+    find_binary, free_port, install_hint, private_dir, run_unprivileged, wait_until, ManagedProcess,
+};
 use crate::error::{Error, Result};
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
@@ -80,10 +82,9 @@ impl ManagedDnsmasq {
             "--pid-file={}",
             dir.path().join("dnsmasq.pid").display()
         ));
-        // SAFETY: geteuid has no preconditions.
-        if unsafe { libc::geteuid() } == 0 {
-            cmd.arg("--user=nobody");
-        }
+        // Started as nobody rather than told to drop to it (`--user`): a process that
+        // changes its own uid loses the parent-death signal.
+        run_unprivileged(&mut cmd, &[dir.path()])?;
         match role {
             Role::Authority {
                 domain,

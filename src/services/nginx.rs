@@ -1,17 +1,22 @@
 //! A managed `nginx` as a CDN-style edge: a caching reverse proxy in front of an origin
 //! on loopback. Its config is written into a 0700 temp dir of the run (pid file, logs,
-//! every temp path and the bounded `proxy_cache_path` inside it); it listens on a free
+//! every temp path and the `proxy_cache_path` inside it); it listens on a free
 //! 127.0.0.1 port, runs in the foreground (`daemon off`) in its own process group, and
 //! is stopped on drop. Every answer carries `X-Cache-Status` (MISS, HIT, STALE...);
 //! `proxy_cache_use_stale error timeout` serves expired entries while the origin is
 //! down.
 //!
-//! Started as root, its workers drop to `nobody` (the temp dir is then handed to
-//! nobody, the master still reads it as root); as an ordinary user it runs as that
-//! user and the `user` directive is left out.
+//! One process (`master_process off`): nginx's workers outlive a killed master, so with
+//! a master a SIGKILLed ladder would leave them running; a single process gets the
+//! parent-death signal like every managed server. Started by root it runs as `nobody`
+//! (the temp dir handed to nobody); by anyone else, as that user. Without a master
+//! there is no cache manager to enforce `max_size`: the cache holds only what the run
+//! asks for (a few hundred 1 KiB entries).
 
 use super::ManagedProcess;
-use super::{find_binary, free_port, install_hint, private_dir, wait_until, write_private};
+use super::{
+    find_binary, free_port, install_hint, private_dir, run_unprivileged, wait_until, write_private,
+};
 use crate::error::{Error, Result};
 use std::net::TcpStream;
 use std::path::PathBuf;
@@ -43,15 +48,11 @@ impl ManagedNginx {
         let dir = private_dir("nginx")?;
         let d = dir.path().display().to_string();
         let port = free_port()?;
-        let user = match unprivileged_user(dir.path())? {
-            Some((user, group)) => format!("user {user} {group};\n"),
-            None => String::new(),
-        };
         let config = dir.path().join("nginx.conf");
         write_private(
             &config,
             &format!(
-                "daemon off;\nmaster_process on;\nworker_processes 1;\n{user}\
+                "daemon off;\nmaster_process off;\n\
                  pid {d}/nginx.pid;\nerror_log {d}/error.log warn;\n\
                  events {{ worker_connections 64; }}\n\
                  http {{\n\
@@ -73,6 +74,7 @@ impl ManagedNginx {
             ),
         )?;
         let mut cmd = Command::new(bin);
+        run_unprivileged(&mut cmd, &[dir.path(), config.as_path()])?;
         cmd.arg("-p")
             .arg(dir.path())
             .arg("-e")
@@ -111,38 +113,4 @@ impl ManagedNginx {
     pub fn dir(&self) -> &std::path::Path {
         self.dir.path()
     }
-}
-
-/// As root: `nobody` and its group, with `dir` handed to them (workers write the
-/// cache there). As anyone else: nothing to drop to.
-fn unprivileged_user(dir: &std::path::Path) -> Result<Option<(String, String)>> {
-    use std::ffi::{CStr, CString};
-    // SAFETY: geteuid has no preconditions.
-    if unsafe { libc::geteuid() } != 0 {
-        return Ok(None);
-    }
-    let name = CString::new("nobody").expect("no NUL in a literal");
-    // SAFETY: getpwnam/getgrgid return pointers into static storage or null; the
-    // fields are read at once, before any other call could overwrite them, and this
-    // runs before the measuring threads start.
-    let (uid, gid, group) = unsafe {
-        let pw = libc::getpwnam(name.as_ptr());
-        if pw.is_null() {
-            return Err(Error::Unusable(
-                "running as root and there is no user 'nobody' for nginx's workers".into(),
-            ));
-        }
-        let (uid, gid) = ((*pw).pw_uid, (*pw).pw_gid);
-        let gr = libc::getgrgid(gid);
-        let group = if gr.is_null() {
-            None
-        } else {
-            Some(CStr::from_ptr((*gr).gr_name).to_string_lossy().into_owned())
-        };
-        (uid, gid, group)
-    };
-    let group =
-        group.ok_or_else(|| Error::Unusable(format!("the group {gid} of 'nobody' has no name")))?;
-    std::os::unix::fs::chown(dir, Some(uid), Some(gid)).map_err(|e| Error::io(dir, e))?;
-    Ok(Some(("nobody".into(), group)))
 }
