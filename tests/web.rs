@@ -161,6 +161,16 @@ fn web_command_times_a_local_https_server_with_insecure_and_says_so() {
         "{report}"
     );
     assert!(dir.join("web.png").exists() && dir.join("web.svg").exists());
+    // The section and the chart are redrawn from run.json alone.
+    std::fs::remove_file(dir.join("web.png")).unwrap();
+    std::fs::remove_file(dir.join("report.md")).unwrap();
+    let redraw = ladder(&["report", "--quiet", dir.to_str().unwrap()]);
+    assert!(redraw.status.success(), "{}", stderr(&redraw));
+    assert!(dir.join("web.png").exists());
+    assert_eq!(
+        std::fs::read_to_string(dir.join("report.md")).unwrap(),
+        report
+    );
     if ManagedDnsmasq::binary().is_ok() {
         assert_eq!(v["http"]["dns"]["cached_without_upstream"], true);
     }
