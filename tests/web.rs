@@ -220,7 +220,8 @@ fn the_edge_dies_with_a_sigkilled_ladder() {
         .stderr(std::process::Stdio::null())
         .spawn()
         .unwrap();
-    let needle = format!("ladder-nginx-{}-", child.id());
+    let pid = child.id();
+    let needle = format!("ladder-nginx-{pid}-");
     let start = std::time::Instant::now();
     let nginx = loop {
         if let Some(&p) = pids_with(&needle).first() {
@@ -242,6 +243,18 @@ fn the_edge_dies_with_a_sigkilled_ladder() {
         );
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
+    // What a SIGKILL leaves, its dirs, `ladder clean` removes.
+    let prefix = format!("ladder-nginx-{pid}-");
+    let left = || {
+        entries(&std::env::temp_dir())
+            .into_iter()
+            .filter(|n| n.starts_with(&prefix))
+            .count()
+    };
+    assert_eq!(left(), 1);
+    let clean = ladder(&["clean", "--out", out.path().to_str().unwrap()]);
+    assert!(clean.status.success(), "{}", stderr(&clean));
+    assert_eq!(left(), 0);
 }
 
 /// Processes of process group `pgid` that run (zombies waiting for their reaper do
