@@ -239,7 +239,7 @@ pub struct ServerProcess {
 }
 
 /// The process names of the servers ladder starts.
-const SERVER_NAMES: [&str; 3] = ["redis-server", "postgres", "initdb"];
+const SERVER_NAMES: [&str; 4] = ["redis-server", "postgres", "initdb", "memcached"];
 
 /// Every process working in a managed server's dir: redis-server and postgres both
 /// change into it, and postgres names it on its command line (redis-server rewrites

@@ -49,6 +49,8 @@ pub enum Command {
     Storage(StorageArgs),
     /// Redis round trips on REDIS_URL, --url, or a managed redis-server.
     Redis(RedisArgs),
+    /// memcached round trips on --url, MEMCACHED_SERVERS, or managed memcached servers.
+    Memcached(MemcachedArgs),
     /// Every rung and the lecture's table beside it, written as one run folder.
     Run(RunArgs),
     /// Several runs side by side: a table, and overlaid curves and ladders.
@@ -243,6 +245,16 @@ pub struct RedisArgs {
     pub url: Option<String>,
 }
 
+/// Flags of the memcached rung.
+#[derive(Debug, Clone, Args)]
+pub struct MemcachedArgs {
+    /// A memcached to measure (memcache://[user:pass@]host:port, host:port, or a unix
+    /// socket path) [default: the first of MEMCACHED_SERVERS, else managed memcached
+    /// servers on loopback and a unix socket].
+    #[arg(long, value_name = "URL")]
+    pub url: Option<String>,
+}
+
 /// A rung `ladder run` can skip: the record's rung families, so a skip and the rows it
 /// leaves empty share one name.
 pub use crate::record::rung::Family as RungName;
@@ -265,6 +277,9 @@ pub struct RunArgs {
     /// A PostgreSQL to measure [default: DATABASE_URL, else a managed server].
     #[arg(long, value_name = "URL")]
     pub postgres_url: Option<String>,
+    /// A memcached to measure [default: MEMCACHED_SERVERS, else managed servers].
+    #[arg(long, value_name = "URL")]
+    pub memcached_url: Option<String>,
     /// A directory on the disk to measure [default: the --out folder's].
     #[arg(long, value_name = "DIR")]
     pub storage_path: Option<PathBuf>,

@@ -1,6 +1,7 @@
 //! `ladder run`: every rung, the lecture's table and its comparisons.
 
 use super::db::{asked_postgres, db_rows, db_rungs};
+use super::memcached::{memcached_measure, memcached_target};
 use super::memory::{sweep_config, sweep_with_progress};
 use super::preset::Preset;
 use super::redis::{redis_measure, warn_eviction};
@@ -45,6 +46,9 @@ pub(super) fn execute(common: &Common, args: &RunArgs) -> Result<()> {
     if let Some(url) = &redis_url {
         warn_eviction(url)?;
     }
+    if let Some(url) = &args.memcached_url {
+        suite::memcached::normalize(url)?;
+    }
     let rows = db_rows(common, None)?;
     let asked_pg = if wants(RungName::Db) {
         asked_postgres(args.postgres_url.as_ref())?
@@ -85,6 +89,13 @@ pub(super) fn execute(common: &Common, args: &RunArgs) -> Result<()> {
         attempt(RungName::Redis, outcome, &mut rungs, &mut skipped)?;
     } else {
         skipped.push(skip(RungName::Redis));
+    }
+    if wants(RungName::Memcached) {
+        let outcome = memcached_target(args.memcached_url.as_ref())
+            .and_then(|t| memcached_measure(&t, common));
+        attempt(RungName::Memcached, outcome, &mut rungs, &mut skipped)?;
+    } else {
+        skipped.push(skip(RungName::Memcached));
     }
     let mut caching = Vec::new();
     if wants(RungName::Db) {

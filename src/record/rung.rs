@@ -19,6 +19,8 @@ pub enum Family {
     Ssd,
     /// The Redis rung.
     Redis,
+    /// The memcached rung.
+    Memcached,
     /// The database rungs (SQLite and PostgreSQL).
     Db,
     /// The external-API rung.
@@ -32,6 +34,7 @@ impl Family {
             Family::Memory => "memory",
             Family::Ssd => "ssd",
             Family::Redis => "redis",
+            Family::Memcached => "memcached",
             Family::Db => "database",
             Family::Http => "http",
         }
@@ -110,6 +113,35 @@ impl RedisOp {
     }
 }
 
+/// A memcached command of the memcached rung.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum MemcachedOp {
+    /// GET of a key that exists.
+    GetHit,
+    /// GET of a key that does not.
+    GetMiss,
+    /// SET with an expiry.
+    Set,
+    /// One multi-get (`gets k1 k2 ...`) of `keys` keys that exist: one round trip.
+    MultiGet {
+        /// Keys per multi-get.
+        keys: u64,
+    },
+}
+
+impl MemcachedOp {
+    /// "GET hit", "SET with TTL (60 s)", "multi-get of 10 keys"...
+    pub fn label(self) -> String {
+        match self {
+            MemcachedOp::GetHit => "GET hit".into(),
+            MemcachedOp::GetMiss => "GET miss".into(),
+            MemcachedOp::Set => "SET with TTL (60 s)".into(),
+            MemcachedOp::MultiGet { keys } => format!("multi-get of {keys} keys"),
+        }
+    }
+}
+
 /// How commands follow each other.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(tag = "mode", rename_all = "kebab-case")]
@@ -180,6 +212,15 @@ pub enum RungId {
         /// How commands followed each other.
         spacing: Spacing,
     },
+    /// A memcached command.
+    Memcached {
+        /// The command.
+        op: MemcachedOp,
+        /// How the client reached the server.
+        transport: Transport,
+        /// How commands followed each other.
+        spacing: Spacing,
+    },
     /// A database query.
     Sql {
         /// SQLite or PostgreSQL.
@@ -199,6 +240,7 @@ impl RungId {
         match self {
             RungId::Storage { .. } => Family::Ssd,
             RungId::Redis { .. } => Family::Redis,
+            RungId::Memcached { .. } => Family::Memcached,
             RungId::Sql { .. } => Family::Db,
             RungId::Http => Family::Http,
         }
@@ -212,6 +254,7 @@ impl RungId {
             } => "page cache",
             RungId::Storage { .. } => "ssd",
             RungId::Redis { .. } => "redis",
+            RungId::Memcached { .. } => "memcached",
             RungId::Sql {
                 engine: Engine::Sqlite,
                 ..

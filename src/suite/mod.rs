@@ -3,6 +3,7 @@
 
 pub mod db;
 pub mod http;
+pub mod memcached;
 pub mod placement;
 pub mod redis;
 pub mod storage;
