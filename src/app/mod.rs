@@ -149,6 +149,7 @@ impl Recorder {
             memory,
             patterns: None,
             caching: Vec::new(),
+            load: None,
             rungs,
             skipped,
             ladder: Vec::new(),

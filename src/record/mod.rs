@@ -4,6 +4,7 @@
 
 pub mod caching;
 pub mod ladder;
+pub mod load;
 pub mod patterns;
 pub mod placement;
 pub mod rung;
@@ -52,6 +53,9 @@ pub struct Run {
     /// The lecture's caching patterns measured end to end (`ladder run`).
     #[serde(default)]
     pub caching: Vec<CachePatterns>,
+    /// Fixed-rate load runs (`ladder load`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub load: Option<load::LoadSection>,
     /// The lecture's table beside the measurements (`ladder run`).
     #[serde(default)]
     pub ladder: Vec<LadderRow>,
