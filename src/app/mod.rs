@@ -5,6 +5,7 @@
 mod clean;
 mod db;
 mod host;
+mod load;
 mod memcached;
 mod memory;
 mod preset;
@@ -38,6 +39,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Storage(args) => storage::execute(common, args),
         Command::Redis(args) => redis::execute(common, args),
         Command::Memcached(args) => memcached::execute(common, args),
+        Command::Load(args) => load::execute(common, args),
         Command::Run(args) => run::execute(common, args),
         Command::Db(args) => db::execute(common, args),
         Command::Report { run_dir } => report::redraw(common, run_dir),

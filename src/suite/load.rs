@@ -17,7 +17,9 @@
 //! Redis GET, a memcached GET or a cache-aside product page.
 
 use crate::error::{Error, Result};
-use crate::record::load::{ClientLimit, Percentiles, Second};
+use crate::record::load::{
+    ClientLimit, LoadRun, LoadTarget, PageCache, Percentiles, Second, ServerCpu,
+};
 use hdrhistogram::Histogram;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
@@ -131,6 +133,59 @@ impl LoadOutcome {
             }
         }
         v
+    }
+}
+
+impl LoadOutcome {
+    /// The record of this run against `target`; `servers` names the watched pids'
+    /// servers, in order.
+    pub fn record(
+        self,
+        target: LoadTarget,
+        plan: &LoadPlan,
+        client_cpus: usize,
+        servers: &[&str],
+    ) -> LoadRun {
+        let answered = self.answered.max(1) as f64;
+        let window = self.window_s.max(1e-9);
+        let server_cpu: Vec<ServerCpu> = servers
+            .iter()
+            .zip(&self.server_cpu_s)
+            .filter_map(|(name, cpu)| {
+                cpu.map(|c| ServerCpu {
+                    server: name.to_string(),
+                    cpu_s_per_s: c / window,
+                    cpu_s_per_request: c / answered,
+                })
+            })
+            .collect();
+        let product_page = matches!(target, LoadTarget::ProductPage { .. });
+        let cached = matches!(
+            target,
+            LoadTarget::ProductPage { cache, .. } if cache != PageCache::None
+        );
+        LoadRun {
+            target,
+            rate_target: plan.rate,
+            rate_achieved: self.rate_achieved(),
+            connections: plan.connections as u32,
+            duration_s: plan.duration.as_secs_f64(),
+            warmup_s: plan.warmup.as_secs_f64(),
+            requests: self.answered,
+            errors: self.errors,
+            first_error: self.first_error.clone(),
+            percentiles_ns: percentiles(&self.corrected),
+            uncorrected_percentiles_ns: percentiles(&self.uncorrected),
+            hit_ratio: if cached { self.hit_ratio() } else { None },
+            db_queries_per_s: product_page.then(|| self.db_queries as f64 / window),
+            server_cpu_s_per_request: (!server_cpu.is_empty())
+                .then(|| server_cpu.iter().map(|s| s.cpu_s_per_request).sum()),
+            server_cpu,
+            client_cpu_s_per_s: self.client_cpu_s.map(|c| c / window),
+            client_cpus: client_cpus as u32,
+            client_limits: self.client_limits(plan, client_cpus),
+            per_second: self.per_second,
+        }
     }
 }
 
@@ -357,7 +412,7 @@ pub fn process_tree_cpu_s(pid: u32) -> Option<f64> {
 pub fn drive<'a>(
     plan: &LoadPlan,
     watch: &[u32],
-    make: &(dyn Fn(usize) -> Result<Box<dyn Request + 'a>> + Sync),
+    make: &dyn Fn(usize) -> Result<Box<dyn Request + 'a>>,
     progress: &dyn Fn(f64),
 ) -> Result<LoadOutcome> {
     if !(plan.rate.is_finite() && plan.rate > 0.0) || plan.connections == 0 {
