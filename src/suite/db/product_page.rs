@@ -56,7 +56,7 @@ enum Store {
     },
     Postgres {
         config: postgres::Config,
-        _guard: SchemaGuard,
+        _guard: Box<SchemaGuard>,
     },
 }
 
@@ -97,7 +97,7 @@ impl PageDb {
         Ok(PageDb {
             store: Store::Postgres {
                 config,
-                _guard: guard,
+                _guard: Box::new(guard),
             },
             sql: Arc::new(sql),
             data: *data,
