@@ -55,7 +55,7 @@ enum Store {
         _dir: tempfile::TempDir,
     },
     Postgres {
-        config: postgres::Config,
+        config: Box<postgres::Config>,
         _guard: Box<SchemaGuard>,
     },
 }
@@ -96,7 +96,7 @@ impl PageDb {
         pg_load(guard.client(), &sql, data)?;
         Ok(PageDb {
             store: Store::Postgres {
-                config,
+                config: Box::new(config),
                 _guard: Box::new(guard),
             },
             sql: Arc::new(sql),
