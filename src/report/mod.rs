@@ -4,6 +4,7 @@
 pub mod compare;
 pub mod counters;
 mod csv_out;
+pub mod load;
 mod markdown;
 pub mod patterns;
 mod table;

@@ -47,6 +47,16 @@ pub fn terminal(run: &Run) -> String {
             let _ = writeln!(out, "  {note}");
         }
     }
+    if let Some(load) = &run.load {
+        let _ = writeln!(
+            out,
+            "load (latency from each request's intended start):\n{}",
+            table(super::load::HEADER, super::load::rows(load))
+        );
+        for line in super::load::lines(load) {
+            let _ = writeln!(out, "  {line}");
+        }
+    }
     for line in skipped_lines(run) {
         let _ = writeln!(out, "{line}");
     }
