@@ -89,6 +89,29 @@ pub enum RedisOp {
     SetEx,
     /// INCR.
     Incr,
+    /// SET with an expiry on a server with the append-only file set to `fsync`.
+    SetPersisted {
+        /// The `appendfsync` policy (or no AOF at all).
+        fsync: AofFsync,
+    },
+}
+
+/// Redis's persistence setting of a timed SET: `appendonly no`, or `appendonly yes`
+/// with an `appendfsync` policy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum AofFsync {
+    /// `appendonly no`: nothing written.
+    Off,
+    /// `appendfsync everysec`: written at once, fsync'd once a second in the background.
+    Everysec,
+    /// `appendfsync always`: fsync'd before the answer.
+    Always,
+}
+
+impl AofFsync {
+    /// Every setting, in the order measured.
+    pub const ALL: [AofFsync; 3] = [AofFsync::Off, AofFsync::Everysec, AofFsync::Always];
 }
 
 impl RedisOp {
@@ -109,6 +132,15 @@ impl RedisOp {
             RedisOp::GetMiss => "GET miss",
             RedisOp::SetEx => "SET with TTL (EX 60)",
             RedisOp::Incr => "INCR",
+            RedisOp::SetPersisted {
+                fsync: AofFsync::Off,
+            } => "SET, appendonly no",
+            RedisOp::SetPersisted {
+                fsync: AofFsync::Everysec,
+            } => "SET, appendonly yes, appendfsync everysec",
+            RedisOp::SetPersisted {
+                fsync: AofFsync::Always,
+            } => "SET, appendonly yes, appendfsync always",
         }
     }
 }

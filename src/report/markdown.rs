@@ -149,7 +149,11 @@ pub fn markdown(run: &Run) -> String {
             rung_rows(&run.rungs).into_iter().map(|r| r.to_vec()),
         ));
         md.push('\n');
-        for line in rung_notes(&run.rungs).into_iter().chain(skipped_lines(run)) {
+        for line in rung_notes(&run.rungs)
+            .into_iter()
+            .chain(super::persistence::lines(&run.rungs))
+            .chain(skipped_lines(run))
+        {
             let _ = writeln!(md, "- {line}");
         }
         md.push_str(&super::counters::rungs_section(&run.rungs));

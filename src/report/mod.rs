@@ -7,6 +7,7 @@ mod csv_out;
 pub mod load;
 mod markdown;
 pub mod patterns;
+mod persistence;
 mod table;
 
 pub use csv_out::{ladder_csv, memory_csv};

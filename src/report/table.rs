@@ -43,7 +43,10 @@ pub fn terminal(run: &Run) -> String {
     }
     if !run.rungs.is_empty() {
         let _ = writeln!(out, "{}", table(RUNG_HEADER, rung_rows(&run.rungs)));
-        for note in rung_notes(&run.rungs) {
+        for note in rung_notes(&run.rungs)
+            .into_iter()
+            .chain(super::persistence::lines(&run.rungs))
+        {
             let _ = writeln!(out, "  {note}");
         }
     }
