@@ -9,6 +9,7 @@
 use super::db::asked_postgres;
 use super::env_url;
 use super::memcached::memcached_target;
+use super::preset::Preset;
 use super::{write_and_print, Recorder};
 use crate::cli::{Common, LoadArgs, LoadTargetArg};
 use crate::error::{Error, Result};
@@ -22,24 +23,6 @@ use crate::suite::load::{drive, LoadPlan, Request, Served};
 use crate::suite::placement::CpuPlan;
 use crate::suite::{self, memcached, redis};
 use std::time::{Duration, Instant};
-
-/// The defaults of `ladder load` for one run length.
-struct Defaults {
-    duration: f64,
-    warmup: f64,
-    rows: u64,
-}
-
-const FULL: Defaults = Defaults {
-    duration: 10.0,
-    warmup: 2.0,
-    rows: 100_000,
-};
-const QUICK: Defaults = Defaults {
-    duration: 3.0,
-    warmup: 1.0,
-    rows: 20_000,
-};
 
 /// The share of the database's closed-loop capacity the cache-aside runs ask for at
 /// most: an open-loop run at 100% of capacity only queues.
@@ -296,12 +279,12 @@ fn page_loads(common: &Common, args: &LoadArgs, plan: &LoadPlan, rows: u64) -> R
 
 pub(super) fn execute(common: &Common, args: &LoadArgs) -> Result<()> {
     let rec = Recorder::start();
-    let d = if common.quick { &QUICK } else { &FULL };
+    let d = Preset::of(common.quick).load;
     let plan = LoadPlan {
         rate: args.rate.unwrap_or(1000.0),
         connections: args.connections.unwrap_or(4) as usize,
-        duration: Duration::from_secs_f64(args.duration.unwrap_or(d.duration)),
-        warmup: Duration::from_secs_f64(args.warmup.unwrap_or(d.warmup)),
+        duration: Duration::from_secs_f64(args.duration.unwrap_or(d.duration_s)),
+        warmup: Duration::from_secs_f64(args.warmup.unwrap_or(d.warmup_s)),
     };
     if let Some(u) = &args.memcached_url {
         suite::memcached::normalize(u)?;

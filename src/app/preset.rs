@@ -3,6 +3,7 @@
 
 use crate::measure::TrialPolicy;
 use crate::suite::db::Plan;
+use crate::suite::load::LoadDefaults;
 use crate::suite::redis::RedisConfig;
 use std::time::Duration;
 
@@ -32,6 +33,8 @@ pub(super) struct Preset {
     pub db_plan: Plan,
     /// Timed HTTP GETs.
     pub http_samples: u64,
+    /// `ladder load`'s window, warm-up and data set.
+    pub load: LoadDefaults,
 }
 
 /// A full run.
@@ -51,6 +54,7 @@ const FULL: Preset = Preset {
     db_rows: 1_000_000,
     db_plan: Plan::DEFAULT,
     http_samples: 50,
+    load: LoadDefaults::DEFAULT,
 };
 
 /// A smoke test (`--quick`).
@@ -67,6 +71,7 @@ const QUICK: Preset = Preset {
     db_rows: 20_000,
     db_plan: Plan::QUICK,
     http_samples: 5,
+    load: LoadDefaults::QUICK,
 };
 
 impl Preset {

@@ -71,7 +71,16 @@ pub fn rows(section: &LoadSection) -> Vec<[String; 11]> {
 
 fn cpu_words(r: &LoadRun) -> String {
     if r.server_cpu.is_empty() {
-        return "(server CPU unknown: not our server)".into();
+        return match (r.target, r.client_cpu_s_per_s) {
+            (
+                LoadTarget::ProductPage {
+                    engine: Engine::Sqlite,
+                    ..
+                },
+                Some(c),
+            ) => format!("SQLite runs inside the client: client {c:.2} CPU-s/s"),
+            _ => "server CPU unknown: not a server ladder started".into(),
+        };
     }
     r.server_cpu
         .iter()

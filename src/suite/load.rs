@@ -74,6 +74,32 @@ impl LoadPlan {
     }
 }
 
+/// The defaults of `ladder load` for one run length.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct LoadDefaults {
+    /// The measured window, seconds.
+    pub duration_s: f64,
+    /// The warm-up, seconds.
+    pub warmup_s: f64,
+    /// Orders of the product page's data set.
+    pub rows: u64,
+}
+
+impl LoadDefaults {
+    /// A full run: 10 s after 2 s of warm-up, 100,000 orders.
+    pub const DEFAULT: LoadDefaults = LoadDefaults {
+        duration_s: 10.0,
+        warmup_s: 2.0,
+        rows: 100_000,
+    };
+    /// For smoke tests: 3 s after 1 s, 20,000 orders.
+    pub const QUICK: LoadDefaults = LoadDefaults {
+        duration_s: 3.0,
+        warmup_s: 1.0,
+        rows: 20_000,
+    };
+}
+
 /// Latencies from the intended start (corrected) and from the actual send
 /// (uncorrected) of one answered request.
 pub fn latencies(intended: Duration, sent: Duration, done: Duration) -> (Duration, Duration) {
