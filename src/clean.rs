@@ -239,7 +239,14 @@ pub struct ServerProcess {
 }
 
 /// The process names of the servers ladder starts.
-const SERVER_NAMES: [&str; 5] = ["redis-server", "postgres", "initdb", "nginx", "dnsmasq"];
+const SERVER_NAMES: [&str; 6] = [
+    "redis-server",
+    "postgres",
+    "initdb",
+    "nginx",
+    "dnsmasq",
+    "memcached",
+];
 
 /// Every process working in a managed server's dir: redis-server and postgres both
 /// change into it, and postgres names it on its command line (redis-server rewrites

@@ -53,6 +53,12 @@ pub enum Command {
     Storage(StorageArgs),
     /// Redis round trips on REDIS_URL, --url, or a managed redis-server.
     Redis(RedisArgs),
+    /// memcached round trips on --url, MEMCACHED_SERVERS, or managed memcached servers.
+    Memcached(MemcachedArgs),
+    /// Fixed-rate (open-loop) load on a service: latency corrected for coordinated
+    /// omission, achieved rate, and for cache-aside the hit ratio, database queries
+    /// and server CPU per request.
+    Load(LoadArgs),
     /// Every rung and the lecture's table beside it, written as one run folder.
     Run(RunArgs),
     /// Several runs side by side: a table, and overlaid curves and ladders.
@@ -276,6 +282,135 @@ pub struct RedisArgs {
     pub url: Option<String>,
 }
 
+/// Flags of the memcached rung.
+#[derive(Debug, Clone, Args)]
+pub struct MemcachedArgs {
+    /// A memcached to measure (memcache://[user:pass@]host:port, host:port, or a unix
+    /// socket path) [default: the first of MEMCACHED_SERVERS, else managed memcached
+    /// servers on loopback and a unix socket].
+    #[arg(long, value_name = "URL")]
+    pub url: Option<String>,
+}
+
+/// What `ladder load` sends its requests to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LoadTargetArg {
+    /// GET of one existing key on Redis.
+    Redis,
+    /// GET of one existing key on memcached.
+    Memcached,
+    /// The product page straight from PostgreSQL.
+    Postgres,
+    /// The product page straight from SQLite.
+    Sqlite,
+    /// The product page three ways: from the database (PostgreSQL where there is one,
+    /// else SQLite), cache-aside via Redis, cache-aside via memcached.
+    CacheAside,
+}
+
+/// The bounds of `--rate` (requests per second).
+pub const RATE_RANGE: (f64, f64) = (1.0, 1_000_000.0);
+
+fn rate(s: &str) -> Result<f64, String> {
+    let v: f64 = s.parse().map_err(|_| format!("'{s}' is not a number"))?;
+    let (lo, hi) = RATE_RANGE;
+    if (lo..=hi).contains(&v) {
+        Ok(v)
+    } else {
+        Err(format!("'{s}' is outside {lo}..={hi} requests per second"))
+    }
+}
+
+/// Seconds from `10`, `10s`, `500ms` or `2m`, within 0..=3600.
+fn seconds(s: &str) -> Result<f64, String> {
+    let t = s.trim();
+    let (num, scale) = if let Some(n) = t.strip_suffix("ms") {
+        (n, 1e-3)
+    } else if let Some(n) = t.strip_suffix('s') {
+        (n, 1.0)
+    } else if let Some(n) = t.strip_suffix('m') {
+        (n, 60.0)
+    } else {
+        (t, 1.0)
+    };
+    let v = num
+        .trim()
+        .parse::<f64>()
+        .map_err(|_| format!("'{s}' is not a duration (10, 10s, 500ms, 2m)"))?
+        * scale;
+    if (0.0..=3600.0).contains(&v) {
+        Ok(v)
+    } else {
+        Err(format!("'{s}' is outside 0..=3600 s"))
+    }
+}
+
+fn positive_seconds(s: &str) -> Result<f64, String> {
+    let v = seconds(s)?;
+    if v >= 0.1 {
+        Ok(v)
+    } else {
+        Err(format!("'{s}' is under 100 ms"))
+    }
+}
+
+fn zipf_s(s: &str) -> Result<f64, String> {
+    let v: f64 = s.parse().map_err(|_| format!("'{s}' is not a number"))?;
+    if (0.0..=5.0).contains(&v) {
+        Ok(v)
+    } else {
+        Err(format!("'{s}' is outside 0..=5"))
+    }
+}
+
+/// Flags of `ladder load`.
+#[derive(Debug, Clone, Args)]
+pub struct LoadArgs {
+    /// What the requests go to.
+    #[arg(long, value_enum)]
+    pub target: LoadTargetArg,
+    /// Target requests per second, all connections together, 1 to 1000000 (for
+    /// cache-aside: lowered to what the database alone sustains, and said so)
+    /// [default: 1000].
+    #[arg(long, value_name = "R", value_parser = rate)]
+    pub rate: Option<f64>,
+    /// Client connections, one thread each, 1 to 256 [default: 4].
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=256))]
+    pub connections: Option<u32>,
+    /// The measured window: 10, 10s, 500ms, 2m (at most 1 h) [default: 10s; 3s with
+    /// --quick].
+    #[arg(long, value_name = "D", value_parser = positive_seconds)]
+    pub duration: Option<f64>,
+    /// Run before the measured window, left out of the percentiles (kept in the
+    /// per-second series) [default: 2s; 1s with --quick].
+    #[arg(long, value_name = "D", value_parser = seconds)]
+    pub warmup: Option<f64>,
+    /// Zipf exponent of the product keys, 0 (uniform) to 5.
+    #[arg(long, value_name = "S", value_parser = zipf_s, default_value_t = 0.99)]
+    pub zipf: f64,
+    /// Expiry of a cached page, seconds, 1 to 86400.
+    #[arg(long, value_name = "S", default_value_t = 300,
+          value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    pub ttl: u64,
+    /// Orders in the product catalogue (one product per 100 orders), 1000 to 100000000
+    /// [default: 100000; 20000 with --quick].
+    #[arg(long, value_name = "N",
+          value_parser = clap::value_parser!(u64).range(ROWS_RANGE.0..=ROWS_RANGE.1))]
+    pub rows: Option<u64>,
+    /// A Redis [default: REDIS_URL, else a managed redis-server].
+    #[arg(long, value_name = "URL")]
+    pub redis_url: Option<String>,
+    /// A memcached [default: MEMCACHED_SERVERS, else managed memcached].
+    #[arg(long, value_name = "URL")]
+    pub memcached_url: Option<String>,
+    /// A PostgreSQL [default: DATABASE_URL, else a managed server, else SQLite].
+    #[arg(long, value_name = "URL")]
+    pub postgres_url: Option<String>,
+    /// Seed of the data set and the key streams.
+    #[arg(long, value_name = "N", default_value_t = DEFAULT_SEED)]
+    pub seed: u64,
+}
+
 /// A rung `ladder run` can skip: the record's rung families, so a skip and the rows it
 /// leaves empty share one name.
 pub use crate::record::rung::Family as RungName;
@@ -303,6 +438,9 @@ pub struct RunArgs {
     /// A PostgreSQL to measure [default: DATABASE_URL, else a managed server].
     #[arg(long, value_name = "URL")]
     pub postgres_url: Option<String>,
+    /// A memcached to measure [default: MEMCACHED_SERVERS, else managed servers].
+    #[arg(long, value_name = "URL")]
+    pub memcached_url: Option<String>,
     /// A directory on the disk to measure [default: the --out folder's].
     #[arg(long, value_name = "DIR")]
     pub storage_path: Option<PathBuf>,

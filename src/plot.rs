@@ -7,6 +7,7 @@
 //! fonts or fontconfig draws the same pictures.
 
 mod cores;
+pub mod load;
 
 use crate::error::{Error, Result};
 use crate::memory::PageKind;
@@ -122,6 +123,9 @@ pub fn draw_run(run: &Run, dir: &Path) -> Result<Vec<PathBuf>> {
     }
     if let Some(h) = &run.http {
         files.extend(web::web_chart(h, dir)?);
+    }
+    if let Some(l) = &run.load {
+        files.extend(load::load_chart(l, dir)?);
     }
     Ok(files)
 }

@@ -6,6 +6,8 @@ mod clean;
 mod cores;
 mod db;
 mod host;
+mod load;
+mod memcached;
 mod memory;
 mod preset;
 mod redis;
@@ -39,6 +41,8 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Cores(args) => cores::execute(common, args),
         Command::Storage(args) => storage::execute(common, args),
         Command::Redis(args) => redis::execute(common, args),
+        Command::Memcached(args) => memcached::execute(common, args),
+        Command::Load(args) => load::execute(common, args),
         Command::Run(args) => run::execute(common, args),
         Command::Db(args) => db::execute(common, args),
         Command::Web(args) => web::execute(common, args),
@@ -153,6 +157,7 @@ impl Recorder {
             cores: None,
             caching: Vec::new(),
             http: None,
+            load: None,
             rungs,
             skipped,
             ladder: Vec::new(),

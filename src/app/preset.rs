@@ -4,6 +4,7 @@
 use crate::cores::pingpong::PairPlan;
 use crate::measure::TrialPolicy;
 use crate::suite::db::Plan;
+use crate::suite::load::LoadDefaults;
 use crate::suite::redis::RedisConfig;
 use crate::suite::web::WebConfig;
 use std::time::Duration;
@@ -40,6 +41,8 @@ pub(super) struct Preset {
     pub run_cores: CoresPreset,
     /// The web's caches.
     pub web: WebConfig,
+    /// `ladder load`'s window, warm-up and data set.
+    pub load: LoadDefaults,
 }
 
 /// The defaults of the cores experiments.
@@ -104,6 +107,7 @@ const FULL: Preset = Preset {
     cores: CORES,
     run_cores: CORES_QUICK,
     web: WebConfig::DEFAULT,
+    load: LoadDefaults::DEFAULT,
 };
 
 /// A smoke test (`--quick`).
@@ -123,6 +127,7 @@ const QUICK: Preset = Preset {
     cores: CORES_QUICK,
     run_cores: CORES_QUICK,
     web: WebConfig::QUICK,
+    load: LoadDefaults::QUICK,
 };
 
 impl Preset {

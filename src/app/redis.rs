@@ -18,10 +18,23 @@ pub(super) fn redis_measure(target: &suite::redis::Target, common: &Common) -> R
         suite::redis::Target::Managed(_) => plan.managed(),
         suite::redis::Target::Url(_) => plan.user_server(),
     };
-    let n = placements.len() as f64;
-    measure_placed(&placements, &cpus, |i| {
+    // The persistence settings: one more step, managed servers only.
+    let persist = matches!(target, suite::redis::Target::Managed(_));
+    let n = placements.len() as f64 + f64::from(u8::from(persist));
+    let mut rows = measure_placed(&placements, &cpus, |i| {
         suite::redis::measure(target, cfg, |f| phase.set_fraction((i as f64 + f) / n))
-    })
+    })?;
+    if persist {
+        // On the filesystem of the storage rung's default (the --out folder), in the
+        // placement that stands for a networked service.
+        let last = placements.len() - 1;
+        rows.extend(measure_placed(&placements[last..], &cpus, |_| {
+            suite::redis::measure_persistence(&common.out, cfg.spaced_samples * 5, |f| {
+                phase.set_fraction((n - 1.0 + f) / n)
+            })
+        })?);
+    }
+    Ok(rows)
 }
 
 pub(super) fn execute(common: &Common, args: &RedisArgs) -> Result<()> {

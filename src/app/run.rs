@@ -2,6 +2,7 @@
 
 use super::cores::{cores_config, cores_with_progress};
 use super::db::{asked_postgres, db_rows, db_rungs};
+use super::memcached::{memcached_measure, memcached_target};
 use super::memory::sweep_with_progress;
 use super::preset::Preset;
 use super::redis::{redis_measure, warn_eviction};
@@ -48,6 +49,9 @@ pub(super) fn execute(common: &Common, args: &RunArgs) -> Result<()> {
     let cores_cfg = wants(RungName::Cores)
         .then(|| cores_config(None, None, &Preset::of(common.quick).run_cores, &rec.host))
         .transpose()?;
+    if let Some(url) = &args.memcached_url {
+        suite::memcached::normalize(url)?;
+    }
     let rows = db_rows(common, None)?;
     let asked_pg = if wants(RungName::Db) {
         asked_postgres(args.postgres_url.as_ref())?
@@ -102,6 +106,13 @@ pub(super) fn execute(common: &Common, args: &RunArgs) -> Result<()> {
         attempt(RungName::Redis, outcome, &mut rungs, &mut skipped)?;
     } else {
         skipped.push(skip(RungName::Redis));
+    }
+    if wants(RungName::Memcached) {
+        let outcome = memcached_target(args.memcached_url.as_ref())
+            .and_then(|t| memcached_measure(&t, common));
+        attempt(RungName::Memcached, outcome, &mut rungs, &mut skipped)?;
+    } else {
+        skipped.push(skip(RungName::Memcached));
     }
     let mut caching = Vec::new();
     if wants(RungName::Db) {

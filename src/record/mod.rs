@@ -6,6 +6,7 @@ pub mod caching;
 pub mod cores;
 pub mod http;
 pub mod ladder;
+pub mod load;
 pub mod memory;
 pub mod patterns;
 pub mod placement;
@@ -62,6 +63,9 @@ pub struct Run {
     /// `ladder run`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub http: Option<http::HttpSection>,
+    /// Fixed-rate load runs (`ladder load`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub load: Option<load::LoadSection>,
     /// The lecture's table beside the measurements (`ladder run`).
     #[serde(default)]
     pub ladder: Vec<LadderRow>,

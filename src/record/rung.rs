@@ -21,6 +21,8 @@ pub enum Family {
     Ssd,
     /// The Redis rung.
     Redis,
+    /// The memcached rung.
+    Memcached,
     /// The database rungs (SQLite and PostgreSQL).
     Db,
     /// The external-API rung.
@@ -37,6 +39,7 @@ impl Family {
             Family::Cores => "cores",
             Family::Ssd => "ssd",
             Family::Redis => "redis",
+            Family::Memcached => "memcached",
             Family::Db => "database",
             Family::Http => "http",
             Family::Web => "web",
@@ -92,6 +95,29 @@ pub enum RedisOp {
     SetEx,
     /// INCR.
     Incr,
+    /// SET with an expiry on a server with the append-only file set to `fsync`.
+    SetPersisted {
+        /// The `appendfsync` policy (or no AOF at all).
+        fsync: AofFsync,
+    },
+}
+
+/// Redis's persistence setting of a timed SET: `appendonly no`, or `appendonly yes`
+/// with an `appendfsync` policy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum AofFsync {
+    /// `appendonly no`: nothing written.
+    Off,
+    /// `appendfsync everysec`: written at once, fsync'd once a second in the background.
+    Everysec,
+    /// `appendfsync always`: fsync'd before the answer.
+    Always,
+}
+
+impl AofFsync {
+    /// Every setting, in the order measured.
+    pub const ALL: [AofFsync; 3] = [AofFsync::Off, AofFsync::Everysec, AofFsync::Always];
 }
 
 impl RedisOp {
@@ -112,6 +138,44 @@ impl RedisOp {
             RedisOp::GetMiss => "GET miss",
             RedisOp::SetEx => "SET with TTL (EX 60)",
             RedisOp::Incr => "INCR",
+            RedisOp::SetPersisted {
+                fsync: AofFsync::Off,
+            } => "SET, appendonly no",
+            RedisOp::SetPersisted {
+                fsync: AofFsync::Everysec,
+            } => "SET, appendonly yes, appendfsync everysec",
+            RedisOp::SetPersisted {
+                fsync: AofFsync::Always,
+            } => "SET, appendonly yes, appendfsync always",
+        }
+    }
+}
+
+/// A memcached command of the memcached rung.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum MemcachedOp {
+    /// GET of a key that exists.
+    GetHit,
+    /// GET of a key that does not.
+    GetMiss,
+    /// SET with an expiry.
+    Set,
+    /// One multi-get (`gets k1 k2 ...`) of `keys` keys that exist: one round trip.
+    MultiGet {
+        /// Keys per multi-get.
+        keys: u64,
+    },
+}
+
+impl MemcachedOp {
+    /// "GET hit", "SET with TTL (60 s)", "multi-get of 10 keys"...
+    pub fn label(self) -> String {
+        match self {
+            MemcachedOp::GetHit => "GET hit".into(),
+            MemcachedOp::GetMiss => "GET miss".into(),
+            MemcachedOp::Set => "SET with TTL (60 s)".into(),
+            MemcachedOp::MultiGet { keys } => format!("multi-get of {keys} keys"),
         }
     }
 }
@@ -186,6 +250,15 @@ pub enum RungId {
         /// How commands followed each other.
         spacing: Spacing,
     },
+    /// A memcached command.
+    Memcached {
+        /// The command.
+        op: MemcachedOp,
+        /// How the client reached the server.
+        transport: Transport,
+        /// How commands followed each other.
+        spacing: Spacing,
+    },
     /// A database query.
     Sql {
         /// SQLite or PostgreSQL.
@@ -205,6 +278,7 @@ impl RungId {
         match self {
             RungId::Storage { .. } => Family::Ssd,
             RungId::Redis { .. } => Family::Redis,
+            RungId::Memcached { .. } => Family::Memcached,
             RungId::Sql { .. } => Family::Db,
             RungId::Http => Family::Http,
         }
@@ -218,6 +292,7 @@ impl RungId {
             } => "page cache",
             RungId::Storage { .. } => "ssd",
             RungId::Redis { .. } => "redis",
+            RungId::Memcached { .. } => "memcached",
             RungId::Sql {
                 engine: Engine::Sqlite,
                 ..

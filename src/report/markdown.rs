@@ -142,10 +142,34 @@ pub fn markdown(run: &Run) -> String {
         );
         md.push_str(&table(&RUNG_HEADER, rung_rows(&run.rungs)));
         md.push('\n');
-        for line in rung_notes(&run.rungs).into_iter().chain(skipped_lines(run)) {
+        for line in rung_notes(&run.rungs)
+            .into_iter()
+            .chain(super::persistence::lines(&run.rungs))
+            .chain(skipped_lines(run))
+        {
             let _ = writeln!(md, "- {line}");
         }
         md.push_str(&super::counters::rungs_section(&run.rungs));
+    }
+    if let Some(load) = &run.load {
+        let _ = writeln!(
+            md,
+            "\n## Load at a fixed rate\n\nOpen-loop: each request has an intended start; \
+             latency counts from it (coordinated omission corrected), the uncorrected p99 \
+             (from the actual send) beside it. Server CPU from /proc of the servers we \
+             started.\n"
+        );
+        md.push_str(&table(
+            &super::load::HEADER,
+            super::load::rows(load).into_iter().map(|r| r.to_vec()),
+        ));
+        md.push('\n');
+        for line in super::load::lines(load) {
+            let _ = writeln!(md, "- {}", line.trim_start());
+        }
+        if load.runs.iter().any(|r| !r.per_second.is_empty()) {
+            let _ = writeln!(md, "\n![load over time](load.png)");
+        }
     }
     md
 }

@@ -52,8 +52,21 @@ pub fn terminal(run: &Run) -> String {
     }
     if !run.rungs.is_empty() {
         let _ = writeln!(out, "{}", table(RUNG_HEADER, rung_rows(&run.rungs)));
-        for note in rung_notes(&run.rungs) {
+        for note in rung_notes(&run.rungs)
+            .into_iter()
+            .chain(super::persistence::lines(&run.rungs))
+        {
             let _ = writeln!(out, "  {note}");
+        }
+    }
+    if let Some(load) = &run.load {
+        let _ = writeln!(
+            out,
+            "load (latency from each request's intended start):\n{}",
+            table(super::load::HEADER, super::load::rows(load))
+        );
+        for line in super::load::lines(load) {
+            let _ = writeln!(out, "  {line}");
         }
     }
     for line in skipped_lines(run) {

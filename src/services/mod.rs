@@ -9,6 +9,7 @@
 //! signal).
 
 pub mod dnsmasq;
+pub mod memcached;
 pub mod nginx;
 pub mod postgres;
 pub mod redis;
@@ -230,5 +231,70 @@ impl Drop for ManagedProcess {
         }
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+}
+
+/// The user and group a server runs as when we are root.
+#[derive(Debug, Clone, Copy)]
+pub struct RunAs {
+    uid: u32,
+    gid: u32,
+}
+
+/// The first of `users` that exists, where we are root (servers refuse root or should
+/// not keep it); `None` when we are not root: the server runs as us.
+pub fn run_as(users: &[&std::ffi::CStr]) -> Result<Option<RunAs>> {
+    // SAFETY: geteuid has no preconditions and touches no memory.
+    if unsafe { libc::geteuid() } != 0 {
+        return Ok(None);
+    }
+    for name in users {
+        // SAFETY: an all-zero passwd (null pointers, zero ids) is a valid out-parameter.
+        let mut pwd: libc::passwd = unsafe { std::mem::zeroed() };
+        let mut buf = vec![0 as libc::c_char; 16 * 1024];
+        let mut found: *mut libc::passwd = std::ptr::null_mut();
+        // SAFETY: every pointer is valid for the call; getpwnam_r writes strings only
+        // into `buf` (its length passed) and sets `found` to `&mut pwd` or null.
+        let rc = unsafe {
+            libc::getpwnam_r(
+                name.as_ptr(),
+                &mut pwd,
+                buf.as_mut_ptr(),
+                buf.len(),
+                &mut found,
+            )
+        };
+        if rc == 0 && !found.is_null() {
+            return Ok(Some(RunAs {
+                uid: pwd.pw_uid,
+                gid: pwd.pw_gid,
+            }));
+        }
+    }
+    let names: Vec<String> = users
+        .iter()
+        .map(|n| format!("`{}`", n.to_string_lossy()))
+        .collect();
+    Err(Error::Unusable(format!(
+        "running as root, and there is no {} user to run the server as",
+        names.join(" or ")
+    )))
+}
+
+/// Hands `path` to the server user (where there is one).
+pub fn give_to(path: &Path, run_as: Option<RunAs>) -> Result<()> {
+    match run_as {
+        Some(u) => {
+            std::os::unix::fs::chown(path, Some(u.uid), Some(u.gid)).map_err(|e| Error::io(path, e))
+        }
+        None => Ok(()),
+    }
+}
+
+/// Runs `cmd` in `cwd`, as the server user where there is one.
+pub fn as_server_user(cmd: &mut Command, cwd: &Path, run_as: Option<RunAs>) {
+    cmd.current_dir(cwd);
+    if let Some(u) = run_as {
+        cmd.uid(u.uid).gid(u.gid);
     }
 }

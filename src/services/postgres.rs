@@ -11,12 +11,11 @@
 //! signal, wait for, and report, with no wrapper process in between.
 
 use super::{
-    detach_but_tie, find_binary, free_port, install_hint, private_dir, random_password, wait_until,
-    write_private, ManagedProcess,
+    as_server_user, detach_but_tie, find_binary, free_port, give_to, install_hint, private_dir,
+    random_password, run_as, wait_until, write_private, ManagedProcess,
 };
 use crate::error::{Error, Result};
 use std::fs::File;
-use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
@@ -35,13 +34,6 @@ pub struct ManagedPostgres {
     pub version: String,
     password: String,
     _dir: tempfile::TempDir,
-}
-
-/// The user and group a server runs as when we are root.
-#[derive(Debug, Clone, Copy)]
-struct RunAs {
-    uid: u32,
-    gid: u32,
 }
 
 impl ManagedPostgres {
@@ -79,7 +71,7 @@ impl ManagedPostgres {
             .filter(|n| n.parse::<u32>().is_ok())
             .unwrap_or("unknown")
             .to_string();
-        let run_as = run_as()?;
+        let run_as = run_as(&[c"postgres"])?;
         let dir = private_dir("pg")?;
         let data = dir.path().join("data");
         let log_path = dir.path().join("postgres.log");
@@ -214,57 +206,6 @@ fn last_line(text: &str) -> String {
         .unwrap_or("no output")
         .trim()
         .to_string()
-}
-
-/// The `postgres` user where we are root (PostgreSQL refuses root), else nobody.
-fn run_as() -> Result<Option<RunAs>> {
-    // SAFETY: geteuid has no preconditions and touches no memory.
-    if unsafe { libc::geteuid() } != 0 {
-        return Ok(None);
-    }
-    let name = c"postgres";
-    // SAFETY: an all-zero passwd (null pointers, zero ids) is a valid out-parameter.
-    let mut pwd: libc::passwd = unsafe { std::mem::zeroed() };
-    let mut buf = vec![0 as libc::c_char; 16 * 1024];
-    let mut found: *mut libc::passwd = std::ptr::null_mut();
-    // SAFETY: every pointer is valid for the call; getpwnam_r writes strings only into
-    // `buf` (its length passed) and sets `found` to `&mut pwd` or null.
-    let rc = unsafe {
-        libc::getpwnam_r(
-            name.as_ptr(),
-            &mut pwd,
-            buf.as_mut_ptr(),
-            buf.len(),
-            &mut found,
-        )
-    };
-    if rc != 0 || found.is_null() {
-        return Err(Error::Unusable(
-            "running as root, and there is no `postgres` user to run PostgreSQL as".into(),
-        ));
-    }
-    Ok(Some(RunAs {
-        uid: pwd.pw_uid,
-        gid: pwd.pw_gid,
-    }))
-}
-
-/// Hands `path` to the server user (where there is one).
-fn give_to(path: &Path, run_as: Option<RunAs>) -> Result<()> {
-    match run_as {
-        Some(u) => {
-            std::os::unix::fs::chown(path, Some(u.uid), Some(u.gid)).map_err(|e| Error::io(path, e))
-        }
-        None => Ok(()),
-    }
-}
-
-/// Runs `cmd` in `cwd`, as the server user where there is one.
-fn as_server_user(cmd: &mut Command, cwd: &Path, run_as: Option<RunAs>) {
-    cmd.current_dir(cwd);
-    if let Some(u) = run_as {
-        cmd.uid(u.uid).gid(u.gid);
-    }
 }
 
 #[cfg(test)]

@@ -7,6 +7,7 @@ use super::{
     ManagedProcess,
 };
 use crate::error::{Error, Result};
+use crate::record::rung::AofFsync;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
@@ -14,6 +15,7 @@ use std::time::Duration;
 /// A running managed Redis. Fields drop in order: the server stops, then its dir goes.
 pub struct ManagedRedis {
     process: ManagedProcess,
+    _data: Option<tempfile::TempDir>,
     /// The loopback TCP port.
     pub port: u16,
     /// The unix socket path.
@@ -31,8 +33,39 @@ impl ManagedRedis {
 
     /// Starts redis-server and waits until it answers PING on both transports.
     pub fn start() -> Result<ManagedRedis> {
+        Self::start_with(None)
+    }
+
+    /// Starts redis-server, with an append-only file in a new 0700 temp dir under
+    /// `aof.1` fsync'd as `aof.0` says where given (on the filesystem under test, not
+    /// the system temp dir, which may be RAM), else with no persistence.
+    pub fn start_with(aof: Option<(AofFsync, &Path)>) -> Result<ManagedRedis> {
         let bin = Self::binary()?;
         let dir = private_dir("redis")?;
+        let data = match aof {
+            Some((_, under)) => {
+                use std::os::unix::fs::PermissionsExt;
+                let d = tempfile::Builder::new()
+                    .prefix(&crate::clean::out_temp_prefix("redis-aof"))
+                    .tempdir_in(under)
+                    .map_err(|e| Error::io(under, e))?;
+                std::fs::set_permissions(d.path(), std::fs::Permissions::from_mode(0o700))
+                    .map_err(|e| Error::io(d.path(), e))?;
+                Some(d)
+            }
+            None => None,
+        };
+        let persistence = match aof {
+            None | Some((AofFsync::Off, _)) => "appendonly no\n".to_string(),
+            Some((fsync, _)) => format!(
+                "appendonly yes\nappendfsync {}\nauto-aof-rewrite-percentage 0\n",
+                match fsync {
+                    AofFsync::Everysec => "everysec",
+                    _ => "always",
+                }
+            ),
+        };
+        let data_dir = data.as_ref().map_or(dir.path(), |d| d.path());
         let port = free_port()?;
         let socket = dir.path().join("redis.sock");
         let password = random_password();
@@ -41,10 +74,10 @@ impl ManagedRedis {
             &config,
             &format!(
                 "port {port}\nbind 127.0.0.1\nprotected-mode yes\nrequirepass {password}\n\
-                 unixsocket {}\nunixsocketperm 700\nsave \"\"\nappendonly no\n\
+                 unixsocket {}\nunixsocketperm 700\nsave \"\"\n{persistence}\
                  daemonize no\ndir {}\n",
                 socket.display(),
-                dir.path().display()
+                data_dir.display()
             ),
         )?;
         let mut cmd = Command::new(bin);
@@ -66,6 +99,7 @@ impl ManagedRedis {
         process.check_alive()?;
         Ok(ManagedRedis {
             process,
+            _data: data,
             port,
             socket,
             password,

@@ -3,6 +3,8 @@
 
 pub mod db;
 pub mod http;
+pub mod load;
+pub mod memcached;
 pub mod placement;
 pub mod redis;
 pub mod storage;

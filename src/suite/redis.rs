@@ -9,7 +9,7 @@
 
 use super::{Latencies, Rung};
 use crate::error::{Error, Result};
-use crate::record::rung::{RedisOp, RungId, Spacing, Transport};
+use crate::record::rung::{AofFsync, RedisOp, RungId, Spacing, Transport};
 use crate::redact::redact_url;
 use crate::services::redis::ManagedRedis;
 use redis::{Commands, Connection};
@@ -289,6 +289,52 @@ pub fn measure(
         step += 1.0;
         on_progress(step / steps);
         drop(guard);
+    }
+    Ok(rungs)
+}
+
+/// SET latency on managed Redis servers with each persistence setting (no AOF, AOF
+/// with `appendfsync everysec`, AOF with `appendfsync always`), the AOF in a temp dir
+/// under `dir` (the filesystem of the storage rung), `samples` timed SETs each over
+/// TCP: the lecture's "persistence options" as numbers.
+pub fn measure_persistence(
+    dir: &std::path::Path,
+    samples: u64,
+    mut on_progress: impl FnMut(f64),
+) -> Result<Vec<Rung>> {
+    let mut rungs = Vec::new();
+    let value = "x".repeat(100);
+    for (i, fsync) in AofFsync::ALL.into_iter().enumerate() {
+        let server = ManagedRedis::start_with(Some((fsync, dir)))?;
+        let url = server.tcp_url();
+        let mut conn = connect(&url)?;
+        let err = |e: redis::RedisError| Error::Unusable(format!("Redis: {}", one_line(&e)));
+        let op = RedisOp::SetPersisted { fsync };
+        for _ in 0..samples.min(100) {
+            conn.set_ex::<_, _, ()>("ladder:persist", &value, KEY_TTL_S)
+                .map_err(err)?;
+        }
+        let mut l = Latencies::new();
+        for _ in 0..samples {
+            crate::signal::check()?;
+            l.time(|| {
+                conn.set_ex::<_, _, ()>("ladder:persist", &value, KEY_TTL_S)
+                    .map_err(err)
+            })?;
+        }
+        rungs.push(l.rung(
+            RungId::Redis {
+                op,
+                transport: Transport::Tcp,
+                spacing: Spacing::BackToBack,
+            },
+            format!("{} over TCP, back-to-back", op.label()),
+            Some(format!(
+                "a managed Redis of its own, its append-only file in a temp dir under {}",
+                dir.display()
+            )),
+        )?);
+        on_progress((i + 1) as f64 / AofFsync::ALL.len() as f64);
     }
     Ok(rungs)
 }

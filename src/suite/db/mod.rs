@@ -22,6 +22,7 @@ mod caching;
 mod data;
 mod lookups;
 mod postgres;
+pub mod product_page;
 mod sql;
 mod sqlite;
 

@@ -10,6 +10,9 @@ pub(super) struct Sql {
     pub(super) range: String,
     pub(super) aggregate: String,
     pub(super) update: String,
+    /// The product page: the aggregate JOIN restricted to one product (a scan of the
+    /// orders: there is no index on `product_id`, so it stays the expensive query).
+    pub(super) page: String,
 }
 
 impl Sql {
@@ -29,6 +32,11 @@ impl Sql {
                  GROUP BY p.category ORDER BY p.category"
             ),
             update: format!("UPDATE {p}orders SET quantity = quantity + 1 WHERE id = $1"),
+            page: format!(
+                "SELECT p.name, COUNT(*), CAST(SUM(o.quantity * p.price_cents) AS BIGINT), MAX(o.created_at) \
+                 FROM {p}orders o JOIN {p}products p ON p.id = o.product_id \
+                 WHERE p.id = $1 GROUP BY p.name"
+            ),
             prefix,
             id_type,
         }
