@@ -18,8 +18,7 @@ use crate::error::{Error, Result};
 use crate::record::rung::{MemcachedOp, RungId, Spacing, Transport};
 use crate::redact::{redact_text, redact_url};
 use crate::services::memcached::ManagedMemcached;
-use std::cell::RefCell;
-use std::collections::{BTreeSet, HashMap};
+use std::collections::HashMap;
 use std::time::Duration;
 
 pub use super::redis::RedisConfig as MemcachedConfig;
@@ -145,39 +144,18 @@ pub fn mc_err(shown: &str, e: memcache::MemcacheError) -> Error {
     ))
 }
 
-/// The run's keys on one memcached: all under one run-unique prefix (the same shape as
-/// the Redis one, see [`crate::clean`]), each written with an expiry by the caller, and
-/// deleted by name when this is dropped (after an error or Ctrl-C too).
-pub struct RunKeys {
-    url: String,
-    prefix: String,
-    handed_out: RefCell<BTreeSet<String>>,
-}
+/// The run's keys on one memcached (see [`super::keys`]).
+pub type RunKeys = super::keys::RunKeys<Memcached>;
 
-impl RunKeys {
-    /// A fresh run prefix on the memcached at `url`.
-    pub fn new(url: &str) -> RunKeys {
-        RunKeys {
-            url: url.to_string(),
-            prefix: crate::clean::redis_prefix(),
-            handed_out: RefCell::default(),
-        }
-    }
+/// memcached deletes the run's keys one by one (it has no multi-delete).
+pub struct Memcached;
 
-    /// The full name of the run's key `name`.
-    pub fn key(&self, name: &str) -> String {
-        let key = format!("{}{name}", self.prefix);
-        self.handed_out.borrow_mut().insert(key.clone());
-        key
-    }
-}
-
-impl Drop for RunKeys {
-    fn drop(&mut self) {
-        let Ok(client) = connect(&self.url) else {
+impl super::keys::DeleteKeys for Memcached {
+    fn delete(url: &str, keys: Vec<String>) {
+        let Ok(client) = connect(url) else {
             return;
         };
-        for key in std::mem::take(self.handed_out.get_mut()) {
+        for key in keys {
             let _ = client.delete(&key);
         }
     }

@@ -3,6 +3,7 @@
 
 pub mod db;
 pub mod http;
+pub mod keys;
 pub mod load;
 pub mod memcached;
 pub mod placement;

@@ -13,8 +13,6 @@ use crate::record::rung::{AofFsync, RedisOp, RungId, Spacing, Transport};
 use crate::redact::redact_url;
 use crate::services::redis::ManagedRedis;
 use redis::{Commands, Connection};
-use std::cell::RefCell;
-use std::collections::BTreeSet;
 use std::time::Duration;
 
 /// How long connecting may take before the target counts as unreachable.
@@ -108,42 +106,17 @@ fn one_line(e: &redis::RedisError) -> String {
 /// themselves within this time, or at once with `ladder clean`.
 pub const KEY_TTL_S: u64 = 3600;
 
-/// The run's keys on one Redis: all under one run-unique prefix that carries the run's
-/// start time and pid (see [`crate::clean`]); every key handed out is deleted by name
-/// when this is dropped (after an error or Ctrl-C too), in batches: no SCAN over the
-/// user's keyspace.
-pub struct RunKeys {
-    url: String,
-    prefix: String,
-    handed_out: RefCell<BTreeSet<String>>,
-}
+/// The run's keys on one Redis (see [`super::keys`]).
+pub type RunKeys = super::keys::RunKeys<Redis>;
 
-impl RunKeys {
-    /// A fresh run prefix on the Redis at `url`.
-    pub fn new(url: &str) -> RunKeys {
-        RunKeys {
-            url: url.to_string(),
-            prefix: crate::clean::redis_prefix(),
-            handed_out: RefCell::default(),
-        }
-    }
+/// Redis deletes the run's keys in batches of [`crate::clean::SCAN_BATCH`].
+pub struct Redis;
 
-    /// The full name of the run's key `name` (the caller writes it with an expiry).
-    pub fn key(&self, name: &str) -> String {
-        let key = format!("{}{name}", self.prefix);
-        self.handed_out.borrow_mut().insert(key.clone());
-        key
-    }
-}
-
-impl Drop for RunKeys {
-    fn drop(&mut self) {
-        let Ok(mut conn) = connect(&self.url) else {
+impl super::keys::DeleteKeys for Redis {
+    fn delete(url: &str, keys: Vec<String>) {
+        let Ok(mut conn) = connect(url) else {
             return;
         };
-        let keys: Vec<String> = std::mem::take(self.handed_out.get_mut())
-            .into_iter()
-            .collect();
         for batch in keys.chunks(crate::clean::SCAN_BATCH) {
             let _: redis::RedisResult<()> = conn.del(batch);
         }
