@@ -1,7 +1,8 @@
 //! `cargo bench`: criterion benches of the library's own kernels and rungs — the
 //! pointer chase per cache level (the levels a short sweep finds on this host, as
 //! `ladder stride` finds them) and in RAM, the stride
-//! and parallel-chain kernels, and the comparison rungs (SSD, SQLite, Redis,
+//! and parallel-chain kernels, the cores kernels (ping-pong between two CPUs, false
+//! sharing, plain and non-temporal stores at L1 and RAM sizes), and the comparison rungs (SSD, SQLite, Redis,
 //! PostgreSQL; the servers are started for the bench and stopped after it, or the
 //! group is skipped with a line saying why).
 //!
@@ -139,6 +140,66 @@ fn parallel<M: Measurement>(c: &mut Criterion<M>, ram_bytes: u64) {
     g.finish();
 }
 
+/// The cores kernels: a CAS ping-pong between the first two CPUs (thread start
+/// included, spread over 8192 round trips), false sharing against padded counters, and
+/// plain and non-temporal stores over an L1-sized and a RAM-sized buffer.
+fn cores<M: Measurement>(c: &mut Criterion<M>, cpus: &[usize], ram_bytes: u64) {
+    use latency_ladder::cores::false_sharing::{trial, Layout};
+    use latency_ladder::cores::pingpong::{round_trips, PairPlan};
+    use latency_ladder::cores::Handoff;
+    use latency_ladder::memory::buffer::Buffer;
+    use latency_ladder::memory::kernels::{stream_write, Isa, Store};
+    let mut g = c.benchmark_group("cores");
+    configure(&mut g);
+    match cpus {
+        [a, b, ..] => {
+            let plan = PairPlan {
+                samples: 1,
+                round_trips: 4096,
+            };
+            g.throughput(Throughput::Elements(8192));
+            g.bench_function(format!("CAS ping-pong CPU {a} <-> {b}"), |bench| {
+                bench.iter(|| round_trips(*a, *b, Handoff::Cas, plan).expect("ping-pong"))
+            });
+            let two = [*a, *b];
+            g.throughput(Throughput::Elements(100_000));
+            for layout in [Layout::SameLine, Layout::Padded] {
+                g.bench_function(format!("2 threads {layout:?} counters"), |bench| {
+                    bench.iter(|| trial(layout, &two, 100_000).expect("false sharing"))
+                });
+            }
+        }
+        _ => skip("cores/ping-pong", "one CPU: no pair"),
+    }
+    let isa = Isa::detect();
+    for (name, size) in [("L1d 16 KiB", 16usize << 10), ("RAM", ram_bytes as usize)] {
+        let mut buf = match Buffer::new(size, PageKind::Huge) {
+            Ok(b) => b,
+            Err(e) => {
+                skip("cores/stores", e);
+                continue;
+            }
+        };
+        let p = buf.as_mut_ptr();
+        let len = size / 1024 * 1024;
+        g.throughput(Throughput::Bytes(len as u64));
+        for store in [Store::Plain, Store::NonTemporal] {
+            if store == Store::NonTemporal && !isa.has_nt_store() {
+                skip(
+                    "cores/nt-store",
+                    format!("no non-temporal store kernel for {isa:?}"),
+                );
+                continue;
+            }
+            g.bench_function(format!("{store:?} stores {name}"), |bench| {
+                // SAFETY: the buffer holds len bytes, page aligned; ISA detected here.
+                bench.iter(|| unsafe { stream_write(isa, store, p, len, 1, 3) })
+            });
+        }
+    }
+    g.finish();
+}
+
 fn ssd<M: Measurement>(c: &mut Criterion<M>) {
     let cfg = StorageConfig {
         dir: env!("CARGO_TARGET_TMPDIR").into(),
@@ -219,11 +280,12 @@ fn redis<M: Measurement>(c: &mut Criterion<M>) {
     g.finish();
 }
 
-fn all<M: Measurement>(mut c: Criterion<M>, levels: Option<&Levels>) {
+fn all<M: Measurement>(mut c: Criterion<M>, levels: Option<&Levels>, cpus: &[usize]) {
     if let Some(levels) = levels {
         chase(&mut c, levels);
         stride(&mut c, levels.ram_bytes);
         parallel(&mut c, levels.ram_bytes);
+        cores(&mut c, cpus, levels.ram_bytes);
     }
     ssd(&mut c);
     databases(&mut c);
@@ -241,7 +303,7 @@ fn main() {
     if std::env::var_os("LADDER_BENCH_CYCLES").is_some_and(|v| v != "0") {
         #[cfg(target_os = "linux")]
         match cycles::Cycles::open() {
-            Ok(m) => return all(base.with_measurement(m), levels.as_ref()),
+            Ok(m) => return all(base.with_measurement(m), levels.as_ref(), &host.cpus),
             Err(e) => eprintln!(
                 "ladder bench: the cycles counter cannot be opened here ({}); measuring wall time",
                 latency_ladder::counters::classify(&e).reason()
@@ -256,5 +318,6 @@ fn main() {
     all(
         base.with_measurement(measurement::WallPerAccess),
         levels.as_ref(),
+        &host.cpus,
     );
 }

@@ -44,6 +44,10 @@ pub enum Command {
     /// Access patterns: stride and line size, read bandwidth per level, TLB cost with
     /// 4 KiB and 2 MiB pages, memory-level parallelism, loaded latency.
     Stride(StrideArgs),
+    /// Between the cores and on the write side: core-to-core latency for every pair of
+    /// CPUs, false sharing, read/write/copy/non-temporal bandwidth per level, read
+    /// bandwidth with 1..N threads, RAM latency under load.
+    Cores(CoresArgs),
     /// SSD latency: O_DIRECT 4 KiB random reads at queue depth 1, page-cache reads,
     /// fsync'd writes.
     Storage(StorageArgs),
@@ -213,6 +217,32 @@ pub struct MemoryArgs {
     /// Seed of the chain orders (same seed, same chains).
     #[arg(long, value_name = "N", default_value_t = DEFAULT_SEED)]
     pub seed: u64,
+}
+
+/// A checked `--cpus` list (a newtype, so clap takes it as one value): sorted, no
+/// repeats.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CpuList(pub Vec<usize>);
+
+fn cpu_list(s: &str) -> Result<CpuList, String> {
+    let mut cpus = crate::units::parse_cpu_list(s)
+        .ok_or_else(|| format!("'{s}' is not a CPU list (e.g. 0-3,8,10-11)"))?;
+    cpus.sort_unstable();
+    cpus.dedup();
+    Ok(CpuList(cpus))
+}
+
+/// Flags of `ladder cores`.
+#[derive(Debug, Clone, Args)]
+pub struct CoresArgs {
+    /// CPUs to measure, as a kernel CPU list (`0-3,8`); the matrix covers every ordered
+    /// pair of them [default: every CPU this process may use].
+    #[arg(long, value_name = "LIST", value_parser = cpu_list)]
+    pub cpus: Option<CpuList>,
+    /// Timed samples per pair and handoff, 5 to 10000; a sample is the mean of a batch
+    /// of round trips [default: 100; 20 with --quick].
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(5..=10_000))]
+    pub samples: Option<u32>,
 }
 
 /// Flags of the storage rung.

@@ -11,6 +11,7 @@
 pub mod app;
 pub mod clean;
 pub mod cli;
+pub mod cores;
 pub mod counters;
 pub mod error;
 pub mod host;

@@ -6,6 +6,8 @@
 //! Text is drawn with the DejaVu Sans font embedded in the binary, so a machine without
 //! fonts or fontconfig draws the same pictures.
 
+mod cores;
+
 use crate::error::{Error, Result};
 use crate::memory::PageKind;
 use crate::record::Run;
@@ -112,6 +114,9 @@ pub fn draw_run(run: &Run, dir: &Path) -> Result<Vec<PathBuf>> {
     }
     if let Some(p) = &run.patterns {
         files.extend(pattern_charts(p, dir)?);
+    }
+    if let Some(c) = &run.cores {
+        files.extend(cores::cores_charts(c, dir)?);
     }
     Ok(files)
 }

@@ -98,7 +98,14 @@ fn quick_run_measures_every_rung_and_leaves_no_server_behind() {
 
     let dirs = entries(out.path());
     assert_eq!(dirs.len(), 1, "{dirs:?}");
-    assert_files(&out.path().join(&dirs[0]), &RUN_FILES);
+    // The cores section adds its charts: the heat map where there are two CPUs.
+    let mut want = RUN_FILES.to_vec();
+    want.extend(["loaded.png", "loaded.svg"]);
+    if !v["cores"]["pairs"].as_array().unwrap().is_empty() {
+        want.extend(["cores.png", "cores.svg"]);
+    }
+    want.sort();
+    assert_files(&out.path().join(&dirs[0]), &want);
     let after: Vec<u32> = pids_with("ladder-redis-")
         .into_iter()
         .chain(pids_with("ladder-pg-"))
@@ -133,6 +140,10 @@ fn skipped_rungs_are_listed_with_their_reason() {
             )
         })
         .collect();
+    assert!(
+        v["cores"].is_object(),
+        "the cores section runs unless skipped"
+    );
     for rung in ["memory", "ssd", "redis", "database"] {
         assert!(
             skipped.contains(&(rung.into(), "skipped with --skip".into())),

@@ -3,6 +3,7 @@
 //! the recorder of a run, writing the run folder, printing — lives here.
 
 mod clean;
+mod cores;
 mod db;
 mod host;
 mod memory;
@@ -34,6 +35,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Host => host::execute(common),
         Command::Memory(args) => memory::execute(common, args, "memory"),
         Command::Stride(args) => stride::execute(common, args),
+        Command::Cores(args) => cores::execute(common, args),
         Command::Storage(args) => storage::execute(common, args),
         Command::Redis(args) => redis::execute(common, args),
         Command::Run(args) => run::execute(common, args),
@@ -146,6 +148,7 @@ impl Recorder {
             host: self.host,
             memory,
             patterns: None,
+            cores: None,
             caching: Vec::new(),
             rungs,
             skipped,

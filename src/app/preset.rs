@@ -1,6 +1,7 @@
 //! What `--quick` changes: one table of defaults for a full run and one for smoke
 //! tests, instead of an `if quick` beside every flag. A flag the user gives wins.
 
+use crate::cores::pingpong::PairPlan;
 use crate::measure::TrialPolicy;
 use crate::suite::db::Plan;
 use crate::suite::redis::RedisConfig;
@@ -32,7 +33,53 @@ pub(super) struct Preset {
     pub db_plan: Plan,
     /// Timed HTTP GETs.
     pub http_samples: u64,
+    /// `ladder cores`.
+    pub cores: CoresPreset,
+    /// The cores section of `ladder run` (shorter: it sits beside every other rung).
+    pub run_cores: CoresPreset,
 }
+
+/// The defaults of the cores experiments.
+pub(super) struct CoresPreset {
+    /// Samples and round trips per pair.
+    pub plan: PairPlan,
+    /// Increments per thread per false-sharing trial.
+    pub increments: u64,
+    /// False-sharing trials per layout.
+    pub sharing_trials: usize,
+    /// Trials of the bandwidth points and the loaded latency.
+    pub policy: TrialPolicy,
+    /// One scaling trial.
+    pub scaling_trial: Duration,
+    /// Whether the RAM set takes the smaller floor (64 MiB, not 256 MiB).
+    pub small_ram: bool,
+}
+
+/// `ladder cores`.
+const CORES: CoresPreset = CoresPreset {
+    plan: PairPlan {
+        samples: 100,
+        round_trips: 32,
+    },
+    increments: 1_000_000,
+    sharing_trials: 5,
+    policy: TrialPolicy::DEFAULT,
+    scaling_trial: Duration::from_millis(100),
+    small_ram: false,
+};
+
+/// `ladder cores --quick`, and the cores section of `ladder run`.
+const CORES_QUICK: CoresPreset = CoresPreset {
+    plan: PairPlan {
+        samples: 20,
+        round_trips: 16,
+    },
+    increments: 200_000,
+    sharing_trials: 3,
+    policy: TrialPolicy::QUICK,
+    scaling_trial: Duration::from_millis(20),
+    small_ram: true,
+};
 
 /// A full run.
 const FULL: Preset = Preset {
@@ -51,6 +98,8 @@ const FULL: Preset = Preset {
     db_rows: 1_000_000,
     db_plan: Plan::DEFAULT,
     http_samples: 50,
+    cores: CORES,
+    run_cores: CORES_QUICK,
 };
 
 /// A smoke test (`--quick`).
@@ -67,6 +116,8 @@ const QUICK: Preset = Preset {
     db_rows: 20_000,
     db_plan: Plan::QUICK,
     http_samples: 5,
+    cores: CORES_QUICK,
+    run_cores: CORES_QUICK,
 };
 
 impl Preset {

@@ -1,5 +1,6 @@
 //! `ladder run`: every rung, the lecture's table and its comparisons.
 
+use super::cores::{cores_config, cores_with_progress};
 use super::db::{asked_postgres, db_rows, db_rungs};
 use super::memory::sweep_with_progress;
 use super::preset::Preset;
@@ -45,6 +46,9 @@ pub(super) fn execute(common: &Common, args: &RunArgs) -> Result<()> {
     if let Some(url) = &redis_url {
         warn_eviction(url)?;
     }
+    let cores_cfg = wants(RungName::Cores)
+        .then(|| cores_config(None, None, &Preset::of(common.quick).run_cores, &rec.host))
+        .transpose()?;
     let rows = db_rows(common, None)?;
     let asked_pg = if wants(RungName::Db) {
         asked_postgres(args.postgres_url.as_ref())?
@@ -60,6 +64,20 @@ pub(super) fn execute(common: &Common, args: &RunArgs) -> Result<()> {
         Some(cfg) => Some(sweep_with_progress(&cfg, &rec.host, common.quiet)?),
         None => {
             skipped.push(skip(RungName::Memory));
+            None
+        }
+    };
+    // Between the cores, after the memory ladder; a failure there is a skipped section.
+    let cores = match cores_cfg {
+        Some(cfg) => match cores_with_progress(&cfg, &rec.host, common.quiet) {
+            Ok(section) => Some(section),
+            Err(e) => {
+                attempt(RungName::Cores, Err(e), &mut rungs, &mut skipped)?;
+                None
+            }
+        },
+        None => {
+            skipped.push(skip(RungName::Cores));
             None
         }
     };
@@ -118,6 +136,7 @@ pub(super) fn execute(common: &Common, args: &RunArgs) -> Result<()> {
     }
     let mut run = rec.record("run", memory, rungs, skipped);
     run.caching = caching;
+    run.cores = cores;
     run.ladder = crate::ladder::rows(&run);
     run.comparisons = crate::ladder::comparisons(&run.ladder);
     write_and_print(common, &run)

@@ -356,27 +356,51 @@ impl Drop for Background {
 }
 
 fn loaded(ram: &WorkingSet, cfg: &PatternConfig) -> Result<Vec<LoadedPoint>> {
-    let Some(bg_cpu) = cfg.background_cpu else {
+    match cfg.background_cpu {
+        Some(bg) => loaded_curve(ram.size_bytes, &[bg], 256 << 20, cfg.policy, cfg.seed),
+        None => Ok(Vec::new()),
+    }
+}
+
+/// Loaded latency: the RAM chase over `ram_bytes` on the calling thread while a stream
+/// of reads runs on each CPU of `loaders` (over its own buffer of `loader_bytes`), busy
+/// a rising share of the time ([`INTENSITIES`]); one point per intensity, with the
+/// bandwidth the loaders achieved together.
+pub fn loaded_curve(
+    ram_bytes: u64,
+    loaders: &[usize],
+    loader_bytes: usize,
+    policy: TrialPolicy,
+    seed: u64,
+) -> Result<Vec<LoadedPoint>> {
+    if loaders.is_empty() {
         return Ok(Vec::new());
-    };
+    }
     let mut chain = Chain::new(
-        ram.size_bytes,
+        ram_bytes,
         NODE_BYTES,
         PageKind::Small,
         Order::TlbLocal,
-        cfg.seed,
+        seed,
     )?;
     let mut out = Vec::new();
     for &intensity in &INTENSITIES {
-        let bg = (intensity > 0.0)
-            .then(|| Background::start(bg_cpu, intensity, 256 << 20))
-            .transpose()?;
+        let bg: Vec<Background> = if intensity > 0.0 {
+            loaders
+                .iter()
+                .map(|&cpu| Background::start(cpu, intensity, loader_bytes))
+                .collect::<Result<_>>()?
+        } else {
+            Vec::new()
+        };
         std::thread::sleep(Duration::from_millis(20));
-        let before = bg.as_ref().map_or(0, |b| b.bytes.load(Ordering::Relaxed));
+        let streamed =
+            |bg: &[Background]| -> u64 { bg.iter().map(|b| b.bytes.load(Ordering::Relaxed)).sum() };
+        let before = streamed(&bg);
         let t = Instant::now();
-        let latency = time_chain(&mut chain, cfg.policy)?;
+        let latency = time_chain(&mut chain, policy)?;
         let secs = t.elapsed().as_secs_f64();
-        let after = bg.as_ref().map_or(0, |b| b.bytes.load(Ordering::Relaxed));
+        let after = streamed(&bg);
         drop(bg);
         out.push(LoadedPoint {
             intensity,

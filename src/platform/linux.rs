@@ -5,7 +5,9 @@
 use super::Mount;
 use super::{Bypass, Pinned};
 use crate::host::{CacheInfo, CoreKind};
+use crate::record::cores::CpuPlace;
 use crate::record::memory::{PageKind, PagesObtained};
+use crate::units::parse_cpu_list;
 use std::collections::BTreeMap;
 use std::fs::{self, File, OpenOptions};
 use std::io;
@@ -127,16 +129,34 @@ fn kinds_by_capacity(by_capacity: BTreeMap<u64, Vec<usize>>) -> Vec<CoreKind> {
         .collect()
 }
 
-/// Parses a kernel CPU list ("0-3,8,10-11").
-fn parse_cpu_list(s: &str) -> Option<Vec<usize>> {
-    let mut cpus = Vec::new();
-    for part in s.trim().split(',').filter(|p| !p.is_empty()) {
-        match part.split_once('-') {
-            Some((a, b)) => cpus.extend(a.parse::<usize>().ok()?..=b.parse().ok()?),
-            None => cpus.push(part.parse().ok()?),
-        }
-    }
-    (!cpus.is_empty()).then_some(cpus)
+/// Where `cpu` sits (SMT siblings, last-level cache group, package, NUMA node), from
+/// sysfs; what a file does not say stays unknown.
+pub fn cpu_place(cpu: usize) -> CpuPlace {
+    let dir = Path::new("/sys/devices/system/cpu").join(format!("cpu{cpu}"));
+    let read = |f: &str| fs::read_to_string(dir.join(f)).ok();
+    let llc = sysfs_caches(&dir.join("cache"))
+        .into_iter()
+        .filter(|c| c.holds_data())
+        .max_by_key(|c| c.level);
+    // A cpuN folder links its NUMA node as nodeK.
+    let node = fs::read_dir(&dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .find_map(|e| {
+            e.file_name()
+                .to_str()?
+                .strip_prefix("node")?
+                .parse::<u32>()
+                .ok()
+        });
+    CpuPlace::parse(
+        cpu,
+        read("topology/thread_siblings_list").as_deref(),
+        llc.as_ref().map(|c| (c.level, c.shared_cpus.as_str())),
+        read("topology/physical_package_id").as_deref(),
+        node,
+    )
 }
 
 /// Pins the calling thread to `cpu` with sched_setaffinity.
@@ -341,17 +361,6 @@ mod tests {
         let text = "MemTotal: 100 kB\nMemAvailable:   2048 kB\n";
         assert_eq!(meminfo_kib(text, "MemAvailable:"), Some(2048));
         assert_eq!(meminfo_kib(text, "Nope:"), None);
-    }
-
-    #[test]
-    fn cpu_lists_are_parsed() {
-        assert_eq!(
-            parse_cpu_list("0-3,8,10-11\n"),
-            Some(vec![0, 1, 2, 3, 8, 10, 11])
-        );
-        assert_eq!(parse_cpu_list("5"), Some(vec![5]));
-        assert_eq!(parse_cpu_list(""), None);
-        assert_eq!(parse_cpu_list("x"), None);
     }
 
     #[test]

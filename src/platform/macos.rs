@@ -7,6 +7,7 @@
 use super::Mount;
 use super::{Bypass, Pinned};
 use crate::host::{CacheInfo, CoreKind};
+use crate::record::cores::CpuPlace;
 use crate::record::memory::{PageKind, PagesObtained};
 use std::ffi::{CStr, CString};
 use std::fs::{File, OpenOptions};
@@ -218,3 +219,8 @@ pub fn open_uncached(path: &Path, _probe: &mut [u8]) -> io::Result<(File, Bypass
 
 /// Nothing to drop: F_NOCACHE keeps the data out of the cache.
 pub fn drop_cached(_file: &File, _offset: u64, _len: u64) {}
+
+/// Unknown: macOS does not name which CPUs share a core or a cache.
+pub fn cpu_place(cpu: usize) -> CpuPlace {
+    CpuPlace::unknown(cpu)
+}

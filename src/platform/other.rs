@@ -4,6 +4,7 @@
 use super::Mount;
 use super::{Bypass, Pinned};
 use crate::host::{CacheInfo, CoreKind};
+use crate::record::cores::CpuPlace;
 use crate::record::memory::{PageKind, PagesObtained};
 use std::fs::File;
 use std::io;
@@ -82,3 +83,8 @@ pub fn open_uncached(_path: &Path, _probe: &mut [u8]) -> io::Result<(File, Bypas
 
 /// Nothing to drop.
 pub fn drop_cached(_file: &File, _offset: u64, _len: u64) {}
+
+/// Unknown here.
+pub fn cpu_place(cpu: usize) -> CpuPlace {
+    CpuPlace::unknown(cpu)
+}

@@ -3,6 +3,7 @@
 //! values of [`rung`]; records of older schema versions are converted on load ([`v1`]).
 
 pub mod caching;
+pub mod cores;
 pub mod ladder;
 pub mod memory;
 pub mod patterns;
@@ -44,6 +45,9 @@ pub struct Run {
     /// Access patterns (`ladder stride`): stride, bandwidth, tlb, parallel, loaded.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub patterns: Option<PatternsSection>,
+    /// Between the cores and on the write side (`ladder cores`, `ladder run`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cores: Option<cores::CoresSection>,
     /// The comparison rungs measured (storage, Redis, databases...).
     #[serde(default)]
     pub rungs: Vec<Rung>,

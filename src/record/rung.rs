@@ -15,6 +15,8 @@ use std::fmt;
 pub enum Family {
     /// The memory sweep (L1, L2/L3, RAM).
     Memory,
+    /// Between the cores and on the write side (`ladder cores`, short form).
+    Cores,
     /// The storage rung.
     Ssd,
     /// The Redis rung.
@@ -30,6 +32,7 @@ impl Family {
     pub fn name(self) -> &'static str {
         match self {
             Family::Memory => "memory",
+            Family::Cores => "cores",
             Family::Ssd => "ssd",
             Family::Redis => "redis",
             Family::Db => "database",

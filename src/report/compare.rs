@@ -80,5 +80,7 @@ pub fn compare_table(runs: &[Named]) -> Table {
         }));
         rows.push(row);
     }
+    let cores: Vec<_> = runs.iter().map(|r| &r.run.cores).collect();
+    rows.extend(super::cores::compare_rows(&cores));
     Table::new(header).rows(rows)
 }

@@ -128,6 +128,9 @@ pub fn markdown(run: &Run) -> String {
     if let Some(p) = &run.patterns {
         md.push_str(&super::patterns::section(p));
     }
+    if let Some(c) = &run.cores {
+        md.push_str(&super::cores::section(c, &run.host));
+    }
     if !run.rungs.is_empty() || !run.skipped.is_empty() {
         let _ = writeln!(md, "\n## Comparison rungs\n");
         let _ = writeln!(

@@ -2,6 +2,7 @@
 //! and the results folder that holds them. A report never measures.
 
 pub mod compare;
+pub mod cores;
 pub mod counters;
 mod csv_out;
 mod markdown;

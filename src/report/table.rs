@@ -38,6 +38,12 @@ pub fn terminal(run: &Run) -> String {
             let _ = writeln!(out, "  {line}");
         }
     }
+    if let Some(c) = &run.cores {
+        let _ = writeln!(out, "between the cores:");
+        for line in super::cores::headline(c, &run.host) {
+            let _ = writeln!(out, "  {line}");
+        }
+    }
     if !run.rungs.is_empty() {
         let _ = writeln!(out, "{}", table(RUNG_HEADER, rung_rows(&run.rungs)));
         for note in rung_notes(&run.rungs) {
