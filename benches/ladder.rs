@@ -2,9 +2,9 @@
 //! pointer chase per cache level (the levels a short sweep finds on this host, as
 //! `ladder stride` finds them) and in RAM, the stride
 //! and parallel-chain kernels, the cores kernels (ping-pong between two CPUs, false
-//! sharing, plain and non-temporal stores at L1 and RAM sizes), and the comparison rungs (SSD, SQLite, Redis,
-//! PostgreSQL; the servers are started for the bench and stopped after it, or the
-//! group is skipped with a line saying why).
+//! sharing, plain and non-temporal stores at L1 and RAM sizes), and the comparison rungs
+//! (SSD, SQLite, Redis, PostgreSQL, the web's caches; the servers are started for the
+//! bench and stopped after it, or the group is skipped with a line saying why).
 //!
 //! Time is wall time, and the chase benches report it per access; with
 //! `LADDER_BENCH_CYCLES=1` it is CPU cycles from perf-event where the hardware counter
@@ -280,6 +280,70 @@ fn redis<M: Measurement>(c: &mut Criterion<M>) {
     g.finish();
 }
 
+/// The web's caches: the origin's 200 and 304 at 100 KiB on a kept connection, a fresh
+/// hit in the client's own cache, a new HTTPS connection per GET, and an edge HIT.
+fn web<M: Measurement>(c: &mut Criterion<M>) {
+    use latency_ladder::record::http::BodySize;
+    use latency_ladder::suite::http::parse_url;
+    use latency_ladder::suite::web::client::{Client, Trust};
+    use latency_ladder::suite::web::origin::{product_path, Origin};
+    use latency_ladder::suite::web::BrowserCache;
+    let data = DataSet::new(DB_ROWS, 1);
+    let (origin, https) = match (
+        Origin::start(&data, 60, false),
+        Origin::start(&data, 60, true),
+    ) {
+        (Ok(o), Ok(h)) => (o, h),
+        (Err(e), _) | (_, Err(e)) => return skip("web", e),
+    };
+    let client = |o: &Origin| {
+        let url = o.url("127.0.0.1", 1, BodySize::K100);
+        let trust = o
+            .certificate()
+            .map_or(Trust::Roots, |c| Trust::Pinned(c.clone()));
+        Client::new(parse_url(&url).expect("our own URL"), url, trust).expect("a client")
+    };
+    let path = product_path(1, BodySize::K100);
+    let mut plain = client(&origin);
+    let first = plain.get(&path, &[], true).expect("the origin answers");
+    let etag = first.header("etag").expect("an ETag").to_string();
+    let mut cache = BrowserCache::default();
+    cache.store("k", &first);
+    let mut g = c.benchmark_group("web");
+    configure(&mut g);
+    g.bench_function("origin 200 100 KiB, kept connection", |b| {
+        b.iter(|| plain.get(&path, &[], true).expect("GET"))
+    });
+    g.bench_function("origin 304 100 KiB, kept connection", |b| {
+        b.iter(|| {
+            plain
+                .get(&path, &[("If-None-Match", &etag)], true)
+                .expect("GET")
+        })
+    });
+    g.bench_function("fresh hit in the client's cache", |b| {
+        b.iter(|| cache.fresh("k").map(|b| b.len()))
+    });
+    let mut tls = client(&https);
+    let small = product_path(1, BodySize::K1);
+    g.bench_function("HTTPS GET 1 KiB, new connection", |b| {
+        b.iter(|| tls.get(&small, &[], false).expect("GET"))
+    });
+    match latency_ladder::services::nginx::ManagedNginx::start(origin.port()) {
+        Ok(edge) => {
+            let url = format!("http://127.0.0.1:{}{small}", edge.port);
+            let mut c = Client::new(parse_url(&url).expect("our URL"), url, Trust::Roots)
+                .expect("a client");
+            c.get(&small, &[], true).expect("the edge answers");
+            g.bench_function("edge HIT 1 KiB, kept connection", |b| {
+                b.iter(|| c.get(&small, &[], true).expect("GET"))
+            });
+        }
+        Err(e) => skip("web edge", e),
+    }
+    g.finish();
+}
+
 fn all<M: Measurement>(mut c: Criterion<M>, levels: Option<&Levels>, cpus: &[usize]) {
     if let Some(levels) = levels {
         chase(&mut c, levels);
@@ -290,6 +354,7 @@ fn all<M: Measurement>(mut c: Criterion<M>, levels: Option<&Levels>, cpus: &[usi
     ssd(&mut c);
     databases(&mut c);
     redis(&mut c);
+    web(&mut c);
     c.final_summary();
 }
 

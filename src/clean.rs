@@ -178,7 +178,7 @@ pub fn find_out_dirs(out: &Path) -> Vec<Found> {
 /// The kinds of hidden temp dirs and files under `--out` (see [`out_temp_prefix`]).
 const OUT_KINDS: [&str; 4] = ["tmp", "probe", "storage", "sqlite"];
 /// The kinds of managed servers' dirs (see [`server_dir_prefix`]).
-const SERVER_KINDS: [&str; 2] = ["redis", "pg"];
+const SERVER_KINDS: [&str; 4] = ["redis", "pg", "nginx", "dnsmasq"];
 
 /// Managed servers' dirs of dead runs under the system temp dir (`ladder-*`), and the
 /// servers of dead runs still running (from such a dir, or from one already gone).
@@ -239,7 +239,7 @@ pub struct ServerProcess {
 }
 
 /// The process names of the servers ladder starts.
-const SERVER_NAMES: [&str; 3] = ["redis-server", "postgres", "initdb"];
+const SERVER_NAMES: [&str; 5] = ["redis-server", "postgres", "initdb", "nginx", "dnsmasq"];
 
 /// Every process working in a managed server's dir: redis-server and postgres both
 /// change into it, and postgres names it on its command line (redis-server rewrites

@@ -63,6 +63,9 @@ pub enum Command {
     },
     /// Database query latency: SQLite and PostgreSQL, cheap and expensive queries.
     Db(DbArgs),
+    /// The web's caches: ETag and 304, max-age fresh hits, a CDN-style edge (nginx),
+    /// request phases (DNS, connect, TLS, first byte, transfer), DNS caching.
+    Web(WebArgs),
     /// Redraw report.md, the CSV files and the plots of a run folder from its run.json.
     Report {
         /// A run folder holding run.json.
@@ -286,9 +289,14 @@ pub struct RunArgs {
     /// Rungs to leave out, comma-separated.
     #[arg(long, value_enum, value_delimiter = ',', value_name = "RUNG,...")]
     pub skip: Vec<RungName>,
-    /// An http:// URL for the External API row (timed GETs, a new connection each).
+    /// An http:// or https:// URL for the External API row (timed GETs phase by
+    /// phase, a new connection each and on one kept connection).
     #[arg(long, value_name = "URL")]
     pub http_url: Option<String>,
+    /// Do not check the --http-url server's certificate (only for a self-signed test
+    /// server of your own; the report says so loudly).
+    #[arg(long, requires = "http_url")]
+    pub http_insecure: bool,
     /// A Redis to measure [default: REDIS_URL, else a managed redis-server].
     #[arg(long, value_name = "URL")]
     pub redis_url: Option<String>,
@@ -298,6 +306,23 @@ pub struct RunArgs {
     /// A directory on the disk to measure [default: the --out folder's].
     #[arg(long, value_name = "DIR")]
     pub storage_path: Option<PathBuf>,
+}
+
+/// Flags of `ladder web`.
+#[derive(Debug, Clone, Args)]
+pub struct WebArgs {
+    /// Also time this http:// or https:// URL phase by phase (the External API row).
+    #[arg(long, value_name = "URL")]
+    pub http_url: Option<String>,
+    /// Do not check the --http-url server's certificate (only for a self-signed test
+    /// server of your own; the report says so loudly).
+    #[arg(long, requires = "http_url")]
+    pub http_insecure: bool,
+    /// Orders in the data set whose product catalogue the origin serves (one product
+    /// per 100 orders), 1000 to 100000000 [default: 1000000; 20000 with --quick].
+    #[arg(long, value_name = "N",
+          value_parser = clap::value_parser!(u64).range(ROWS_RANGE.0..=ROWS_RANGE.1))]
+    pub rows: Option<u64>,
 }
 
 /// Flags of `ladder stride`.

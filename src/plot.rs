@@ -19,6 +19,8 @@ use plotters::style::FontStyle;
 use std::path::{Path, PathBuf};
 use std::sync::Once;
 
+mod web;
+
 /// Picture size in pixels (PNG) and user units (SVG).
 pub const SIZE: (u32, u32) = (1280, 760);
 const FONT: &str = "sans-serif";
@@ -117,6 +119,9 @@ pub fn draw_run(run: &Run, dir: &Path) -> Result<Vec<PathBuf>> {
     }
     if let Some(c) = &run.cores {
         files.extend(cores::cores_charts(c, dir)?);
+    }
+    if let Some(h) = &run.http {
+        files.extend(web::web_chart(h, dir)?);
     }
     Ok(files)
 }

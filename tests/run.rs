@@ -6,12 +6,13 @@ mod common;
 use common::*;
 use std::io::{Read, Write};
 
-/// A tiny HTTP server on loopback answering `n` requests.
-fn http_server(n: usize) -> (u16, std::thread::JoinHandle<()>) {
+/// A tiny HTTP server on loopback answering one request per connection, until the
+/// test ends.
+fn http_server() -> u16 {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
-    let handle = std::thread::spawn(move || {
-        for stream in listener.incoming().take(n) {
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
             let mut s = stream.unwrap();
             let mut req = Vec::new();
             let mut buf = [0u8; 1024];
@@ -24,7 +25,7 @@ fn http_server(n: usize) -> (u16, std::thread::JoinHandle<()>) {
             let _ = s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
         }
     });
-    (port, handle)
+    port
 }
 
 #[test]
@@ -33,7 +34,9 @@ fn quick_run_measures_every_rung_and_leaves_no_server_behind() {
     let have_pg = latency_ladder::services::postgres::ManagedPostgres::bin_dir().is_ok();
     let before_redis = pids_with("ladder-redis-");
     let before_pg = pids_with("ladder-pg-");
-    let (port, server) = http_server(6);
+    let have_web = latency_ladder::services::nginx::ManagedNginx::binary().is_ok()
+        && latency_ladder::services::dnsmasq::ManagedDnsmasq::binary().is_ok();
+    let port = http_server();
     let out = tempfile::tempdir().unwrap();
     let url = format!("http://127.0.0.1:{port}/api");
     let o = ladder(&[
@@ -47,7 +50,6 @@ fn quick_run_measures_every_rung_and_leaves_no_server_behind() {
         out.path().to_str().unwrap(),
     ]);
     assert!(o.status.success(), "{}", stderr(&o));
-    server.join().unwrap();
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     // The external API is not ours: only the client is placed.
     let http = v["rungs"]
@@ -98,17 +100,22 @@ fn quick_run_measures_every_rung_and_leaves_no_server_behind() {
 
     let dirs = entries(out.path());
     assert_eq!(dirs.len(), 1, "{dirs:?}");
-    // The cores section adds its charts: the heat map where there are two CPUs.
+    // The cores section adds its charts (the heat map where there are two CPUs), and
+    // the web family ran by default: its section and its chart.
     let mut want = RUN_FILES.to_vec();
-    want.extend(["loaded.png", "loaded.svg"]);
+    want.extend(["loaded.png", "loaded.svg", "web.png", "web.svg"]);
     if !v["cores"]["pairs"].as_array().unwrap().is_empty() {
         want.extend(["cores.png", "cores.svg"]);
     }
     want.sort();
     assert_files(&out.path().join(&dirs[0]), &want);
+    assert_eq!(v["http"]["origin"].as_array().unwrap().len(), 9);
+    assert_eq!(v["http"]["edge"].as_array().unwrap().len() == 3, have_web);
     let after: Vec<u32> = pids_with("ladder-redis-")
         .into_iter()
         .chain(pids_with("ladder-pg-"))
+        .chain(pids_with("ladder-nginx-"))
+        .chain(pids_with("ladder-dnsmasq-"))
         .filter(|p| !before_redis.contains(p) && !before_pg.contains(p))
         .collect();
     assert!(after.is_empty(), "left running: {after:?}");
@@ -123,7 +130,7 @@ fn skipped_rungs_are_listed_with_their_reason() {
         "--quiet",
         "--json",
         "--skip",
-        "ssd,redis,db,memory",
+        "ssd,redis,db,memory,web",
         "--out",
         out.path().to_str().unwrap(),
     ]);
@@ -144,7 +151,7 @@ fn skipped_rungs_are_listed_with_their_reason() {
         v["cores"].is_object(),
         "the cores section runs unless skipped"
     );
-    for rung in ["memory", "ssd", "redis", "database"] {
+    for rung in ["memory", "ssd", "redis", "database", "web"] {
         assert!(
             skipped.contains(&(rung.into(), "skipped with --skip".into())),
             "{skipped:?}"
@@ -187,11 +194,11 @@ fn bad_run_input_exits_2_before_measuring() {
             "run",
             "--quick",
             "--http-url",
-            "https://example.com",
+            "ftp://example.com",
             "--out",
             o,
         ]),
-        "https is not supported",
+        "not an http:// or https:// URL",
     );
     assert_user_error(
         &ladder(&[

@@ -157,6 +157,24 @@ fn readiness(h: &Host) -> Vec<(&'static str, String)> {
         "unsupported here: no PMU is visible (VMs often hide it); software counters only"
             .to_string()
     };
+    let web_readiness = || {
+        use crate::services::{dnsmasq::ManagedDnsmasq, nginx::ManagedNginx};
+        let missing: Vec<&str> = [
+            ("nginx", ManagedNginx::binary().is_ok()),
+            ("dnsmasq", ManagedDnsmasq::binary().is_ok()),
+        ]
+        .into_iter()
+        .filter_map(|(name, found)| (!found).then_some(name))
+        .collect();
+        if missing.is_empty() {
+            "ready (origin, nginx edge, dnsmasq resolver on loopback)".to_string()
+        } else {
+            format!(
+                "origin ready; {} not installed: scripts/setup-services.sh",
+                missing.join(" and ")
+            )
+        }
+    };
     vec![
         ("memory, stride", "ready".to_string()),
         (
@@ -182,7 +200,11 @@ fn readiness(h: &Host) -> Vec<(&'static str, String)> {
                 "pass --postgres-url / DATABASE_URL",
             ),
         ),
-        ("http", "pass --http-url URL to ladder run".to_string()),
+        (
+            "http",
+            "pass --http-url URL (http or https) to ladder run".to_string(),
+        ),
+        ("web", web_readiness()),
         ("hardware counters", counters),
     ]
 }

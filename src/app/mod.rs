@@ -14,6 +14,7 @@ mod run;
 mod shell;
 mod storage;
 mod stride;
+mod web;
 
 pub use host::host_text;
 pub use memory::plan as sweep_config;
@@ -40,6 +41,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Redis(args) => redis::execute(common, args),
         Command::Run(args) => run::execute(common, args),
         Command::Db(args) => db::execute(common, args),
+        Command::Web(args) => web::execute(common, args),
         Command::Report { run_dir } => report::redraw(common, run_dir),
         Command::Compare { run_dirs } => report::compare(common, run_dirs),
         Command::Clean(args) => clean::execute(common, args),
@@ -150,6 +152,7 @@ impl Recorder {
             patterns: None,
             cores: None,
             caching: Vec::new(),
+            http: None,
             rungs,
             skipped,
             ladder: Vec::new(),

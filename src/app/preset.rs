@@ -5,6 +5,7 @@ use crate::cores::pingpong::PairPlan;
 use crate::measure::TrialPolicy;
 use crate::suite::db::Plan;
 use crate::suite::redis::RedisConfig;
+use crate::suite::web::WebConfig;
 use std::time::Duration;
 
 /// The defaults of every command for one run length.
@@ -37,6 +38,8 @@ pub(super) struct Preset {
     pub cores: CoresPreset,
     /// The cores section of `ladder run` (shorter: it sits beside every other rung).
     pub run_cores: CoresPreset,
+    /// The web's caches.
+    pub web: WebConfig,
 }
 
 /// The defaults of the cores experiments.
@@ -100,6 +103,7 @@ const FULL: Preset = Preset {
     http_samples: 50,
     cores: CORES,
     run_cores: CORES_QUICK,
+    web: WebConfig::DEFAULT,
 };
 
 /// A smoke test (`--quick`).
@@ -118,6 +122,7 @@ const QUICK: Preset = Preset {
     http_samples: 5,
     cores: CORES_QUICK,
     run_cores: CORES_QUICK,
+    web: WebConfig::QUICK,
 };
 
 impl Preset {

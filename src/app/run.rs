@@ -6,12 +6,11 @@ use super::memory::sweep_with_progress;
 use super::preset::Preset;
 use super::redis::{redis_measure, warn_eviction};
 use super::storage::{storage_config, storage_rungs};
+use super::web::{external_api, http_section, web_measure};
 use super::{env_url, write_and_print, Recorder};
 use crate::cli::{Common, RunArgs, RungName};
 use crate::error::{Error, Result};
-use crate::progress::Phase;
 use crate::report;
-use crate::suite::placement::{measure_placed, CpuPlan};
 use crate::suite::{self, Rung, Skipped};
 
 /// Adds a rung's outcome: its rows, or a skipped entry with the reason. Only Ctrl-C
@@ -118,17 +117,27 @@ pub(super) fn execute(common: &Common, args: &RunArgs) -> Result<()> {
         skipped.push(skip(RungName::Db));
     }
     drop(redis_target);
+    let mut managed_web = None;
+    if wants(RungName::Web) {
+        match web_measure(common, rows, crate::cli::DEFAULT_SEED) {
+            _ if crate::signal::interrupted() => return Err(Error::Interrupted),
+            Err(Error::Interrupted) => return Err(Error::Interrupted),
+            Err(e) => skipped.push(Skipped::all(RungName::Web, e.to_string())),
+            Ok((section, pieces)) => {
+                managed_web = Some(section);
+                skipped.extend(pieces);
+            }
+        }
+    } else {
+        skipped.push(skip(RungName::Web));
+    }
+    let mut user_phases = Vec::new();
     match (&args.http_url, wants(RungName::Http)) {
         (Some(url), true) => {
-            let phase = Phase::fractional("http", common.quiet);
-            let samples = Preset::of(common.quick).http_samples;
-            // A server that is not ours: only the client is placed.
-            let outcome = CpuPlan::here().and_then(|(plan, cpus)| {
-                measure_placed(&plan.user_server(), &cpus, |_| {
-                    suite::http::measure(url, samples, |f| phase.set_fraction(f)).map(|r| vec![r])
-                })
+            let outcome = external_api(common, url, args.http_insecure).map(|(rows, phases)| {
+                user_phases = phases;
+                rows
             });
-            drop(phase);
             attempt(RungName::Http, outcome, &mut rungs, &mut skipped)?;
         }
         (None, true) => skipped.push(Skipped::all(RungName::Http, "pass --http-url")),
@@ -137,6 +146,7 @@ pub(super) fn execute(common: &Common, args: &RunArgs) -> Result<()> {
     let mut run = rec.record("run", memory, rungs, skipped);
     run.caching = caching;
     run.cores = cores;
+    run.http = http_section(managed_web, user_phases);
     run.ladder = crate::ladder::rows(&run);
     run.comparisons = crate::ladder::comparisons(&run.ladder);
     write_and_print(common, &run)

@@ -4,6 +4,7 @@
 
 pub mod caching;
 pub mod cores;
+pub mod http;
 pub mod ladder;
 pub mod memory;
 pub mod patterns;
@@ -57,6 +58,10 @@ pub struct Run {
     /// The lecture's caching patterns measured end to end (`ladder run`).
     #[serde(default)]
     pub caching: Vec<CachePatterns>,
+    /// The web's caches: origin, edge, request phases, name resolution (`ladder web`,
+    /// `ladder run`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub http: Option<http::HttpSection>,
     /// The lecture's table beside the measurements (`ladder run`).
     #[serde(default)]
     pub ladder: Vec<LadderRow>,

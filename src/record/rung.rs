@@ -25,6 +25,8 @@ pub enum Family {
     Db,
     /// The external-API rung.
     Http,
+    /// The web's caches on loopback: origin, edge, phases, name resolution.
+    Web,
 }
 
 impl Family {
@@ -37,6 +39,7 @@ impl Family {
             Family::Redis => "redis",
             Family::Db => "database",
             Family::Http => "http",
+            Family::Web => "web",
         }
     }
 }

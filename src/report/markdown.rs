@@ -10,7 +10,7 @@ use crate::units::{format_ns, format_size};
 use std::fmt::Write;
 
 /// A Markdown table (see [`Table`]).
-fn table<R: IntoIterator<Item = String>>(
+pub(super) fn table<R: IntoIterator<Item = String>>(
     header: &[&str],
     rows: impl IntoIterator<Item = R>,
 ) -> String {
@@ -130,6 +130,9 @@ pub fn markdown(run: &Run) -> String {
     }
     if let Some(c) = &run.cores {
         md.push_str(&super::cores::section(c, &run.host));
+    }
+    if let Some(h) = &run.http {
+        md.push_str(&super::web::section(h));
     }
     if !run.rungs.is_empty() || !run.skipped.is_empty() {
         let _ = writeln!(md, "\n## Comparison rungs\n");

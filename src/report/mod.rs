@@ -8,6 +8,7 @@ mod csv_out;
 mod markdown;
 pub mod patterns;
 mod table;
+pub mod web;
 pub mod writer;
 
 pub use csv_out::{ladder_csv, memory_csv};

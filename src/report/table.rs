@@ -44,6 +44,12 @@ pub fn terminal(run: &Run) -> String {
             let _ = writeln!(out, "  {line}");
         }
     }
+    if let Some(h) = &run.http {
+        let _ = writeln!(out, "the web's caches:");
+        for line in super::web::headline(h) {
+            let _ = writeln!(out, "  {line}");
+        }
+    }
     if !run.rungs.is_empty() {
         let _ = writeln!(out, "{}", table(RUNG_HEADER, rung_rows(&run.rungs)));
         for note in rung_notes(&run.rungs) {

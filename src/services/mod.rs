@@ -8,6 +8,8 @@
 //! it in order) and gets SIGKILL when ladder dies, even by SIGKILL (parent-death
 //! signal).
 
+pub mod dnsmasq;
+pub mod nginx;
 pub mod postgres;
 pub mod redis;
 
@@ -110,6 +112,33 @@ pub fn pin_child(cmd: &mut Command, cpu: usize) {
     }
     #[cfg(not(target_os = "linux"))]
     let _ = (cmd, cpu);
+}
+
+/// As root: makes `cmd` run as `nobody` (uid and gid set before exec, so the
+/// parent-death signal, set after, survives; a server that dropped privileges itself
+/// would lose it) and hands `paths` to nobody. As anyone else: nothing changes.
+pub fn run_unprivileged(cmd: &mut Command, paths: &[&Path]) -> Result<()> {
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        return Ok(());
+    }
+    let name = std::ffi::CString::new("nobody").expect("no NUL in a literal");
+    // SAFETY: getpwnam returns a pointer into static storage or null; the two fields
+    // are read at once, before any other call could overwrite them.
+    let (uid, gid) = unsafe {
+        let pw = libc::getpwnam(name.as_ptr());
+        if pw.is_null() {
+            return Err(Error::Unusable(
+                "running as root and there is no user 'nobody' to run servers as".into(),
+            ));
+        }
+        ((*pw).pw_uid, (*pw).pw_gid)
+    };
+    for p in paths {
+        std::os::unix::fs::chown(p, Some(uid), Some(gid)).map_err(|e| Error::io(p, e))?;
+    }
+    cmd.uid(uid).gid(gid);
+    Ok(())
 }
 
 /// Finds an executable on PATH or in `extra` directories.

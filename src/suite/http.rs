@@ -1,44 +1,66 @@
-//! The external-API rung: timed HTTP GETs to a URL the user names, each on a fresh
-//! connection (DNS, TCP handshake, request, full response), as a client calling a
-//! third-party API would. Plain `http://` only; no redirects are followed.
+//! The external-API rung: timed HTTP(S) GETs to a URL the user names, phase by phase
+//! (DNS, connect, TLS, first byte, transfer), each on a fresh connection as a client
+//! calling a third-party API would, and again on one kept connection. The row of the
+//! ladder is the total on a fresh connection. No redirects are followed.
 
-use super::{Latencies, Rung};
+use super::web::client::{Client, Trust};
+use super::web::phases::phase_run;
+use super::Rung;
 use crate::error::{Error, Result};
+use crate::record::http::{Phase, PhaseRun, PhaseTarget};
 use crate::redact::redact_url;
-use std::io::{Read, Write};
-use std::net::{TcpStream, ToSocketAddrs};
 use std::time::Duration;
 
 /// Connect, read and write timeout per request.
 pub const TIMEOUT: Duration = Duration::from_secs(10);
 
-/// The most of a response that is read (the rest is cut off with the connection): an
-/// endless answer must not eat memory.
+/// The most of a response that is read: an endless answer must not eat memory.
 pub const MAX_RESPONSE: u64 = 16 << 20;
 
-/// A parsed `http://host[:port][/path]` URL.
+/// A parsed `http(s)://host[:port][/path]` URL.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HttpUrl {
+    /// Whether it is https.
+    pub tls: bool,
     /// Host name or address.
     pub host: String,
-    /// Port (80 by default).
+    /// Port (80 or 443 by default).
     pub port: u16,
     /// Path and query, starting with '/'.
     pub path: String,
 }
 
-/// Parses an `http://` URL; anything else is the user's error, in one line.
+impl HttpUrl {
+    /// The `Host:` header: the host, bracketed when it is an IPv6 address, with the
+    /// port unless it is the scheme's default.
+    pub fn host_header(&self) -> String {
+        let host = if self.host.contains(':') {
+            format!("[{}]", self.host)
+        } else {
+            self.host.clone()
+        };
+        let default = if self.tls { 443 } else { 80 };
+        if self.port == default {
+            host
+        } else {
+            format!("{host}:{}", self.port)
+        }
+    }
+}
+
+/// Parses an `http://` or `https://` URL; anything else is the user's error, in one
+/// line.
 pub fn parse_url(url: &str) -> Result<HttpUrl> {
     let shown = redact_url(url);
-    let rest = url.strip_prefix("http://").ok_or_else(|| {
-        if url.starts_with("https://") {
-            Error::Input(format!(
-                "{shown}: https is not supported; give an http:// URL"
-            ))
-        } else {
-            Error::Input(format!("{shown} is not an http:// URL"))
+    let (tls, rest) = match (url.strip_prefix("http://"), url.strip_prefix("https://")) {
+        (Some(rest), _) => (false, rest),
+        (_, Some(rest)) => (true, rest),
+        _ => {
+            return Err(Error::Input(format!(
+                "{shown} is not an http:// or https:// URL"
+            )))
         }
-    })?;
+    };
     let (authority, path) = match rest.find('/') {
         Some(i) => (&rest[..i], &rest[i..]),
         None => (rest, "/"),
@@ -50,73 +72,91 @@ pub fn parse_url(url: &str) -> Result<HttpUrl> {
             p.parse::<u16>()
                 .map_err(|_| Error::Input(format!("{shown}: bad port '{p}'")))?,
         ),
-        _ => (authority, 80),
+        _ => (authority, if tls { 443 } else { 80 }),
     };
     let host = host.trim_start_matches('[').trim_end_matches(']');
     if host.is_empty() {
         return Err(Error::Input(format!("{shown} has no host")));
     }
     Ok(HttpUrl {
+        tls,
         host: host.to_string(),
         port,
         path: path.to_string(),
     })
 }
 
-/// One GET on a fresh connection; returns the status code.
-fn get_once(url: &HttpUrl, shown: &str) -> Result<u16> {
-    let unusable = |e: std::io::Error| Error::Unusable(format!("cannot GET {shown}: {e}"));
-    let addr = (url.host.as_str(), url.port)
-        .to_socket_addrs()
-        .map_err(unusable)?
-        .next()
-        .ok_or_else(|| Error::Unusable(format!("cannot resolve {shown}")))?;
-    let mut s = TcpStream::connect_timeout(&addr, TIMEOUT).map_err(unusable)?;
-    s.set_read_timeout(Some(TIMEOUT)).map_err(unusable)?;
-    s.set_write_timeout(Some(TIMEOUT)).map_err(unusable)?;
-    s.set_nodelay(true).map_err(unusable)?;
-    write!(
-        s,
-        "GET {} HTTP/1.1\r\nHost: {}\r\nUser-Agent: latency-ladder/{}\r\nAccept: */*\r\nConnection: close\r\n\r\n",
-        url.path,
-        url.host,
-        env!("CARGO_PKG_VERSION")
-    )
-    .map_err(unusable)?;
-    let mut response = Vec::new();
-    (&mut s)
-        .take(MAX_RESPONSE)
-        .read_to_end(&mut response)
-        .map_err(unusable)?;
-    let head = String::from_utf8_lossy(&response[..response.len().min(64)]).into_owned();
-    head.split_whitespace()
-        .nth(1)
-        .and_then(|code| code.parse().ok())
-        .filter(|_| head.starts_with("HTTP/"))
-        .ok_or_else(|| Error::Unusable(format!("{shown} did not answer with HTTP")))
+/// One GET of `url` on a new connection: whether it answers HTTP at all.
+pub fn probe(url: &str, insecure: bool) -> Result<u16> {
+    let parsed = parse_url(url)?;
+    let trust = if insecure {
+        Trust::Insecure
+    } else {
+        Trust::Roots
+    };
+    let path = parsed.path.clone();
+    let mut client = Client::new(parsed, redact_url(url), trust)?;
+    Ok(client.get(&path, &[], false)?.status)
 }
 
-/// Times `samples` GETs (after one untimed) and returns the rung.
-pub fn measure(url: &str, samples: u64, mut on_progress: impl FnMut(f64)) -> Result<Rung> {
+/// Times `samples` GETs of the user's `url` phase by phase, a new connection each and
+/// then on one kept connection; returns the ladder's row (the totals on new
+/// connections) and both phase runs. `insecure` switches certificate checks off.
+pub fn measure(
+    url: &str,
+    insecure: bool,
+    samples: u64,
+    mut on_progress: impl FnMut(f64),
+) -> Result<(Rung, Vec<PhaseRun>)> {
     let parsed = parse_url(url)?;
     let shown = redact_url(url);
-    let status = get_once(&parsed, &shown)?;
-    let mut l = Latencies::new();
-    for i in 0..samples {
-        crate::signal::check()?;
-        l.time(|| get_once(&parsed, &shown))?;
-        on_progress((i + 1) as f64 / samples as f64);
+    let trust = if insecure {
+        Trust::Insecure
+    } else {
+        Trust::Roots
+    };
+    let mut client = Client::new(parsed, shown.clone(), trust)?;
+    let mut runs = Vec::new();
+    let mut totals = None;
+    for (i, reuse) in [false, true].into_iter().enumerate() {
+        let (run, total) = phase_run(
+            &mut client,
+            &shown,
+            PhaseTarget::User,
+            insecure,
+            reuse,
+            samples,
+            |f| on_progress((i as f64 + f) / 2.0),
+        )?;
+        if !reuse {
+            totals = Some(total);
+        }
+        runs.push(run);
     }
-    l.rung(
+    let fresh = &runs[0];
+    let mut total = totals.ok_or_else(|| Error::Internal("no http samples".into()))?;
+    let method = format!(
+        "HTTP{} GET {shown}, new connection each{}",
+        if fresh.tls { "S" } else { "" },
+        if insecure {
+            " (certificate NOT checked)"
+        } else {
+            ""
+        }
+    );
+    debug_assert!(fresh.phase(Phase::Total).is_some());
+    let rung = total.rung(
         crate::record::rung::RungId::Http,
-        format!("HTTP GET {shown}, new connection each"),
-        Some(format!("status {status}")),
-    )
+        method,
+        Some(format!("status {}", fresh.status)),
+    )?;
+    Ok((rung, runs))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::io::{Read, Write};
 
     #[test]
     fn urls_parse_or_fail_in_one_line() {
@@ -129,10 +169,11 @@ mod tests {
         assert_eq!((u.port, u.path.as_str()), (80, "/"));
         let u = parse_url("http://[::1]:9000/").unwrap();
         assert_eq!((u.host.as_str(), u.port), ("::1", 9000));
-        assert!(parse_url("https://example.com")
-            .unwrap_err()
-            .to_string()
-            .contains("https"));
+        let u = parse_url("https://example.com/x").unwrap();
+        assert_eq!(
+            (u.tls, u.port, u.host_header()),
+            (true, 443, "example.com".into())
+        );
         assert!(parse_url("ftp://x").is_err());
         assert!(parse_url("http://host:notaport/").is_err());
         let e = parse_url("http://user:secret@:80/")
@@ -160,8 +201,9 @@ mod tests {
                 let _ = s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
             }
         });
-        let r = measure(&format!("http://127.0.0.1:{port}/"), 3, |_| {}).unwrap();
-        assert_eq!(r.samples, 3);
+        let (r, runs) = measure(&format!("http://127.0.0.1:{port}/"), false, 1, |_| {}).unwrap();
+        assert_eq!(r.samples, 1);
+        assert_eq!(runs.len(), 2);
         assert_eq!(r.note.as_deref(), Some("status 200"));
         server.join().unwrap();
     }

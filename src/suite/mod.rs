@@ -6,6 +6,7 @@ pub mod http;
 pub mod placement;
 pub mod redis;
 pub mod storage;
+pub mod web;
 
 use crate::counters::{CounterGroup, DEFAULT_EVENTS};
 use crate::error::{Error, Result};
