@@ -2,7 +2,7 @@
 //! level, scaling with cores, loaded latency), as the record keeps it;
 //! [`crate::cores`] measures it.
 
-use crate::memory::kernels::Isa;
+use super::memory::Isa;
 pub use crate::record::patterns::LoadedPoint;
 use serde::{Deserialize, Serialize};
 

@@ -200,6 +200,7 @@ pub fn headline(c: &CoresSection, host: &Host) -> Vec<String> {
     lines
 }
 
+/// Appends a Markdown table (see [`Table`]) and a blank line.
 fn table(md: &mut String, header: &[&str], rows: impl IntoIterator<Item = Vec<String>>) {
     md.push_str(&Table::new(header.iter().copied()).rows(rows).markdown());
     md.push('\n');
