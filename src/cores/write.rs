@@ -8,7 +8,7 @@ use crate::host::Host;
 use crate::measure::{per_op_ns, Summary, TrialPolicy};
 use crate::memory::buffer::Buffer;
 use crate::memory::kernels::{stream_copy, stream_read, stream_write, Isa, Store, STREAM_BLOCK};
-use crate::memory::PageKind;
+use crate::memory::{LevelName, PageKind};
 use crate::record::cores::{BandwidthKind, LevelBandwidth};
 
 /// The kinds measured in every level.
@@ -22,10 +22,10 @@ pub const KINDS: [BandwidthKind; 4] = [
 /// One working set per data cache sysfs (or sysctl) reports and one in RAM: half of
 /// L1d, then the geometric middle between each cache and the one below it (inside the
 /// level, clear of both edges), then `ram_bytes`. Sizes are whole pages of 4 KiB.
-pub fn level_sets(host: &Host, ram_bytes: u64) -> Vec<(String, u64)> {
+pub fn level_sets(host: &Host, ram_bytes: u64) -> Vec<(LevelName, u64)> {
     let page = |b: u64| b.div_ceil(4096).max(1) * 4096;
     let caches = host.data_caches();
-    let mut sets: Vec<(String, u64)> = caches
+    let mut sets: Vec<(LevelName, u64)> = caches
         .iter()
         .enumerate()
         .map(|(i, c)| {
@@ -33,10 +33,10 @@ pub fn level_sets(host: &Host, ram_bytes: u64) -> Vec<(String, u64)> {
                 0 => c.size_bytes / 2,
                 _ => ((caches[i - 1].size_bytes as f64 * c.size_bytes as f64).sqrt()) as u64,
             };
-            (c.name(), page(size))
+            (LevelName::Cache(c.level as u8), page(size))
         })
         .collect();
-    sets.push(("RAM".into(), page(ram_bytes)));
+    sets.push((LevelName::Ram, page(ram_bytes)));
     sets
 }
 
@@ -86,7 +86,7 @@ pub fn bandwidth(
 /// Every kind in every level of `sets`, single-threaded on the calling thread.
 /// `on_set` is told after each level.
 pub fn per_level(
-    sets: &[(String, u64)],
+    sets: &[(LevelName, u64)],
     policy: TrialPolicy,
     mut on_set: impl FnMut(),
 ) -> Result<Vec<LevelBandwidth>> {
@@ -96,7 +96,7 @@ pub fn per_level(
         for kind in KINDS {
             if let Some(gbps) = bandwidth(kind, *size, isa, policy)? {
                 out.push(LevelBandwidth {
-                    level: level.clone(),
+                    level: *level,
                     size_bytes: *size,
                     kind,
                     gbps,
@@ -150,17 +150,14 @@ mod tests {
             cache(3, "Unified", 32 << 20),
         ];
         let sets = level_sets(&host, 256 << 20);
-        let names: Vec<&str> = sets.iter().map(|s| s.0.as_str()).collect();
+        let names: Vec<String> = sets.iter().map(|s| s.0.to_string()).collect();
         assert_eq!(names, ["L1d", "L2", "L3", "RAM"]);
         assert_eq!(sets[0].1, 16 << 10);
         assert_eq!(sets[1].1, 128 << 10);
         assert_eq!(sets[2].1, 4 << 20);
         assert_eq!(sets[3].1, 256 << 20);
         host.caches.clear();
-        assert_eq!(
-            level_sets(&host, 1 << 20),
-            vec![("RAM".to_string(), 1 << 20)]
-        );
+        assert_eq!(level_sets(&host, 1 << 20), vec![(LevelName::Ram, 1 << 20)]);
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //! level, scaling with cores, loaded latency), as the record keeps it;
 //! [`crate::cores`] measures it.
 
-use super::memory::Isa;
+use super::memory::{Isa, LevelName};
 pub use crate::record::patterns::LoadedPoint;
 use serde::{Deserialize, Serialize};
 
@@ -115,7 +115,7 @@ pub enum BandwidthKind {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LevelBandwidth {
     /// "L1d", "L2", "L3" or "RAM".
-    pub level: String,
+    pub level: LevelName,
     /// Working set, bytes (copy: both halves).
     pub size_bytes: u64,
     /// What the kernel does.

@@ -5,6 +5,7 @@ use super::writer::Table;
 use crate::host::Host;
 use crate::measure::median;
 use crate::record::cores::{BandwidthKind, CoresSection, Handoff, PairLatency, Relation};
+use crate::record::memory::LevelName;
 use crate::units::{format_ns, format_size};
 use std::fmt::Write;
 
@@ -51,7 +52,7 @@ pub fn relation_groups(c: &CoresSection) -> Vec<(Relation, Handoff, usize, f64)>
 }
 
 /// The gbps of `kind` at `level`, where measured.
-fn gbps(c: &CoresSection, level: &str, kind: BandwidthKind) -> Option<f64> {
+fn gbps(c: &CoresSection, level: LevelName, kind: BandwidthKind) -> Option<f64> {
     c.bandwidth
         .iter()
         .find(|b| b.level == level && b.kind == kind)
@@ -59,11 +60,11 @@ fn gbps(c: &CoresSection, level: &str, kind: BandwidthKind) -> Option<f64> {
 }
 
 /// Levels in the order measured.
-fn levels(c: &CoresSection) -> Vec<(&str, u64)> {
-    let mut v: Vec<(&str, u64)> = Vec::new();
+fn levels(c: &CoresSection) -> Vec<(LevelName, u64)> {
+    let mut v: Vec<(LevelName, u64)> = Vec::new();
     for b in &c.bandwidth {
         if !v.iter().any(|l| l.0 == b.level) {
-            v.push((&b.level, b.size_bytes));
+            v.push((b.level, b.size_bytes));
         }
     }
     v
@@ -72,8 +73,8 @@ fn levels(c: &CoresSection) -> Vec<(&str, u64)> {
 /// The write-allocate sentence: plain stores against non-temporal stores in RAM.
 fn write_allocate_line(c: &CoresSection) -> Option<String> {
     let (w, nt) = (
-        gbps(c, "RAM", BandwidthKind::Write)?,
-        gbps(c, "RAM", BandwidthKind::NtStore)?,
+        gbps(c, LevelName::Ram, BandwidthKind::Write)?,
+        gbps(c, LevelName::Ram, BandwidthKind::NtStore)?,
     );
     let r = nt / w;
     let figures = format!("plain stores {w:.1} GB/s, non-temporal stores {nt:.1} GB/s");
@@ -395,7 +396,7 @@ pub fn compare_rows(runs: &[&Option<CoresSection>]) -> Vec<Vec<String>> {
             .collect();
         (!v.is_empty()).then(|| format_ns(median(&v)))
     };
-    let bw = |level: &'static str, kind| {
+    let bw = |level: LevelName, kind| {
         move |c: &CoresSection| gbps(c, level, kind).map(|g| format!("{g:.1} GB/s"))
     };
     vec![
@@ -405,9 +406,9 @@ pub fn compare_rows(runs: &[&Option<CoresSection>]) -> Vec<Vec<String>> {
                 .as_ref()
                 .map(|f| format!("{:.1}x", f.slowdown))
         }),
-        row("L1d write", &bw("L1d", BandwidthKind::Write)),
-        row("RAM write", &bw("RAM", BandwidthKind::Write)),
-        row("RAM NT store", &bw("RAM", BandwidthKind::NtStore)),
+        row("L1d write", &bw(LevelName::L1D, BandwidthKind::Write)),
+        row("RAM write", &bw(LevelName::Ram, BandwidthKind::Write)),
+        row("RAM NT store", &bw(LevelName::Ram, BandwidthKind::NtStore)),
         row("RAM read, all threads", &|c| {
             c.scaling
                 .last()
@@ -433,7 +434,7 @@ mod tests {
             p99_ns: 3.0 * ns,
         };
         let bw = |kind, gbps| LevelBandwidth {
-            level: "RAM".into(),
+            level: LevelName::Ram,
             size_bytes: 1 << 28,
             kind,
             gbps,
