@@ -17,6 +17,9 @@ use plotters::style::FontStyle;
 use std::path::{Path, PathBuf};
 use std::sync::Once;
 
+#[path = "plot_cache_lab.rs"]
+mod cache_lab;
+
 /// Picture size in pixels (PNG) and user units (SVG).
 pub const SIZE: (u32, u32) = (1280, 760);
 const FONT: &str = "sans-serif";
@@ -112,6 +115,9 @@ pub fn draw_run(run: &Run, dir: &Path) -> Result<Vec<PathBuf>> {
     }
     if let Some(p) = &run.patterns {
         files.extend(pattern_charts(p, dir)?);
+    }
+    if let Some(e) = run.cache_lab.as_ref().and_then(|c| c.eviction.as_ref()) {
+        files.extend(cache_lab::charts(e, dir)?);
     }
     Ok(files)
 }

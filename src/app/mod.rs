@@ -2,6 +2,7 @@
 //! fails before any measuring), the measurement, and the outputs. What they share —
 //! the recorder of a run, writing the run folder, printing — lives here.
 
+mod cache_lab;
 mod clean;
 mod db;
 mod host;
@@ -40,6 +41,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Redis(args) => redis::execute(common, args),
         Command::Memcached(args) => memcached::execute(common, args),
         Command::Load(args) => load::execute(common, args),
+        Command::CacheLab(args) => cache_lab::execute(common, args),
         Command::Run(args) => run::execute(common, args),
         Command::Db(args) => db::execute(common, args),
         Command::Report { run_dir } => report::redraw(common, run_dir),
@@ -152,6 +154,7 @@ impl Recorder {
             patterns: None,
             caching: Vec::new(),
             load: None,
+            cache_lab: None,
             rungs,
             skipped,
             ladder: Vec::new(),

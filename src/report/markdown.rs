@@ -12,7 +12,7 @@ fn row(cells: &[String]) -> String {
     format!("| {} |\n", cells.join(" | "))
 }
 
-fn table(header: &[&str], rows: impl IntoIterator<Item = Vec<String>>) -> String {
+pub(super) fn table(header: &[&str], rows: impl IntoIterator<Item = Vec<String>>) -> String {
     let mut s = row(&header.iter().map(|h| h.to_string()).collect::<Vec<_>>());
     s.push_str(&row(&vec!["---".to_string(); header.len()]));
     for r in rows {
@@ -134,6 +134,9 @@ pub fn markdown(run: &Run) -> String {
         ));
         md.push_str("\n</details>\n");
         md.push_str(&super::counters::section(mem, run.host.clock_ghz));
+    }
+    if let Some(c) = &run.cache_lab {
+        md.push_str(&super::cache_lab::section(c));
     }
     if let Some(p) = &run.patterns {
         md.push_str(&super::patterns::section(p));
