@@ -135,6 +135,10 @@ pub struct EvictionRow {
     pub client_hits: u64,
     /// Misses as the client saw them.
     pub client_misses: u64,
+    /// SETs the server refused for want of memory (Redis OOM: its own overhead had
+    /// grown past maxmemory with nothing left to evict); the request was still served.
+    #[serde(default)]
+    pub refused_sets: u64,
     /// keyspace_hits / get_hits from the server, over the measured replay.
     pub server_hits: Option<u64>,
     /// keyspace_misses / get_misses from the server.

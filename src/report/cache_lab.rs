@@ -32,8 +32,17 @@ fn workload(w: &Workload) -> String {
     }
 }
 
+/// Evicted keys, and the SETs refused (Redis OOM) where there were any.
+fn evicted(r: &EvictionRow) -> String {
+    let n = r.evicted.map_or("unsupported".into(), |v| v.to_string());
+    if r.refused_sets > 0 {
+        format!("{n} ({} SETs refused: OOM)", r.refused_sets)
+    } else {
+        n
+    }
+}
+
 fn eviction_cells(r: &EvictionRow) -> Vec<String> {
-    let opt = |v: Option<u64>| v.map_or("unsupported".into(), |v| v.to_string());
     vec![
         r.policy.label().to_string(),
         workload(&r.workload),
@@ -44,7 +53,7 @@ fn eviction_cells(r: &EvictionRow) -> Vec<String> {
         ),
         format!("{:.3}", r.hit_ratio()),
         ratio(r.server_hits, r.server_misses),
-        opt(r.evicted),
+        evicted(r),
         r.used_bytes.map_or("unsupported".into(), format_size),
         format_ns(r.mean_ns),
         format_ns(r.p99_ns),
@@ -117,7 +126,7 @@ pub fn headline(c: &CacheLabSection) -> Vec<String> {
                 r.policy.label(),
                 r.hit_ratio(),
                 ratio(r.server_hits, r.server_misses),
-                r.evicted.map_or("unsupported".into(), |v| v.to_string()),
+                evicted(r),
                 format_ns(r.mean_ns),
                 format_ns(r.p99_ns)
             ));

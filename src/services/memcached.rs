@@ -64,7 +64,9 @@ impl ManagedMemcached {
 
         let spawn = |listen: &[String]| -> Result<ManagedProcess> {
             let mut cmd = Command::new(&bin);
-            cmd.args(["-m", &mib.to_string(), "-U", "0"])
+            // The largest item may be at most half the memory (memcached refuses more).
+            let max_item = format!("{}k", (mib * 512).min(1024));
+            cmd.args(["-m", &mib.to_string(), "-I", &max_item, "-U", "0"])
                 .args(listen)
                 .stdin(Stdio::null())
                 .stdout(Stdio::null())

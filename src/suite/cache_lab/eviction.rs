@@ -103,6 +103,7 @@ pub fn sequence(workload: Workload, keys: u64, n: u64, seed: u64) -> Result<Vec<
 struct Replay {
     hits: u64,
     misses: u64,
+    refused: u64,
     all: Histogram<u64>,
     hit_sum: f64,
     miss_sum: f64,
@@ -117,6 +118,7 @@ fn replay(cache: &mut KvConn, origin: &mut Origin, prefix: &str, seq: &[u64]) ->
     let mut r = Replay {
         hits: 0,
         misses: 0,
+        refused: 0,
         all: histogram(),
         hit_sum: 0.0,
         miss_sum: 0.0,
@@ -130,7 +132,7 @@ fn replay(cache: &mut KvConn, origin: &mut Origin, prefix: &str, seq: &[u64]) ->
         let hit = cache.get(&key)?.is_some();
         if !hit {
             let v = origin.get(id)?;
-            cache.set(&key, &v, VALUE_TTL_S)?;
+            r.refused += u64::from(!cache.set(&key, &v, VALUE_TTL_S)?);
         }
         let ns = start.elapsed().as_nanos() as u64;
         r.all.saturating_record(ns.max(1));
@@ -159,12 +161,29 @@ fn redis_counters(c: &mut redis::Connection) -> Result<Counters> {
     ])
 }
 
-fn memcached_counters(c: &memcache::Client) -> Result<Counters> {
-    let stats = c
-        .stats()
-        .map_err(|e| Error::Unusable(format!("memcached: stats: {e}")))?;
-    let s = stats.into_iter().next().map(|(_, m)| m).unwrap_or_default();
-    let f = |n: &str| s.get(n).and_then(|v| v.parse().ok());
+/// `stats` over memcached's unix socket, read here: the memcache crate's `stats` stops
+/// at the first line.
+fn memcached_counters(socket: &std::path::Path) -> Result<Counters> {
+    use std::io::{BufRead, BufReader, Write};
+    let io = |e: std::io::Error| Error::Unusable(format!("memcached: stats: {e}"));
+    let mut stream = std::os::unix::net::UnixStream::connect(socket).map_err(io)?;
+    stream
+        .set_read_timeout(Some(std::time::Duration::from_secs(10)))
+        .map_err(io)?;
+    stream.write_all(b"stats\r\n").map_err(io)?;
+    let mut stats = std::collections::HashMap::new();
+    for line in BufReader::new(stream).lines() {
+        let line = line.map_err(io)?;
+        let line = line.trim_end();
+        if line == "END" {
+            break;
+        }
+        let mut parts = line.split(' ');
+        if let (Some("STAT"), Some(k), Some(v)) = (parts.next(), parts.next(), parts.next()) {
+            stats.insert(k.to_string(), v.to_string());
+        }
+    }
+    let f = |n: &str| stats.get(n).and_then(|v| v.parse().ok());
     Ok([f("get_hits"), f("get_misses"), f("evictions"), f("bytes")])
 }
 
@@ -194,7 +213,10 @@ fn working_set(c: &mut redis::Connection, plan: &EvictionPlan, prefix: &str) -> 
     redis::cmd("FLUSHALL")
         .query::<()>(c)
         .map_err(redis_err("FLUSHALL"))?;
-    Ok((after.saturating_sub(before), before))
+    // The empty server after a full one can hold more (grown tables, buffers): the
+    // larger of the two is the overhead a bounded cache must leave room for.
+    let empty = used(c)?.max(before);
+    Ok((after.saturating_sub(before), empty))
 }
 
 fn config_set(c: &mut redis::Connection, name: &str, value: &str) -> Result<()> {
@@ -242,9 +264,10 @@ pub fn measure(
 ) -> Result<(EvictionSection, Vec<String>)> {
     let mut origin = Origin::load(target, plan.keys, plan.value_bytes)?;
     let mut rc = crate::suite::redis::connect(&redis.unix_url())?;
+    // Both connections open before the empty server's memory is read.
+    let mut rcache = KvConn::Redis(crate::suite::redis::connect(&redis.unix_url())?);
     let prefix = crate::clean::redis_prefix();
     let (ws, baseline) = working_set(&mut rc, plan, &prefix)?;
-    let mut rcache = KvConn::Redis(crate::suite::redis::connect(&redis.unix_url())?);
     let mut rows = Vec::new();
     let mut skipped = Vec::new();
     let n = plan.warmup + plan.requests;
@@ -293,11 +316,10 @@ pub fn measure(
                 let server = ManagedMemcached::start_with_memory(mib as u32)?;
                 let url = server.unix_url();
                 let mut mc = KvConn::Memcached(crate::suite::memcached::connect(&url)?);
-                let stats = crate::suite::memcached::connect(&url)?;
                 replay(&mut mc, &mut origin, &prefix, &seq[..plan.warmup as usize])?;
-                let before = memcached_counters(&stats)?;
+                let before = memcached_counters(&server.socket)?;
                 let r = replay(&mut mc, &mut origin, &prefix, &seq[plan.warmup as usize..])?;
-                let after = memcached_counters(&stats)?;
+                let after = memcached_counters(&server.socket)?;
                 row(policy, workload, fraction, mib * MIB, &r, before, after)
             };
             rows.push(row);
@@ -362,6 +384,7 @@ fn row(
         limit_bytes,
         client_hits: r.hits,
         client_misses: r.misses,
+        refused_sets: r.refused,
         server_hits: delta(0),
         server_misses: delta(1),
         evicted: delta(2),

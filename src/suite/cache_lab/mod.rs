@@ -28,14 +28,18 @@ impl KvConn {
         }
     }
 
-    /// SET with an expiry in seconds.
-    pub fn set(&mut self, key: &str, value: &str, ttl_s: u64) -> Result<()> {
+    /// SET with an expiry in seconds: `false` where Redis refused it for want of
+    /// memory (OOM: nothing left it may evict), which a read-through client survives.
+    pub fn set(&mut self, key: &str, value: &str, ttl_s: u64) -> Result<bool> {
         match self {
-            KvConn::Redis(c) => {
-                redis::Commands::set_ex(c, key, value, ttl_s).map_err(redis_err("SET"))
-            }
+            KvConn::Redis(c) => match redis::Commands::set_ex::<_, _, ()>(c, key, value, ttl_s) {
+                Ok(()) => Ok(true),
+                Err(e) if e.code() == Some("OOM") => Ok(false),
+                Err(e) => Err(redis_err("SET")(e)),
+            },
             KvConn::Memcached(c) => c
                 .set(key, value, ttl_s as u32)
+                .map(|()| true)
                 .map_err(|e| Error::Unusable(format!("memcached: set: {e}"))),
         }
     }
