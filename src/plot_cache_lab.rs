@@ -21,7 +21,15 @@ impl HitRatioChart<'_> {
                     .rows
                     .iter()
                     .filter(|r| r.policy == p && r.workload == (Workload::Zipf { s: e.sweep_skew }))
-                    .map(|r| (r.cache_fraction * 100.0, r.hit_ratio()))
+                    // memcached's -m is whole MiB: placed at the bytes it really had.
+                    .map(|r| {
+                        let f = if p == Policy::Memcached {
+                            r.limit_bytes as f64 / e.working_set_bytes.max(1) as f64
+                        } else {
+                            r.cache_fraction
+                        };
+                        (f * 100.0, r.hit_ratio())
+                    })
                     .collect();
                 pts.sort_by(|a, b| a.0.total_cmp(&b.0));
                 (p, pts)
