@@ -59,6 +59,10 @@ pub enum Command {
     /// omission, achieved rate, and for cache-aside the hit ratio, database queries
     /// and server CPU per request.
     Load(LoadArgs),
+    /// What caches do when full or stormed, on managed servers: hit ratio per eviction
+    /// policy (Redis) and memcached at a bounded size, and a hot key's expiry under
+    /// concurrent clients with and without stampede protection.
+    CacheLab(CacheLabArgs),
     /// Every rung and the lecture's table beside it, written as one run folder.
     Run(RunArgs),
     /// Several runs side by side: a table, and overlaid curves and ladders.
@@ -499,6 +503,42 @@ pub struct DbArgs {
           value_parser = clap::value_parser!(u64).range(ROWS_RANGE.0..=ROWS_RANGE.1))]
     pub rows: Option<u64>,
     /// Seed of the data set and of the query parameters (same seed, same rows).
+    #[arg(long, value_name = "N", default_value_t = DEFAULT_SEED)]
+    pub seed: u64,
+}
+
+fn cache_fraction(s: &str) -> Result<f64, String> {
+    let v: f64 = s.parse().map_err(|_| format!("'{s}' is not a number"))?;
+    if (0.001..=1.0).contains(&v) {
+        Ok(v)
+    } else {
+        Err(format!(
+            "'{s}' is outside 0.001..=1 (a fraction of the working set)"
+        ))
+    }
+}
+
+/// Flags of `ladder cache-lab`.
+#[derive(Debug, Clone, Args)]
+pub struct CacheLabArgs {
+    /// The cache size every workload runs at, as a fraction of the working set's bytes
+    /// (0.001 to 1) [default: 0.1].
+    #[arg(long, value_name = "F", value_parser = cache_fraction, default_value_t = 0.1)]
+    pub cache_fraction: f64,
+    /// Distinct keys of the eviction replay, 1000 to 1000000 [default: 20000; 5000 with
+    /// --quick].
+    #[arg(long, value_name = "N",
+          value_parser = clap::value_parser!(u64).range(1_000..=1_000_000))]
+    pub keys: Option<u64>,
+    /// Measured requests per eviction replay, 1000 to 10000000 [default: 5 x keys].
+    #[arg(long, value_name = "N",
+          value_parser = clap::value_parser!(u64).range(1_000..=10_000_000))]
+    pub requests: Option<u64>,
+    /// Concurrent clients (threads) of the stampede, 2 to 256 [default: 50; 20 with
+    /// --quick].
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(2..=256))]
+    pub clients: Option<u32>,
+    /// Seed of the key sequences and the data set.
     #[arg(long, value_name = "N", default_value_t = DEFAULT_SEED)]
     pub seed: u64,
 }

@@ -20,6 +20,7 @@ use plotters::style::FontStyle;
 use std::path::{Path, PathBuf};
 use std::sync::Once;
 
+mod cache_lab;
 mod web;
 
 /// Picture size in pixels (PNG) and user units (SVG).
@@ -126,6 +127,9 @@ pub fn draw_run(run: &Run, dir: &Path) -> Result<Vec<PathBuf>> {
     }
     if let Some(l) = &run.load {
         files.extend(load::load_chart(l, dir)?);
+    }
+    if let Some(e) = run.cache_lab.as_ref().and_then(|c| c.eviction.as_ref()) {
+        files.extend(cache_lab::charts(e, dir)?);
     }
     Ok(files)
 }

@@ -2,6 +2,7 @@
 //! fails before any measuring), the measurement, and the outputs. What they share —
 //! the recorder of a run, writing the run folder, printing — lives here.
 
+mod cache_lab;
 mod clean;
 mod cores;
 mod db;
@@ -43,6 +44,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Redis(args) => redis::execute(common, args),
         Command::Memcached(args) => memcached::execute(common, args),
         Command::Load(args) => load::execute(common, args),
+        Command::CacheLab(args) => cache_lab::execute(common, args),
         Command::Run(args) => run::execute(common, args),
         Command::Db(args) => db::execute(common, args),
         Command::Web(args) => web::execute(common, args),
@@ -158,6 +160,7 @@ impl Recorder {
             caching: Vec::new(),
             http: None,
             load: None,
+            cache_lab: None,
             rungs,
             skipped,
             ladder: Vec::new(),

@@ -2,6 +2,7 @@
 //! `--json`) is drawn from, written as `run.json`. Rows are identified by the typed
 //! values of [`rung`]; records of older schema versions are converted on load ([`v1`]).
 
+pub mod cache_lab;
 pub mod caching;
 pub mod cores;
 pub mod http;
@@ -66,6 +67,9 @@ pub struct Run {
     /// Fixed-rate load runs (`ladder load`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub load: Option<load::LoadSection>,
+    /// Eviction and stampede experiments (`ladder cache-lab`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cache_lab: Option<cache_lab::CacheLabSection>,
     /// The lecture's table beside the measurements (`ladder run`).
     #[serde(default)]
     pub ladder: Vec<LadderRow>,

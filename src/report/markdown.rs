@@ -125,6 +125,9 @@ pub fn markdown(run: &Run) -> String {
         md.push_str("\n</details>\n");
         md.push_str(&super::counters::section(mem, run.host.clock_ghz));
     }
+    if let Some(c) = &run.cache_lab {
+        md.push_str(&super::cache_lab::section(c));
+    }
     if let Some(p) = &run.patterns {
         md.push_str(&super::patterns::section(p));
     }

@@ -1,6 +1,7 @@
 //! From one Run record to what people read: the terminal table, report.md, CSV files,
 //! and the results folder that holds them. A report never measures.
 
+pub mod cache_lab;
 pub mod compare;
 pub mod cores;
 pub mod counters;

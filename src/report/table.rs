@@ -50,6 +50,12 @@ pub fn terminal(run: &Run) -> String {
             let _ = writeln!(out, "  {line}");
         }
     }
+    if let Some(c) = &run.cache_lab {
+        let _ = writeln!(out, "cache-lab:");
+        for line in super::cache_lab::headline(c) {
+            let _ = writeln!(out, "  {line}");
+        }
+    }
     if !run.rungs.is_empty() {
         let _ = writeln!(out, "{}", table(RUNG_HEADER, rung_rows(&run.rungs)));
         for note in rung_notes(&run.rungs)

@@ -46,6 +46,11 @@ impl ManagedMemcached {
     /// Starts both servers and waits until each answers `version` (the TCP one after
     /// authenticating).
     pub fn start() -> Result<ManagedMemcached> {
+        Self::start_with_memory(MEMORY_MIB)
+    }
+
+    /// Like [`ManagedMemcached::start`], with `mib` MiB of item memory each (`-m`).
+    pub fn start_with_memory(mib: u32) -> Result<ManagedMemcached> {
         let bin = Self::binary()?;
         let user = run_as(&[c"memcache", c"nobody"])?;
         let dir = private_dir("memcached")?;
@@ -59,7 +64,9 @@ impl ManagedMemcached {
 
         let spawn = |listen: &[String]| -> Result<ManagedProcess> {
             let mut cmd = Command::new(&bin);
-            cmd.args(["-m", &MEMORY_MIB.to_string(), "-U", "0"])
+            // The largest item may be at most half the memory (memcached refuses more).
+            let max_item = format!("{}k", (mib * 512).min(1024));
+            cmd.args(["-m", &mib.to_string(), "-I", &max_item, "-U", "0"])
                 .args(listen)
                 .stdin(Stdio::null())
                 .stdout(Stdio::null())

@@ -1,6 +1,7 @@
 //! The comparison rungs beyond memory: storage, Redis, databases. Each measures
 //! distributions (hdrhistogram), never a mean alone, into [`Rung`] rows of the record.
 
+pub mod cache_lab;
 pub mod db;
 pub mod http;
 pub mod keys;

@@ -1,0 +1,180 @@
+//! `ladder cache-lab` against real servers (a managed redis-server, memcached and
+//! PostgreSQL): the counts it reports must agree with the servers' own, bounded caches
+//! must stay within their bound, and stampede protection must keep the database to one
+//! recompute per expiry. No assertion on timings.
+
+mod common;
+
+use common::{assert_user_error, ladder};
+use latency_ladder::record::cache_lab::{Policy, Strategy};
+use latency_ladder::record::Run;
+use latency_ladder::services::postgres::ManagedPostgres;
+use latency_ladder::services::redis::ManagedRedis;
+use latency_ladder::suite::cache_lab::eviction::{self, EvictionPlan};
+use latency_ladder::suite::cache_lab::stampede::{self, StampedePlan};
+use latency_ladder::suite::db::product_page::PageDb;
+use latency_ladder::suite::db::{DataSet, PgTarget};
+use std::time::Duration;
+
+#[test]
+fn eviction_counts_agree_with_the_servers_and_stay_within_maxmemory() {
+    let redis = ManagedRedis::start().unwrap();
+    let pg = ManagedPostgres::start().unwrap();
+    let target = PgTarget::managed(&pg).unwrap();
+    // 4000 keys of 1000 B take about 5 MB in Redis: 30% is over 1 MiB, so memcached
+    // runs too (-m 1, its minimum).
+    let plan = EvictionPlan {
+        keys: 4000,
+        value_bytes: 1000,
+        requests: 4000,
+        warmup: 4000,
+        fraction: 0.3,
+        sizes: vec![0.01],
+        skews: vec![0.99],
+        sweep_skew: 0.99,
+        scan: true,
+        seed: 7,
+    };
+    let (e, skipped) = eviction::measure(&plan, &redis, &target, &|_| {}).unwrap();
+    // 1% is far under memcached's 1 MiB: skipped, and said so once.
+    assert_eq!(skipped.len(), 1, "{skipped:?}");
+    assert!(skipped[0].contains("memcached at 1%"), "{skipped:?}");
+    assert_eq!(e.rows.len(), 3 * 5 - 1);
+    for r in &e.rows {
+        let what = format!("{r:?}");
+        assert_eq!(r.client_hits + r.client_misses, plan.requests, "{what}");
+        assert!((0.0..=1.0).contains(&r.hit_ratio()), "{what}");
+        // Every GET is one lookup on the server: its counts are the client's.
+        assert_eq!(r.server_hits, Some(r.client_hits), "{what}");
+        assert_eq!(r.server_misses, Some(r.client_misses), "{what}");
+        // A cache a fraction of the key set must evict, or refuse (Redis OOM where its
+        // own overhead fills a tiny maxmemory).
+        assert!(r.evicted.unwrap() > 0 || r.refused_sets > 0, "{what}");
+        let used = r.used_bytes.unwrap();
+        if r.policy == Policy::Memcached {
+            assert!(used <= r.limit_bytes, "{what}");
+        } else {
+            // Redis evicts before each write: at most one value over.
+            assert!(used <= r.limit_bytes + 2 * plan.value_bytes, "{what}");
+            assert!(r.limit_bytes > e.redis_baseline_bytes, "{what}");
+        }
+        assert!(
+            r.p99_ns >= r.hit_mean_ns.unwrap_or(0.0).min(r.mean_ns),
+            "{what}"
+        );
+    }
+    assert!(e.working_set_bytes > plan.keys * plan.value_bytes);
+    // A bigger cache holds more: the hit ratio at 30% beats 1% for every Redis policy
+    // (by far: about 0.75 against 0.3 at s = 0.99).
+    for p in Policy::ALL.iter().filter(|p| p.redis_name().is_some()) {
+        let at = |f: f64| {
+            e.rows
+                .iter()
+                .find(|r| r.policy == *p && r.cache_fraction == f && r.workload.s() == 0.99)
+                .map(|r| r.hit_ratio())
+                .unwrap()
+        };
+        assert!(at(0.3) > at(0.01), "{p:?}");
+    }
+}
+
+#[test]
+fn a_lock_lets_one_request_recompute_where_no_protection_lets_many() {
+    let redis = ManagedRedis::start().unwrap();
+    let pg = ManagedPostgres::start().unwrap();
+    let target = PgTarget::managed(&pg).unwrap();
+    let db = PageDb::postgres(&DataSet::new(20_000, 7), &target).unwrap();
+    let plan = StampedePlan {
+        clients: 20,
+        ttl: Duration::from_millis(300),
+        window: Duration::from_millis(450),
+        interval: Duration::from_millis(2),
+    };
+    let run = |s: Strategy| {
+        stampede::measure(
+            &plan,
+            s,
+            &db,
+            &redis.unix_url(),
+            &latency_ladder::clean::redis_prefix(),
+        )
+        .unwrap()
+    };
+    let none = run(Strategy::None);
+    let lock = run(Strategy::Lock);
+    let xfetch = run(Strategy::Xfetch);
+    // The key expires once in the window, and its refill's TTL outlasts the window.
+    assert!(none.origin_queries > 1, "{none:?}");
+    assert_eq!(none.origin_queries, none.misses, "{none:?}");
+    assert_eq!(lock.origin_queries, 1, "{lock:?}");
+    assert_eq!(lock.clients_at_origin, 1, "{lock:?}");
+    assert!(xfetch.origin_queries >= 1, "{xfetch:?}");
+    for r in [&none, &lock, &xfetch] {
+        assert!(r.requests >= u64::from(plan.clients), "{r:?}");
+        assert!(r.p99_ns <= r.max_ns, "{r:?}");
+    }
+}
+
+#[test]
+fn cache_lab_writes_a_record_that_report_redraws() {
+    let out = tempfile::tempdir().unwrap();
+    let o = ladder(&[
+        "--quick",
+        "--quiet",
+        "--out",
+        out.path().to_str().unwrap(),
+        "cache-lab",
+        "--keys",
+        "1000",
+        "--requests",
+        "1000",
+        "--clients",
+        "4",
+    ]);
+    assert!(o.status.success(), "{}", common::stderr(&o));
+    let dir = std::fs::read_dir(out.path())
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .map(|e| e.path())
+        .find(|p| p.join("run.json").exists())
+        .unwrap();
+    let run = Run::load(&dir.join("run.json")).unwrap();
+    let c = run.cache_lab.as_ref().unwrap();
+    assert_eq!(c.stampede.as_ref().unwrap().rows.len(), 3);
+    assert!(!c.eviction.as_ref().unwrap().rows.is_empty());
+    // 1000 keys are about 1.2 MB: 10% is under memcached's minimum.
+    assert!(
+        c.skipped.iter().any(|s| s.contains("memcached")),
+        "{:?}",
+        c.skipped
+    );
+    let text = serde_json::to_string(&run).unwrap();
+    let back: Run = serde_json::from_str(&text).unwrap();
+    assert_eq!(back, run);
+    let report = std::fs::read_to_string(dir.join("report.md")).unwrap();
+    assert!(
+        report.contains("## Caches when full or stormed"),
+        "{report}"
+    );
+    assert!(report.contains("requests hit the database"), "{report}");
+    std::fs::remove_file(dir.join("report.md")).unwrap();
+    std::fs::remove_file(dir.join("cache_lab_hit_ratio.png")).unwrap();
+    let o = ladder(&["--quiet", "report", dir.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", common::stderr(&o));
+    assert_eq!(
+        std::fs::read_to_string(dir.join("report.md")).unwrap(),
+        report
+    );
+    assert!(dir.join("cache_lab_hit_ratio.png").exists());
+    assert!(dir.join("cache_lab_hit_ratio.svg").exists());
+}
+
+#[test]
+fn bad_flags_exit_2_with_one_line() {
+    assert_user_error(
+        &ladder(&["cache-lab", "--cache-fraction", "2"]),
+        "outside 0.001..=1",
+    );
+    assert_user_error(&ladder(&["cache-lab", "--clients", "1"]), "--clients");
+    assert_user_error(&ladder(&["cache-lab", "--keys", "10"]), "--keys");
+}
