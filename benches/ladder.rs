@@ -3,7 +3,7 @@
 //! `ladder stride` finds them) and in RAM, the stride
 //! and parallel-chain kernels, the cores kernels (ping-pong between two CPUs, false
 //! sharing, plain and non-temporal stores at L1 and RAM sizes), and the comparison rungs
-//! (SSD, SQLite, Redis, PostgreSQL, the web's caches; the servers are started for the
+//! (SSD, SQLite, Redis, memcached, PostgreSQL, the web's caches; the servers are started for the
 //! bench and stopped after it, or the group is skipped with a line saying why).
 //!
 //! Time is wall time, and the chase benches report it per access; with
@@ -280,6 +280,49 @@ fn redis<M: Measurement>(c: &mut Criterion<M>) {
     g.finish();
 }
 
+/// memcached on a managed pair: GET hit, SET with an expiry and a multi-get of 10 keys,
+/// over TCP and the unix socket (the single operations `ladder memcached` times).
+fn memcached<M: Measurement>(c: &mut Criterion<M>) {
+    use latency_ladder::suite::memcached::{connect, Target};
+    let target = match Target::pick(None) {
+        Ok(t) => t,
+        Err(e) => return skip("memcached", e),
+    };
+    let value = "x".repeat(100);
+    let keys: Vec<String> = (0..10).map(|i| format!("ladder:bench:k{i}")).collect();
+    let refs: Vec<&str> = keys.iter().map(String::as_str).collect();
+    let mut g = c.benchmark_group("memcached");
+    configure(&mut g);
+    for (transport, url) in target.transports() {
+        let client = match connect(&url) {
+            Ok(c) => c,
+            Err(e) => {
+                skip(&format!("memcached/{transport}"), e);
+                continue;
+            }
+        };
+        for k in &keys {
+            client
+                .set(k, value.as_str(), 600)
+                .expect("SET on our own server");
+        }
+        g.bench_function(format!("GET hit over {transport}"), |b| {
+            b.iter(|| client.get::<String>(&keys[0]).expect("GET"))
+        });
+        g.bench_function(format!("SET over {transport}"), |b| {
+            b.iter(|| {
+                client
+                    .set("ladder:bench:set", value.as_str(), 600)
+                    .expect("SET")
+            })
+        });
+        g.bench_function(format!("multi-get 10 over {transport}"), |b| {
+            b.iter(|| client.gets::<String>(&refs).expect("multi-get").len())
+        });
+    }
+    g.finish();
+}
+
 /// The web's caches: the origin's 200 and 304 at 100 KiB on a kept connection, a fresh
 /// hit in the client's own cache, a new HTTPS connection per GET, and an edge HIT.
 fn web<M: Measurement>(c: &mut Criterion<M>) {
@@ -354,6 +397,7 @@ fn all<M: Measurement>(mut c: Criterion<M>, levels: Option<&Levels>, cpus: &[usi
     ssd(&mut c);
     databases(&mut c);
     redis(&mut c);
+    memcached(&mut c);
     web(&mut c);
     c.final_summary();
 }

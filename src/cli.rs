@@ -378,6 +378,12 @@ pub struct LoadArgs {
     /// [default: 1000].
     #[arg(long, value_name = "R", value_parser = rate)]
     pub rate: Option<f64>,
+    /// A latency-against-rate curve: the target at each rate in turn, rising, same
+    /// connections, duration and warm-up each (redis, memcached, postgres, sqlite);
+    /// draws load-rate.png.
+    #[arg(long, value_name = "R1,R2,...", value_parser = rate, value_delimiter = ',',
+          conflicts_with = "rate")]
+    pub rates: Vec<f64>,
     /// Client connections, one thread each, 1 to 256 [default: 4].
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=256))]
     pub connections: Option<u32>,

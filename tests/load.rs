@@ -48,11 +48,86 @@ fn bad_load_input_exits_2_in_one_line() {
             ],
             "not a memcached address",
         ),
+        (vec!["load", "--target", "redis", "--rates", ""], "--rates"),
+        (
+            vec!["load", "--target", "redis", "--rates", "100,0"],
+            "--rates",
+        ),
+        (
+            vec!["load", "--target", "redis", "--rates", "200,100"],
+            "rise",
+        ),
+        (
+            vec!["load", "--target", "redis", "--rates", "100,100"],
+            "rise",
+        ),
+        (
+            vec!["load", "--target", "redis", "--rates", "100", "--rate", "5"],
+            "--rate",
+        ),
+        (
+            vec!["load", "--target", "cache-aside", "--rates", "10,20"],
+            "--rates",
+        ),
     ] {
         let mut all = vec!["--quiet"];
         all.extend(args);
         assert_user_error(&ladder(&all), needle);
     }
+}
+
+#[test]
+fn a_rate_sweep_records_one_run_per_rate_and_draws_the_curve() {
+    if latency_ladder::services::find_binary("redis-server", &[]).is_none() {
+        eprintln!("redis-server not installed: skipped");
+        return;
+    }
+    let out = tempfile::tempdir().unwrap();
+    let o = ladder(&[
+        "--quiet",
+        "--json",
+        "--out",
+        out.path().to_str().unwrap(),
+        "load",
+        "--target",
+        "redis",
+        "--rates",
+        "50,100,200",
+        "--connections",
+        "1",
+        "--duration",
+        "1",
+        "--warmup",
+        "0",
+    ]);
+    assert!(o.status.success(), "{}", common::stderr(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let runs = v["load"]["runs"].as_array().unwrap();
+    let asked: Vec<f64> = runs
+        .iter()
+        .map(|r| r["rate_target"].as_f64().unwrap())
+        .collect();
+    assert_eq!(asked, [50.0, 100.0, 200.0]);
+    let achieved: Vec<f64> = runs
+        .iter()
+        .map(|r| r["rate_achieved"].as_f64().unwrap())
+        .collect();
+    assert!(achieved.windows(2).all(|w| w[0] < w[1]), "{achieved:?}");
+    for r in runs {
+        assert_eq!(r["target"]["kind"], "redis-get");
+        assert_eq!(r["errors"], 0, "{r}");
+    }
+    let dir = std::fs::read_dir(out.path())
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap();
+    assert!(dir.path().join("load-rate.png").is_file());
+    assert!(dir.path().join("load-rate.svg").is_file());
+    let md = std::fs::read_to_string(dir.path().join("report.md")).unwrap();
+    assert!(md.contains("Redis GET against rate: p99"), "{md}");
+    assert!(md.contains("load-rate.png"), "{md}");
+    assert!(common::pids_with("ladder-redis-").is_empty());
 }
 
 #[test]

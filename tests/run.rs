@@ -107,6 +107,13 @@ fn quick_run_measures_every_rung_and_leaves_no_server_behind() {
     if !v["cores"]["pairs"].as_array().unwrap().is_empty() {
         want.extend(["cores.png", "cores.svg"]);
     }
+    // The short fixed-rate GET load on the run's Redis (and memcached): its chart.
+    if have_redis {
+        let runs = v["load"]["runs"].as_array().unwrap();
+        assert_eq!(runs[0]["target"]["kind"], "redis-get", "{runs:?}");
+        assert!(runs.iter().all(|r| r["errors"] == 0), "{runs:?}");
+        want.extend(["load.png", "load.svg"]);
+    }
     want.sort();
     assert_files(&out.path().join(&dirs[0]), &want);
     assert_eq!(v["http"]["origin"].as_array().unwrap().len(), 9);

@@ -1,10 +1,12 @@
 //! `ladder load`: fixed-rate load on Redis, memcached, a database's product page, or
-//! the product page three ways (no cache, cache-aside via Redis, via memcached).
+//! the product page three ways (no cache, cache-aside via Redis, via memcached); with
+//! `--rates`, one target at each rate in turn (the latency-against-rate curve).
 //!
-//! Not part of `ladder run`: the cache-aside comparison needs a data set loaded, a
-//! capacity probe and three timed runs with warm-ups (about a minute at the defaults),
-//! and on a shared host its numbers need a quiet machine more than the single round
-//! trips do.
+//! `ladder run` holds only the short GET loads on its Redis and memcached
+//! ([`redis_get_loads`], [`memcached_get_loads`]): the cache-aside comparison needs a
+//! data set loaded, a capacity probe and three timed runs with warm-ups (about a minute
+//! at the defaults), and on a shared host its numbers need a quiet machine more than
+//! the single round trips do.
 
 use super::db::asked_postgres;
 use super::env_url;
@@ -28,6 +30,9 @@ use std::time::{Duration, Instant};
 /// most: an open-loop run at 100% of capacity only queues.
 const CAPACITY_SHARE: f64 = 0.8;
 
+/// The most rates one `--rates` list may hold.
+const MAX_RATES: usize = 20;
+
 /// Runs `plan` with the generator's threads on the client CPU (servers we start run on
 /// the server CPU), and records it.
 fn run_load<'a>(
@@ -35,14 +40,14 @@ fn run_load<'a>(
     target: LoadTarget,
     servers: &[(&str, u32)],
     make: &dyn Fn(usize) -> Result<Box<dyn Request + 'a>>,
-    common: &Common,
+    quiet: bool,
     what: &str,
 ) -> Result<LoadRun> {
     let (cpu_plan, cpus) = CpuPlan::here()?;
     let client_cpu = cpu_plan.other_cpu.unwrap_or(cpu_plan.server_cpu);
     // Threads inherit the pin of the thread that spawns them.
     let _pin = crate::host::Pinned::to(client_cpu, &cpus)?;
-    let phase = Phase::fractional(what, common.quiet);
+    let phase = Phase::fractional(what, quiet);
     let pids: Vec<u32> = servers.iter().map(|s| s.1).collect();
     let names: Vec<&str> = servers.iter().map(|s| s.0).collect();
     let outcome = drive(plan, &pids, make, &|f| phase.set_fraction(f))?;
@@ -59,72 +64,130 @@ fn run_load<'a>(
     Ok(outcome.record(target, plan, 1, &names))
 }
 
-/// A single-key GET load on Redis or memcached.
-fn kv_load(common: &Common, args: &LoadArgs, plan: &LoadPlan) -> Result<LoadRun> {
-    let value = "x".repeat(100);
-    if args.target == LoadTargetArg::Redis {
-        let url = args.redis_url.clone().or_else(|| env_url("REDIS_URL"));
-        let target = redis::Target::pick(url)?;
-        let url = target.first_url();
-        let keys = redis::RunKeys::new(&url);
-        let key = keys.key("load");
-        let mut c = redis::connect(&url)?;
-        let () = ::redis::Commands::set_ex(&mut c, &key, &value, redis::KEY_TTL_S)
-            .map_err(|e| Error::Unusable(format!("Redis: SET: {e}")))?;
-        let servers: Vec<(&str, u32)> = match &target {
-            redis::Target::Managed(m) => vec![("redis", m.pid())],
-            redis::Target::Url(_) => Vec::new(),
-        };
-        let make = |_| -> Result<Box<dyn Request>> {
-            let mut c = redis::connect(&url)?;
-            let key = key.clone();
-            Ok(Box::new(move || {
-                ::redis::Commands::get::<_, Option<String>>(&mut c, &key)
-                    .map(|_| Served::Plain)
-                    .map_err(|e| Error::Unusable(format!("Redis: GET: {e}")))
-            }))
-        };
-        run_load(
-            plan,
-            LoadTarget::RedisGet,
-            &servers,
-            &make,
-            common,
-            "load: redis",
-        )
+/// The progress line of one run: "load: redis", or "load: redis at 2000/s" in a sweep.
+fn what(name: &str, plan: &LoadPlan, sweep: bool) -> String {
+    if sweep {
+        format!("{name} at {:.0}/s", plan.rate)
     } else {
-        let target = memcached_target(args.memcached_url.as_ref())?;
-        let url = target.transports().swap_remove(0).1;
-        let shown = crate::redact::redact_url(&url);
-        let keys = memcached::RunKeys::new(&url);
-        let key = keys.key("load");
-        memcached::connect(&url)?
-            .set(&key, value.as_str(), redis::KEY_TTL_S as u32)
-            .map_err(|e| memcached::mc_err(&shown, e))?;
-        let servers: Vec<(&str, u32)> = target
-            .pids()
-            .first()
-            .map(|&p| ("memcached", p))
-            .into_iter()
-            .collect();
-        let make = |_| -> Result<Box<dyn Request>> {
-            let c = memcached::connect(&url)?;
-            let (key, shown) = (key.clone(), shown.clone());
-            Ok(Box::new(move || {
-                c.get::<String>(&key)
-                    .map(|_| Served::Plain)
-                    .map_err(|e| memcached::mc_err(&shown, e))
-            }))
-        };
-        run_load(
-            plan,
-            LoadTarget::MemcachedGet,
-            &servers,
-            &make,
-            common,
-            "load: memcached",
-        )
+        name.to_string()
     }
+}
+
+/// The value of the single-key GET loads.
+const VALUE_BYTES: usize = 100;
+
+/// Single-key GET loads on a Redis, one run per plan (`ladder load`, `ladder run`).
+pub(super) fn redis_get_loads(
+    target: &redis::Target,
+    plans: &[LoadPlan],
+    quiet: bool,
+) -> Result<Vec<LoadRun>> {
+    let url = target.first_url();
+    let keys = redis::RunKeys::new(&url);
+    let key = keys.key("load");
+    let mut c = redis::connect(&url)?;
+    let () = ::redis::Commands::set_ex(&mut c, &key, "x".repeat(VALUE_BYTES), redis::KEY_TTL_S)
+        .map_err(|e| Error::Unusable(format!("Redis: SET: {e}")))?;
+    let servers: Vec<(&str, u32)> = match target {
+        redis::Target::Managed(m) => vec![("redis", m.pid())],
+        redis::Target::Url(_) => Vec::new(),
+    };
+    let make = |_| -> Result<Box<dyn Request>> {
+        let mut c = redis::connect(&url)?;
+        let key = key.clone();
+        Ok(Box::new(move || {
+            ::redis::Commands::get::<_, Option<String>>(&mut c, &key)
+                .map(|_| Served::Plain)
+                .map_err(|e| Error::Unusable(format!("Redis: GET: {e}")))
+        }))
+    };
+    plans
+        .iter()
+        .map(|plan| {
+            let what = what("load: redis", plan, plans.len() > 1);
+            run_load(plan, LoadTarget::RedisGet, &servers, &make, quiet, &what)
+        })
+        .collect()
+}
+
+/// Single-key GET loads on a memcached (its first transport), one run per plan.
+pub(super) fn memcached_get_loads(
+    target: &memcached::Target,
+    plans: &[LoadPlan],
+    quiet: bool,
+) -> Result<Vec<LoadRun>> {
+    let url = target.transports().swap_remove(0).1;
+    let shown = crate::redact::redact_url(&url);
+    let keys = memcached::RunKeys::new(&url);
+    let key = keys.key("load");
+    memcached::connect(&url)?
+        .set(
+            &key,
+            "x".repeat(VALUE_BYTES).as_str(),
+            redis::KEY_TTL_S as u32,
+        )
+        .map_err(|e| memcached::mc_err(&shown, e))?;
+    let servers: Vec<(&str, u32)> = target
+        .pids()
+        .first()
+        .map(|&p| ("memcached", p))
+        .into_iter()
+        .collect();
+    let make = |_| -> Result<Box<dyn Request>> {
+        let c = memcached::connect(&url)?;
+        let (key, shown) = (key.clone(), shown.clone());
+        Ok(Box::new(move || {
+            c.get::<String>(&key)
+                .map(|_| Served::Plain)
+                .map_err(|e| memcached::mc_err(&shown, e))
+        }))
+    };
+    plans
+        .iter()
+        .map(|plan| {
+            let what = what("load: memcached", plan, plans.len() > 1);
+            run_load(
+                plan,
+                LoadTarget::MemcachedGet,
+                &servers,
+                &make,
+                quiet,
+                &what,
+            )
+        })
+        .collect()
+}
+
+/// The rates of a run: `--rates` (rising, each once, at most [`MAX_RATES`]), else
+/// `--rate` or 1000. Bad input is one line (exit 2).
+fn rates(args: &LoadArgs) -> Result<Vec<f64>> {
+    if args.rates.is_empty() {
+        return Ok(vec![args.rate.unwrap_or(1000.0)]);
+    }
+    if args.target == LoadTargetArg::CacheAside {
+        return Err(Error::Input(
+            "--rates draws one target's curve: use it with --target redis, memcached, \
+             postgres or sqlite (cache-aside runs at one rate the database sustains)"
+                .into(),
+        ));
+    }
+    if args.rates.len() > MAX_RATES {
+        return Err(Error::Input(format!(
+            "--rates holds {} rates; at most {MAX_RATES}",
+            args.rates.len()
+        )));
+    }
+    if args.rates.windows(2).any(|w| w[1] <= w[0]) {
+        return Err(Error::Input(format!(
+            "--rates must rise, each rate once (got {})",
+            args.rates
+                .iter()
+                .map(|r| r.to_string())
+                .collect::<Vec<_>>()
+                .join(",")
+        )));
+    }
+    Ok(args.rates.clone())
 }
 
 /// The database of the product page, and the pid of its server where we started it.
@@ -189,7 +252,13 @@ fn capacity(db: &PageDb, zipf: f64, seed: u64) -> Result<f64> {
 }
 
 /// The product page, from the database alone, or three ways for cache-aside.
-fn page_loads(common: &Common, args: &LoadArgs, plan: &LoadPlan, rows: u64) -> Result<LoadSection> {
+fn page_loads(
+    common: &Common,
+    args: &LoadArgs,
+    plans: &[LoadPlan],
+    rows: u64,
+) -> Result<LoadSection> {
+    let plan = &plans[plans.len() - 1];
     let data = DataSet::new(rows, args.seed);
     let sqlite = args.target == LoadTargetArg::Sqlite;
     let db = database(common, args, &data, sqlite)?;
@@ -211,9 +280,14 @@ fn page_loads(common: &Common, args: &LoadArgs, plan: &LoadPlan, rows: u64) -> R
     } else {
         vec![PageCache::None]
     };
-    let plan = LoadPlan {
-        rate: setup.rate_used,
-        ..*plan
+    // cache-aside: one rate, lowered to what the database sustains.
+    let plans: Vec<LoadPlan> = if setup.db_capacity.is_some() {
+        vec![LoadPlan {
+            rate: setup.rate_used,
+            ..*plan
+        }]
+    } else {
+        plans.to_vec()
     };
     let redis_target = caches
         .contains(&PageCache::Redis)
@@ -259,17 +333,20 @@ fn page_loads(common: &Common, args: &LoadArgs, plan: &LoadPlan, rows: u64) -> R
                 args.ttl,
             )))
         };
-        let what = match cache {
+        let name = match cache {
             PageCache::None => "load: page from the database",
             PageCache::Redis => "load: page via Redis",
             PageCache::Memcached => "load: page via memcached",
         };
         let target = LoadTarget::ProductPage { cache, engine };
-        let run = run_load(&plan, target, &servers, &make, common, what);
-        if let Some(mut c) = CacheConn::connect(cache, &url).ok().flatten() {
-            c.delete(&names.all(data.products));
+        for plan in &plans {
+            let what = what(name, plan, plans.len() > 1);
+            let run = run_load(plan, target, &servers, &make, common.quiet, &what);
+            if let Some(mut c) = CacheConn::connect(cache, &url).ok().flatten() {
+                c.delete(&names.all(data.products));
+            }
+            runs.push(run?);
         }
-        runs.push(run?);
     }
     Ok(LoadSection {
         product_page: Some(setup),
@@ -280,23 +357,38 @@ fn page_loads(common: &Common, args: &LoadArgs, plan: &LoadPlan, rows: u64) -> R
 pub(super) fn execute(common: &Common, args: &LoadArgs) -> Result<()> {
     let rec = Recorder::start();
     let d = Preset::of(common.quick).load;
-    let plan = LoadPlan {
-        rate: args.rate.unwrap_or(1000.0),
-        connections: args.connections.unwrap_or(4) as usize,
-        duration: Duration::from_secs_f64(args.duration.unwrap_or(d.duration_s)),
-        warmup: Duration::from_secs_f64(args.warmup.unwrap_or(d.warmup_s)),
-    };
+    let plans: Vec<LoadPlan> = rates(args)?
+        .into_iter()
+        .map(|rate| LoadPlan {
+            rate,
+            connections: args.connections.unwrap_or(4) as usize,
+            duration: Duration::from_secs_f64(args.duration.unwrap_or(d.duration_s)),
+            warmup: Duration::from_secs_f64(args.warmup.unwrap_or(d.warmup_s)),
+        })
+        .collect();
     if let Some(u) = &args.memcached_url {
         suite::memcached::normalize(u)?;
     }
     report::check_writable(&common.out)?;
+    let kv = |runs| LoadSection {
+        product_page: None,
+        runs,
+    };
     let section = match args.target {
-        LoadTargetArg::Redis | LoadTargetArg::Memcached => LoadSection {
-            product_page: None,
-            runs: vec![kv_load(common, args, &plan)?],
-        },
+        LoadTargetArg::Redis => {
+            let url = args.redis_url.clone().or_else(|| env_url("REDIS_URL"));
+            kv(redis_get_loads(
+                &redis::Target::pick(url)?,
+                &plans,
+                common.quiet,
+            )?)
+        }
+        LoadTargetArg::Memcached => {
+            let target = memcached_target(args.memcached_url.as_ref())?;
+            kv(memcached_get_loads(&target, &plans, common.quiet)?)
+        }
         LoadTargetArg::Postgres | LoadTargetArg::Sqlite | LoadTargetArg::CacheAside => {
-            page_loads(common, args, &plan, args.rows.unwrap_or(d.rows))?
+            page_loads(common, args, &plans, args.rows.unwrap_or(d.rows))?
         }
     };
     let mut run = rec.record("load", None, Vec::new(), Vec::new());

@@ -12,14 +12,15 @@ use super::{env_url, write_and_print, Recorder};
 use crate::cli::{Common, RunArgs, RungName};
 use crate::error::{Error, Result};
 use crate::report;
-use crate::suite::{self, Rung, Skipped};
+use crate::suite::{self, Skipped};
 
-/// Adds a rung's outcome: its rows, or a skipped entry with the reason. Only Ctrl-C
-/// stops the run; every other failure is one rung that could not run.
-fn attempt(
+/// Adds a rung's outcome: its rows (rungs, or load runs), or a skipped entry with the
+/// reason. Only Ctrl-C stops the run; every other failure is one rung that could not
+/// run.
+fn attempt<T>(
     family: RungName,
-    outcome: Result<Vec<Rung>>,
-    rungs: &mut Vec<Rung>,
+    outcome: Result<Vec<T>>,
+    rungs: &mut Vec<T>,
     skipped: &mut Vec<Skipped>,
 ) -> Result<()> {
     match outcome {
@@ -107,12 +108,30 @@ pub(super) fn execute(common: &Common, args: &RunArgs) -> Result<()> {
     } else {
         skipped.push(skip(RungName::Redis));
     }
+    // A short fixed-rate GET load on each cache server measured above.
+    let in_run = [Preset::of(common.quick).load.in_run];
+    let mut loads = Vec::new();
+    if let (true, Some(t)) = (wants(RungName::Load), &redis_target) {
+        let outcome = super::load::redis_get_loads(t, &in_run, common.quiet);
+        attempt(RungName::Load, outcome, &mut loads, &mut skipped)?;
+    }
     if wants(RungName::Memcached) {
-        let outcome = memcached_target(args.memcached_url.as_ref())
-            .and_then(|t| memcached_measure(&t, common));
+        let mut mc_target = None;
+        let outcome = memcached_target(args.memcached_url.as_ref()).and_then(|t| {
+            let rows = memcached_measure(&t, common)?;
+            mc_target = Some(t);
+            Ok(rows)
+        });
         attempt(RungName::Memcached, outcome, &mut rungs, &mut skipped)?;
+        if let (true, Some(t)) = (wants(RungName::Load), &mc_target) {
+            let outcome = super::load::memcached_get_loads(t, &in_run, common.quiet);
+            attempt(RungName::Load, outcome, &mut loads, &mut skipped)?;
+        }
     } else {
         skipped.push(skip(RungName::Memcached));
+    }
+    if !wants(RungName::Load) {
+        skipped.push(skip(RungName::Load));
     }
     let mut caching = Vec::new();
     if wants(RungName::Db) {
@@ -158,6 +177,10 @@ pub(super) fn execute(common: &Common, args: &RunArgs) -> Result<()> {
     run.caching = caching;
     run.cores = cores;
     run.http = http_section(managed_web, user_phases);
+    run.load = (!loads.is_empty()).then_some(crate::record::load::LoadSection {
+        product_page: None,
+        runs: loads,
+    });
     run.ladder = crate::ladder::rows(&run);
     run.comparisons = crate::ladder::comparisons(&run.ladder);
     write_and_print(common, &run)

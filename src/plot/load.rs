@@ -1,21 +1,146 @@
 //! The load chart: per second of each fixed-rate run, from its start (warm-up shaded),
 //! the mean and slowest latency from the intended start (log scale), and below it the
-//! hit ratio of the cache-aside runs: the warm-up curve from a cold cache.
+//! hit ratio of the cache-aside runs: the warm-up curve from a cold cache. Where one
+//! target ran at several rates (`ladder load --rates`), `load-rate`: p50 and p99
+//! against the rate achieved, corrected solid and uncorrected dashed.
 
 use super::{both, legend, plot_err, Chart, FONT, GREY, PALETTE};
 use crate::error::Result;
 use crate::record::load::LoadSection;
-use crate::report::load::target_label;
+use crate::report::load::{rate_curves, target_label};
 use plotters::coord::Shift;
 use plotters::prelude::*;
 use std::path::{Path, PathBuf};
 
-/// Draws `load.png`/`.svg` where a run has a per-second series.
+/// Draws `load.png`/`.svg` where a run has a per-second series, and
+/// `load-rate.png`/`.svg` where a target ran at several rates.
 pub fn load_chart(section: &LoadSection, dir: &Path) -> Result<Vec<PathBuf>> {
-    if section.runs.iter().all(|r| r.per_second.is_empty()) {
-        return Ok(Vec::new());
+    let mut files = Vec::new();
+    if section.runs.iter().any(|r| !r.per_second.is_empty()) {
+        files.extend(both(dir, "load", &LoadChart { section })?);
     }
-    both(dir, "load", &LoadChart { section })
+    if !rate_curves(section).is_empty() {
+        files.extend(both(dir, "load-rate", &RateChart { section })?);
+    }
+    Ok(files)
+}
+
+/// The power of ten at or below `lo` and at or above `hi`.
+fn decades(lo: f64, hi: f64) -> (f64, f64) {
+    (
+        10f64.powf(lo.max(1e-9).log10().floor()),
+        10f64.powf(hi.max(lo).log10().ceil()),
+    )
+}
+
+/// A log axis's tick label where its leading digit is 1, 2 or 5 ("2000"), else none:
+/// the ticks between stay as grid lines without crowding the axis.
+fn round_label(x: f64) -> String {
+    let lead = x / 10f64.powf(x.max(1.0).log10().floor());
+    if [1.0, 2.0, 5.0].iter().any(|d| (lead - d).abs() < 1e-6) {
+        format!("{x:.0}")
+    } else {
+        String::new()
+    }
+}
+
+struct RateChart<'a> {
+    section: &'a LoadSection,
+}
+
+impl Chart for RateChart<'_> {
+    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>, path: &Path) -> Result<()> {
+        let e = plot_err(path);
+        let curves = rate_curves(self.section);
+        let runs = || curves.iter().flat_map(|c| c.1.iter());
+        let fold = |v: &mut dyn Iterator<Item = f64>| {
+            v.fold((f64::INFINITY, 0f64), |(a, b), x| (a.min(x), b.max(x)))
+        };
+        let (x_lo, x_hi) = fold(&mut runs().map(|r| r.rate_achieved.max(1.0)));
+        let (y_lo, y_hi) = fold(&mut runs().flat_map(|r| {
+            let (c, u) = (&r.percentiles_ns, &r.uncorrected_percentiles_ns);
+            [c.p50, c.p99, u.p50, u.p99].map(|v| v.max(1.0))
+        }));
+        let (x_lo, x_hi) = (x_lo / 1.25, x_hi * 1.25);
+        let (y_lo, y_hi) = decades(y_lo, y_hi);
+        let mut chart = ChartBuilder::on(root)
+            .caption(
+                "Latency against rate: p50 and p99, corrected (solid) and uncorrected (dashed)",
+                (FONT, 26),
+            )
+            .margin(20)
+            .x_label_area_size(45)
+            .y_label_area_size(90)
+            .build_cartesian_2d((x_lo..x_hi).log_scale(), (y_lo..y_hi).log_scale())
+            .map_err(&e)?;
+        chart
+            .configure_mesh()
+            .x_desc("requests per second achieved (log scale)")
+            .y_desc("latency (log scale)")
+            .x_label_formatter(&|x| round_label(*x))
+            .y_label_formatter(&|y| crate::units::format_ns_round(*y))
+            .label_style((FONT, 15))
+            .axis_desc_style((FONT, 17))
+            .light_line_style(RGBColor(235, 235, 235))
+            .draw()
+            .map_err(&e)?;
+        type Pick = fn(&crate::record::load::LoadRun) -> f64;
+        let lines: [(&str, Pick, u32, bool); 4] = [
+            ("p99", |r| r.percentiles_ns.p99, 3, false),
+            ("p50", |r| r.percentiles_ns.p50, 1, false),
+            (
+                "p99 uncorrected",
+                |r| r.uncorrected_percentiles_ns.p99,
+                3,
+                true,
+            ),
+            (
+                "p50 uncorrected",
+                |r| r.uncorrected_percentiles_ns.p50,
+                1,
+                true,
+            ),
+        ];
+        for (i, (label, runs)) in curves.iter().enumerate() {
+            let color = PALETTE[i % PALETTE.len()];
+            for (name, pick, width, dashed) in lines {
+                let pts: Vec<(f64, f64)> = runs
+                    .iter()
+                    .map(|r| (r.rate_achieved.max(1.0), pick(r).max(1.0)))
+                    .collect();
+                let style = color.stroke_width(width);
+                let legend_style = style;
+                let text = format!("{label} — {name}");
+                if dashed {
+                    chart
+                        .draw_series(DashedLineSeries::new(pts, 8, 6, style))
+                        .map_err(&e)?
+                        .label(text)
+                        .legend(move |(x, y)| {
+                            plotters::element::DashedPathElement::new(
+                                [(x, y), (x + 20, y)],
+                                5,
+                                3,
+                                legend_style,
+                            )
+                        });
+                } else {
+                    chart
+                        .draw_series(LineSeries::new(pts.clone(), style))
+                        .map_err(&e)?
+                        .label(text)
+                        .legend(move |(x, y)| {
+                            PathElement::new([(x, y), (x + 20, y)], legend_style)
+                        });
+                    chart
+                        .draw_series(pts.into_iter().map(|p| Circle::new(p, 4, color.filled())))
+                        .map_err(&e)?;
+                }
+            }
+        }
+        legend(&mut chart, SeriesLabelPosition::UpperLeft).map_err(&e)?;
+        Ok(())
+    }
 }
 
 struct LoadChart<'a> {
@@ -36,10 +161,7 @@ impl Chart for LoadChart<'_> {
             (a.min(v.max(1.0)), b.max(v))
         });
         let (lo, hi) = if lo.is_finite() {
-            (
-                10f64.powf(lo.log10().floor()),
-                10f64.powf(hi.log10().ceil()),
-            )
+            decades(lo, hi)
         } else {
             (1e3, 1e9)
         };

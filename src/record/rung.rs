@@ -29,6 +29,8 @@ pub enum Family {
     Http,
     /// The web's caches on loopback: origin, edge, phases, name resolution.
     Web,
+    /// A short fixed-rate GET load on the Redis and memcached measured in the run.
+    Load,
 }
 
 impl Family {
@@ -43,6 +45,7 @@ impl Family {
             Family::Db => "database",
             Family::Http => "http",
             Family::Web => "web",
+            Family::Load => "load",
         }
     }
 }

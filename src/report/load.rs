@@ -116,6 +116,7 @@ pub fn lines(section: &LoadSection) -> Vec<String> {
             }
         }
     }
+    out.extend(knee_lines(section));
     let direct = section.runs.iter().find(|r| {
         matches!(
             r.target,
@@ -194,4 +195,77 @@ pub fn lines(section: &LoadSection) -> Vec<String> {
         }
     }
     out
+}
+
+/// How far above its lowest-rate value p99 must rise to count as the knee.
+pub const KNEE_FACTOR: f64 = 2.0;
+
+/// The latency-vs-rate curves of a section: per target, its runs in order of rate,
+/// where one target ran at two or more rates (`ladder load --rates`).
+pub fn rate_curves(section: &LoadSection) -> Vec<(String, Vec<&LoadRun>)> {
+    let mut curves: Vec<(String, Vec<&LoadRun>)> = Vec::new();
+    for r in &section.runs {
+        let label = target_label(&r.target);
+        match curves.iter_mut().find(|c| c.0 == label) {
+            Some(c) => c.1.push(r),
+            None => curves.push((label, vec![r])),
+        }
+    }
+    curves.retain(|c| c.1.len() > 1);
+    for c in &mut curves {
+        c.1.sort_by(|a, b| a.rate_target.total_cmp(&b.rate_target));
+    }
+    curves
+}
+
+/// Where each curve's p99 turns up: the first rate at which it exceeds
+/// [`KNEE_FACTOR`] times its value at the lowest rate, and whether the service time
+/// (the uncorrected p99) rose with it or the requests only queued.
+fn knee_lines(section: &LoadSection) -> Vec<String> {
+    rate_curves(section)
+        .into_iter()
+        .map(|(label, runs)| {
+            let first = runs[0];
+            let base = first.percentiles_ns.p99;
+            let Some(i) = runs
+                .iter()
+                .position(|r| r.percentiles_ns.p99 > base * KNEE_FACTOR)
+            else {
+                let last = runs[runs.len() - 1];
+                return format!(
+                    "{label} against rate: p99 stayed within {KNEE_FACTOR}x of its {} at \
+                     {:.0} req/s up to {:.0} req/s (p99 {} there): no knee in the rates tried",
+                    format_ns(base),
+                    first.rate_achieved,
+                    last.rate_achieved,
+                    format_ns(last.percentiles_ns.p99)
+                );
+            };
+            // i > 0: the first run is the reference itself.
+            let (before, at) = (runs[i - 1], runs[i]);
+            let why = if at.uncorrected_percentiles_ns.p99
+                > first.uncorrected_percentiles_ns.p99 * KNEE_FACTOR
+            {
+                format!(
+                    "each request itself got slower (uncorrected p99 {})",
+                    format_ns(at.uncorrected_percentiles_ns.p99)
+                )
+            } else {
+                format!(
+                    "requests queued behind slow ones while each took about as long \
+                     (uncorrected p99 {})",
+                    format_ns(at.uncorrected_percentiles_ns.p99)
+                )
+            };
+            format!(
+                "{label} against rate: p99 held near {} up to {:.0} req/s and turned up at \
+                 {:.0} req/s ({}, {:.1}x): {why}",
+                format_ns(base),
+                before.rate_achieved,
+                at.rate_achieved,
+                format_ns(at.percentiles_ns.p99),
+                at.percentiles_ns.p99 / base
+            )
+        })
+        .collect()
 }

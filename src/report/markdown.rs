@@ -173,6 +173,9 @@ pub fn markdown(run: &Run) -> String {
         if load.runs.iter().any(|r| !r.per_second.is_empty()) {
             let _ = writeln!(md, "\n![load over time](load.png)");
         }
+        if !super::load::rate_curves(load).is_empty() {
+            let _ = writeln!(md, "\n![latency against rate](load-rate.png)");
+        }
     }
     md
 }

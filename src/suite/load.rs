@@ -74,6 +74,15 @@ impl LoadPlan {
     }
 }
 
+/// `ladder run`'s GET load, full or quick: 2 s at 2,000 req/s on 2 connections after
+/// 0.5 s of warm-up — a few seconds beside the single round trips.
+const IN_RUN: LoadPlan = LoadPlan {
+    rate: 2000.0,
+    connections: 2,
+    duration: Duration::from_secs(2),
+    warmup: Duration::from_millis(500),
+};
+
 /// The defaults of `ladder load` for one run length.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct LoadDefaults {
@@ -83,6 +92,8 @@ pub struct LoadDefaults {
     pub warmup_s: f64,
     /// Orders of the product page's data set.
     pub rows: u64,
+    /// The short GET load of `ladder run` on each cache server it measured.
+    pub in_run: LoadPlan,
 }
 
 impl LoadDefaults {
@@ -91,12 +102,14 @@ impl LoadDefaults {
         duration_s: 10.0,
         warmup_s: 2.0,
         rows: 100_000,
+        in_run: IN_RUN,
     };
     /// For smoke tests: 3 s after 1 s, 20,000 orders.
     pub const QUICK: LoadDefaults = LoadDefaults {
         duration_s: 3.0,
         warmup_s: 1.0,
         rows: 20_000,
+        in_run: IN_RUN,
     };
 }
 
