@@ -234,23 +234,16 @@ pub fn measure(
             step += 1.0;
             on_progress(step / steps);
         }
-        for gap_ms in [1u64, 10] {
-            let mut l = Latencies::new();
-            for _ in 0..cfg.spaced_samples {
-                crate::signal::check()?;
-                std::thread::sleep(Duration::from_millis(gap_ms));
-                l.time(|| get(&hit))?;
-            }
-            rungs.push(l.rung(
-                id(MemcachedOp::GetHit, Spacing::Gap { ms: gap_ms }),
-                format!("GET hit over {transport}, {gap_ms} ms apart"),
-                Some(
-                    "the client sleeps between commands; idle CPUs and sockets wake slower".into(),
-                ),
-            )?);
-            step += 1.0;
-            on_progress(step / steps);
-        }
+        rungs.extend(super::spaced_get_rows(
+            cfg.spaced_samples,
+            transport,
+            || get(&hit),
+            |spacing| id(MemcachedOp::GetHit, spacing),
+            || {
+                step += 1.0;
+                on_progress(step / steps);
+            },
+        )?);
         let mut l = Latencies::new();
         for _ in 0..cfg.batches {
             crate::signal::check()?;

@@ -15,8 +15,8 @@ pub mod web;
 use crate::counters::{CounterGroup, DEFAULT_EVENTS};
 use crate::error::{Error, Result};
 use crate::measure::TrialHook;
-use crate::record::rung::RungId;
 pub use crate::record::rung::{Rung, Skipped};
+use crate::record::rung::{RungId, Spacing, Transport};
 use hdrhistogram::Histogram;
 use std::time::Instant;
 
@@ -112,6 +112,34 @@ impl Latencies {
             placement: None,
         })
     }
+}
+
+/// GET hits of a key-value rung with the client sleeping 1 ms, then 10 ms, before each
+/// of `samples` commands: one row per gap, `id` naming it from its spacing; `tick` after
+/// each row.
+pub fn spaced_get_rows<T>(
+    samples: u64,
+    transport: Transport,
+    mut get: impl FnMut() -> Result<T>,
+    id: impl Fn(Spacing) -> RungId,
+    mut tick: impl FnMut(),
+) -> Result<Vec<Rung>> {
+    let mut rows = Vec::new();
+    for gap_ms in [1u64, 10] {
+        let mut l = Latencies::new();
+        for _ in 0..samples {
+            crate::signal::check()?;
+            std::thread::sleep(std::time::Duration::from_millis(gap_ms));
+            l.time(&mut get)?;
+        }
+        rows.push(l.rung(
+            id(Spacing::Gap { ms: gap_ms }),
+            format!("GET hit over {transport}, {gap_ms} ms apart"),
+            Some("the client sleeps between commands; idle CPUs and sockets wake slower".into()),
+        )?);
+        tick();
+    }
+    Ok(rows)
 }
 
 impl Default for Latencies {

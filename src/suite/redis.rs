@@ -220,23 +220,16 @@ pub fn measure(
             on_progress(step / steps);
         }
 
-        for gap_ms in [1u64, 10] {
-            let mut l = Latencies::new();
-            for _ in 0..cfg.spaced_samples {
-                crate::signal::check()?;
-                std::thread::sleep(Duration::from_millis(gap_ms));
-                l.time(|| conn.get::<_, Option<String>>(&hit).map_err(err))?;
-            }
-            rungs.push(l.rung(
-                id(RedisOp::GetHit, Spacing::Gap { ms: gap_ms }),
-                format!("GET hit over {transport}, {gap_ms} ms apart"),
-                Some(
-                    "the client sleeps between commands; idle CPUs and sockets wake slower".into(),
-                ),
-            )?);
-            step += 1.0;
-            on_progress(step / steps);
-        }
+        rungs.extend(super::spaced_get_rows(
+            cfg.spaced_samples,
+            transport,
+            || conn.get::<_, Option<String>>(&hit).map_err(err),
+            |spacing| id(RedisOp::GetHit, spacing),
+            || {
+                step += 1.0;
+                on_progress(step / steps);
+            },
+        )?);
 
         let mut pipe = redis::pipe();
         for _ in 0..BATCH {
