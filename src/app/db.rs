@@ -8,18 +8,45 @@ use crate::progress::Phase;
 use crate::report;
 use crate::suite::placement::CpuPlan;
 use crate::suite::{self, Rung, Skipped};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
-/// The PostgreSQL the user asked for (--postgres-url, else DATABASE_URL), checked to
-/// parse and answer before anything is measured.
+/// What `ladder db` measures, from its flags alone.
+pub(super) struct DbPlan {
+    /// Orders in the data set.
+    pub rows: u64,
+    /// Seed of the data set and of the query parameters.
+    pub seed: u64,
+    /// The new SQLite file to keep, if asked for.
+    pub sqlite: Option<PathBuf>,
+    /// The user's PostgreSQL, parsed, not yet contacted; none for a managed server.
+    pub postgres: Option<suite::db::PgTarget>,
+}
+
+/// Plans `ladder db`: the preset's rows unless --rows, a new --sqlite file in an
+/// existing folder, and a PostgreSQL URL that parses. Contacts no server.
+pub(super) fn plan(args: &DbArgs, quick: bool) -> Result<DbPlan> {
+    if let Some(p) = &args.sqlite {
+        suite::db::check_sqlite_path(p)?;
+    }
+    Ok(DbPlan {
+        rows: db_rows(quick, args.rows),
+        seed: args.seed,
+        sqlite: args.sqlite.clone(),
+        postgres: asked_postgres(args.postgres_url.as_ref())?,
+    })
+}
+
+/// The PostgreSQL the user asked for (--postgres-url, else DATABASE_URL), parsed; a bad
+/// URL fails here. [`check_postgres`] then checks that it answers.
 pub(super) fn asked_postgres(url: Option<&String>) -> Result<Option<suite::db::PgTarget>> {
     let url = url.cloned().or_else(|| env_url("DATABASE_URL"));
-    url.map(|u| {
-        let target = suite::db::PgTarget::from_url(&u)?;
-        target.probe()?;
-        Ok(target)
-    })
-    .transpose()
+    url.map(|u| suite::db::PgTarget::from_url(&u)).transpose()
+}
+
+/// Checks that the user's PostgreSQL answers and lets the run create its schema, before
+/// anything is measured.
+pub(super) fn check_postgres(asked: Option<&suite::db::PgTarget>) -> Result<()> {
+    asked.map_or(Ok(()), suite::db::PgTarget::probe)
 }
 
 /// The database rungs: SQLite (kept at `keep` if given), then PostgreSQL on `asked` or
@@ -85,29 +112,62 @@ pub(super) fn db_rungs(
     Ok(rungs)
 }
 
-pub(super) fn db_rows(common: &Common, rows: Option<u64>) -> Result<u64> {
-    // --rows is bounded by its parser (crate::cli::ROWS_RANGE).
-    Ok(rows.unwrap_or(Preset::of(common.quick).db_rows))
+/// Orders in the data set: --rows (bounded by its parser, crate::cli::ROWS_RANGE), else
+/// the preset's.
+pub(super) fn db_rows(quick: bool, rows: Option<u64>) -> u64 {
+    rows.unwrap_or(Preset::of(quick).db_rows)
 }
 
 pub(super) fn execute(common: &Common, args: &DbArgs) -> Result<()> {
     let rec = Recorder::start();
-    let rows = db_rows(common, args.rows)?;
-    if let Some(p) = &args.sqlite {
-        suite::db::check_sqlite_path(p)?;
-    }
+    let plan = plan(args, common.quick)?;
     report::check_writable(&common.out)?;
-    let asked = asked_postgres(args.postgres_url.as_ref())?;
-    let data = suite::db::DataSet::new(rows, args.seed);
+    check_postgres(plan.postgres.as_ref())?;
+    let data = suite::db::DataSet::new(plan.rows, plan.seed);
     let mut skipped = Vec::new();
     let rungs = db_rungs(
         common,
         &data,
-        args.sqlite.as_deref(),
-        asked,
+        plan.sqlite.as_deref(),
+        plan.postgres,
         None,
         &mut skipped,
     )?;
     let run = rec.record("db", None, rungs, skipped);
     write_and_print(common, &run)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::app::tests::args;
+
+    #[test]
+    fn quick_takes_the_quick_rows_and_a_flag_wins() {
+        let full = plan(&args::<DbArgs>(&[]), false).unwrap();
+        let quick = plan(&args::<DbArgs>(&[]), true).unwrap();
+        assert_eq!(full.rows, Preset::of(false).db_rows);
+        assert_eq!(quick.rows, Preset::of(true).db_rows);
+        assert!(quick.rows < full.rows);
+        let asked = plan(&args::<DbArgs>(&["--rows", "5000", "--seed", "7"]), true).unwrap();
+        assert_eq!((asked.rows, asked.seed), (5000, 7));
+    }
+
+    #[test]
+    fn a_bad_postgres_url_or_an_existing_sqlite_file_is_refused_in_plan() {
+        let e = plan(&args::<DbArgs>(&["--postgres-url", "mysql://x"]), false)
+            .err()
+            .unwrap();
+        assert_eq!(e.exit_code(), 2, "{e}");
+        let existing = concat!(env!("CARGO_MANIFEST_DIR"), "/Cargo.toml");
+        let e = plan(&args::<DbArgs>(&["--sqlite", existing]), false)
+            .err()
+            .unwrap();
+        assert_eq!(e.exit_code(), 2);
+        assert!(e.to_string().contains("exists"), "{e}");
+        // Parsed only: nothing listens on port 1, and plan does not ask.
+        let url = "postgres://u@127.0.0.1:1/db";
+        let p = plan(&args::<DbArgs>(&["--postgres-url", url]), false).unwrap();
+        assert!(p.postgres.is_some());
+    }
 }

@@ -8,8 +8,7 @@
 //! at the defaults), and on a shared host its numbers need a quiet machine more than
 //! the single round trips do.
 
-use super::db::asked_postgres;
-use super::env_url;
+use super::db::{asked_postgres, check_postgres};
 use super::memcached::memcached_target;
 use super::preset::Preset;
 use super::{write_and_print, Recorder};
@@ -206,6 +205,7 @@ fn database(common: &Common, args: &LoadArgs, data: &DataSet, sqlite: bool) -> R
     } else {
         asked_postgres(args.postgres_url.as_ref())?
     };
+    check_postgres(asked.as_ref())?;
     let db = if let Some(target) = asked {
         Database {
             db: PageDb::postgres(data, &target)?,
@@ -291,7 +291,7 @@ fn page_loads(
     };
     let redis_target = caches
         .contains(&PageCache::Redis)
-        .then(|| redis::Target::pick(args.redis_url.clone().or_else(|| env_url("REDIS_URL"))))
+        .then(|| redis::Target::pick(super::redis::plan(args.redis_url.as_ref())?))
         .transpose()?;
     let mc_target = caches
         .contains(&PageCache::Memcached)
@@ -354,10 +354,11 @@ fn page_loads(
     })
 }
 
-pub(super) fn execute(common: &Common, args: &LoadArgs) -> Result<()> {
-    let rec = Recorder::start();
-    let d = Preset::of(common.quick).load;
-    let plans: Vec<LoadPlan> = rates(args)?
+/// Plans `ladder load` from its flags alone: the runs (one per rate, the preset's
+/// window unless a flag says), and every URL parsed. Contacts no server.
+fn plan(args: &LoadArgs, quick: bool) -> Result<Vec<LoadPlan>> {
+    let d = Preset::of(quick).load;
+    let plans = rates(args)?
         .into_iter()
         .map(|rate| LoadPlan {
             rate,
@@ -369,29 +370,71 @@ pub(super) fn execute(common: &Common, args: &LoadArgs) -> Result<()> {
     if let Some(u) = &args.memcached_url {
         suite::memcached::normalize(u)?;
     }
+    super::redis::plan(args.redis_url.as_ref())?;
+    asked_postgres(args.postgres_url.as_ref())?;
+    Ok(plans)
+}
+
+pub(super) fn execute(common: &Common, args: &LoadArgs) -> Result<()> {
+    let rec = Recorder::start();
+    let plans = plan(args, common.quick)?;
     report::check_writable(&common.out)?;
     let kv = |runs| LoadSection {
         product_page: None,
         runs,
     };
     let section = match args.target {
-        LoadTargetArg::Redis => {
-            let url = args.redis_url.clone().or_else(|| env_url("REDIS_URL"));
-            kv(redis_get_loads(
-                &redis::Target::pick(url)?,
-                &plans,
-                common.quiet,
-            )?)
-        }
+        LoadTargetArg::Redis => kv(redis_get_loads(
+            &redis::Target::pick(super::redis::plan(args.redis_url.as_ref())?)?,
+            &plans,
+            common.quiet,
+        )?),
         LoadTargetArg::Memcached => {
             let target = memcached_target(args.memcached_url.as_ref())?;
             kv(memcached_get_loads(&target, &plans, common.quiet)?)
         }
         LoadTargetArg::Postgres | LoadTargetArg::Sqlite | LoadTargetArg::CacheAside => {
-            page_loads(common, args, &plans, args.rows.unwrap_or(d.rows))?
+            let rows = args.rows.unwrap_or(Preset::of(common.quick).load.rows);
+            page_loads(common, args, &plans, rows)?
         }
     };
     let mut run = rec.record("load", None, Vec::new(), Vec::new());
     run.load = Some(section);
     write_and_print(common, &run)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::app::tests::args;
+
+    /// `ladder load --target redis` with `flags`.
+    fn load(flags: &[&str]) -> LoadArgs {
+        args(&[&["--target", "redis"], flags].concat())
+    }
+
+    #[test]
+    fn quick_takes_the_quick_window_and_a_flag_wins() {
+        let (full, quick) = (Preset::of(false).load, Preset::of(true).load);
+        let p = plan(&load(&[]), true).unwrap();
+        assert_eq!(p.len(), 1);
+        assert_eq!(p[0].duration, Duration::from_secs_f64(quick.duration_s));
+        let p = plan(&load(&[]), false).unwrap();
+        assert_eq!(p[0].duration, Duration::from_secs_f64(full.duration_s));
+        let p = plan(&load(&["--duration", "3", "--rate", "50"]), true).unwrap();
+        assert_eq!(p[0].duration, Duration::from_secs(3));
+        assert_eq!(p[0].rate, 50.0);
+    }
+
+    #[test]
+    fn bad_rates_and_urls_are_refused_in_plan() {
+        for flags in [
+            &["--rates", "200,100"][..],
+            &["--redis-url", "http://127.0.0.1:6379"],
+            &["--postgres-url", "mysql://x"],
+        ] {
+            let e = plan(&load(flags), true).err().expect("refused");
+            assert_eq!(e.exit_code(), 2, "{flags:?}: {e}");
+        }
+    }
 }

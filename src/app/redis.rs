@@ -37,10 +37,20 @@ pub(super) fn redis_measure(target: &suite::redis::Target, common: &Common) -> R
     Ok(rows)
 }
 
+/// The Redis to measure, from the flags alone: `url`, else REDIS_URL, else none (a
+/// managed server). A bad URL fails here, before anything is contacted.
+pub(super) fn plan(url: Option<&String>) -> Result<Option<String>> {
+    let url = url.cloned().or_else(|| env_url("REDIS_URL"));
+    if let Some(u) = &url {
+        suite::redis::client(u)?;
+    }
+    Ok(url)
+}
+
 pub(super) fn execute(common: &Common, args: &RedisArgs) -> Result<()> {
     let rec = Recorder::start();
+    let url = plan(args.url.as_ref())?;
     report::check_writable(&common.out)?;
-    let url = args.url.clone().or_else(|| env_url("REDIS_URL"));
     if let Some(url) = &url {
         warn_eviction(url)?;
     }
@@ -57,4 +67,20 @@ pub(super) fn warn_eviction(url: &str) -> Result<()> {
         eprintln!("ladder: {warning}");
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_bad_url_is_refused_in_plan_and_a_good_one_kept() {
+        let bad = "http://nowhere:6379".to_string();
+        let e = plan(Some(&bad)).unwrap_err();
+        assert_eq!(e.exit_code(), 2);
+        assert!(e.to_string().starts_with("bad Redis URL"), "{e}");
+        // Parsed, not contacted: nothing listens on port 1.
+        let good = "redis://127.0.0.1:1/0".to_string();
+        assert_eq!(plan(Some(&good)).unwrap(), Some(good));
+    }
 }

@@ -1,18 +1,23 @@
 //! `ladder run`: every rung, the lecture's table and its comparisons.
 
 use super::cores::{cores_config, cores_with_progress};
-use super::db::{asked_postgres, db_rows, db_rungs};
+use super::db::{asked_postgres, check_postgres, db_rows, db_rungs};
 use super::memcached::{memcached_measure, memcached_target};
 use super::memory::sweep_with_progress;
 use super::preset::Preset;
 use super::redis::{redis_measure, warn_eviction};
 use super::storage::{storage_config, storage_rungs};
 use super::web::{external_api, http_section, web_measure};
-use super::{env_url, write_and_print, Recorder};
+use super::{write_and_print, Recorder};
 use crate::cli::{Common, RunArgs, RungName};
+use crate::cores::CoresConfig;
 use crate::error::{Error, Result};
+use crate::host::Host;
+use crate::memory::SweepConfig;
 use crate::report;
+use crate::suite::storage::StorageConfig;
 use crate::suite::{self, Skipped};
+use clap::ValueEnum;
 
 /// Adds a rung's outcome: its rows (rungs, or load runs), or a skipped entry with the
 /// reason. Only Ctrl-C stops the run; every other failure is one rung that could not
@@ -33,47 +38,107 @@ fn attempt<T>(
     Ok(())
 }
 
-pub(super) fn execute(common: &Common, args: &RunArgs) -> Result<()> {
-    let rec = Recorder::start();
-    let wants = |r: RungName| !args.skip.contains(&r);
-    // Every piece of bad input fails here, before anything is measured.
+/// What `ladder run` measures, decided from its flags and the host alone: every
+/// decision that needs no server.
+pub(super) struct RunPlan {
+    /// The families to measure: every one not named by --skip.
+    pub families: Vec<RungName>,
+    /// The memory sweep.
+    pub sweep: Option<SweepConfig>,
+    /// The short form of `ladder cores`.
+    pub cores: Option<CoresConfig>,
+    /// The storage rung.
+    pub storage: Option<StorageConfig>,
+    /// The user's Redis (parsed, not yet contacted); none for a managed server.
+    pub redis_url: Option<String>,
+    /// The user's memcached (as given); none for MEMCACHED_SERVERS or managed servers.
+    pub memcached_url: Option<String>,
+    /// The user's PostgreSQL (parsed, not yet contacted); none for a managed server.
+    pub postgres: Option<suite::db::PgTarget>,
+    /// Orders in the data set of the database and web rungs.
+    pub db_rows: u64,
+}
+
+impl RunPlan {
+    /// Whether `family` is measured.
+    pub fn wants(&self, family: RungName) -> bool {
+        self.families.contains(&family)
+    }
+}
+
+/// Plans `ladder run` for `host`: every piece of bad input fails here (exit 2), before
+/// any server is contacted or anything measured.
+pub(super) fn plan(common: &Common, args: &RunArgs, host: &Host) -> Result<RunPlan> {
+    let families: Vec<RungName> = RungName::value_variants()
+        .iter()
+        .copied()
+        .filter(|r| !args.skip.contains(r))
+        .collect();
+    let wants = |r: RungName| families.contains(&r);
+    let preset = Preset::of(common.quick);
     let sweep = wants(RungName::Memory)
-        .then(|| super::memory::plan(&args.memory, common.quick, &rec.host))
+        .then(|| super::memory::plan(&args.memory, common.quick, host))
         .transpose()?;
     if let Some(url) = &args.http_url {
         suite::http::parse_url(url)?;
     }
-    let redis_url = args.redis_url.clone().or_else(|| env_url("REDIS_URL"));
-    if let Some(url) = &redis_url {
-        warn_eviction(url)?;
-    }
-    let cores_cfg = wants(RungName::Cores)
-        .then(|| cores_config(None, None, &Preset::of(common.quick).run_cores, &rec.host))
+    let redis_url = super::redis::plan(args.redis_url.as_ref())?;
+    let cores = wants(RungName::Cores)
+        .then(|| cores_config(None, None, &preset.run_cores, host))
         .transpose()?;
     if let Some(url) = &args.memcached_url {
         suite::memcached::normalize(url)?;
     }
-    let rows = db_rows(common, None)?;
-    let asked_pg = if wants(RungName::Db) {
+    let postgres = if wants(RungName::Db) {
         asked_postgres(args.postgres_url.as_ref())?
     } else {
         None
     };
-    report::check_writable(&common.out)?;
+    Ok(RunPlan {
+        storage: wants(RungName::Ssd)
+            .then(|| storage_config(common, args.storage_path.as_deref(), None)),
+        families,
+        sweep,
+        cores,
+        redis_url,
+        memcached_url: args.memcached_url.clone(),
+        postgres,
+        db_rows: db_rows(common.quick, None),
+    })
+}
+
+/// What needs the outside world before measuring: the --out folder is writable, the
+/// user's Redis answers (with a warning where the run's keys could evict theirs), the
+/// user's PostgreSQL answers.
+pub(super) fn check(common: &Common, plan: &RunPlan) -> Result<()> {
+    if let Some(url) = &plan.redis_url {
+        warn_eviction(url)?;
+    }
+    check_postgres(plan.postgres.as_ref())?;
+    report::check_writable(&common.out)
+}
+
+pub(super) fn execute(common: &Common, args: &RunArgs) -> Result<()> {
+    let rec = Recorder::start();
+    let mut plan = plan(common, args, &rec.host)?;
+    check(common, &plan)?;
+    let asked_pg = plan.postgres.take();
+    let wants = |r: RungName| plan.wants(r);
+    let rows = plan.db_rows;
 
     let mut rungs = Vec::new();
     let mut skipped = Vec::new();
     let skip = |family| Skipped::all(family, "skipped with --skip");
-    let memory = match sweep {
-        Some(cfg) => Some(sweep_with_progress(&cfg, &rec.host, common.quiet)?),
+    let memory = match &plan.sweep {
+        Some(cfg) => Some(sweep_with_progress(cfg, &rec.host, common.quiet)?),
         None => {
             skipped.push(skip(RungName::Memory));
             None
         }
     };
     // Between the cores, after the memory ladder; a failure there is a skipped section.
-    let cores = match cores_cfg {
-        Some(cfg) => match cores_with_progress(&cfg, &rec.host, common.quiet) {
+    let cores = match &plan.cores {
+        Some(cfg) => match cores_with_progress(cfg, &rec.host, common.quiet) {
             Ok(section) => Some(section),
             Err(e) => {
                 attempt(RungName::Cores, Err(e), &mut rungs, &mut skipped)?;
@@ -85,11 +150,10 @@ pub(super) fn execute(common: &Common, args: &RunArgs) -> Result<()> {
             None
         }
     };
-    if wants(RungName::Ssd) {
-        let cfg = storage_config(common, args.storage_path.as_deref(), None);
+    if let Some(cfg) = &plan.storage {
         attempt(
             RungName::Ssd,
-            storage_rungs(&cfg, common.quiet),
+            storage_rungs(cfg, common.quiet),
             &mut rungs,
             &mut skipped,
         )?;
@@ -99,7 +163,7 @@ pub(super) fn execute(common: &Common, args: &RunArgs) -> Result<()> {
     // The Redis stays up for the caching patterns of the database phase.
     let mut redis_target = None;
     if wants(RungName::Redis) {
-        let outcome = suite::redis::Target::pick(redis_url).and_then(|t| {
+        let outcome = suite::redis::Target::pick(plan.redis_url.clone()).and_then(|t| {
             let rows = redis_measure(&t, common)?;
             redis_target = Some(t);
             Ok(rows)
@@ -117,7 +181,7 @@ pub(super) fn execute(common: &Common, args: &RunArgs) -> Result<()> {
     }
     if wants(RungName::Memcached) {
         let mut mc_target = None;
-        let outcome = memcached_target(args.memcached_url.as_ref()).and_then(|t| {
+        let outcome = memcached_target(plan.memcached_url.as_ref()).and_then(|t| {
             let rows = memcached_measure(&t, common)?;
             mc_target = Some(t);
             Ok(rows)
@@ -184,4 +248,86 @@ pub(super) fn execute(common: &Common, args: &RunArgs) -> Result<()> {
     run.ladder = crate::ladder::rows(&run);
     run.comparisons = crate::ladder::comparisons(&run.ladder);
     write_and_print(common, &run)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::app::tests::{args, fixture_host};
+
+    fn planned(common: &[&str], flags: &[&str]) -> Result<RunPlan> {
+        plan(
+            &args::<Common>(common),
+            &args::<RunArgs>(flags),
+            &fixture_host(),
+        )
+    }
+
+    #[test]
+    fn quick_takes_the_quick_preset_and_a_flag_wins() {
+        let (full, quick) = (Preset::of(false), Preset::of(true));
+        let p = planned(&["--quick"], &[]).unwrap();
+        let sweep = p.sweep.as_ref().unwrap();
+        assert_eq!(sweep.per_octave, quick.per_octave);
+        assert_eq!(p.db_rows, quick.db_rows);
+        assert_eq!(p.storage.as_ref().unwrap().file_size, quick.file_size);
+        let cores = p.cores.as_ref().unwrap();
+        assert_eq!(cores.plan.samples, quick.run_cores.plan.samples);
+        let p = planned(&[], &[]).unwrap();
+        assert_eq!(p.sweep.unwrap().per_octave, full.per_octave);
+        assert_eq!(p.db_rows, full.db_rows);
+        assert_eq!(p.storage.unwrap().file_size, full.file_size);
+        // A flag wins over the preset.
+        let p = planned(&["--quick"], &["--per-octave", "7", "--storage-path", "/x"]).unwrap();
+        assert_eq!(p.sweep.unwrap().per_octave, 7);
+        assert_eq!(p.storage.unwrap().dir, std::path::Path::new("/x"));
+    }
+
+    #[test]
+    fn the_skip_list_becomes_the_planned_families() {
+        let all = planned(&["--quick"], &[]).unwrap();
+        assert_eq!(all.families, RungName::value_variants());
+        let p = planned(&["--quick"], &["--skip", "memory,ssd,db"]).unwrap();
+        for r in [RungName::Memory, RungName::Ssd, RungName::Db] {
+            assert!(!p.wants(r), "{r:?}");
+        }
+        assert!(p.wants(RungName::Redis) && p.wants(RungName::Cores));
+        assert!(p.sweep.is_none() && p.storage.is_none());
+        assert!(p.cores.is_some());
+        let p = planned(&["--quick"], &["--skip", "cores"]).unwrap();
+        assert!(p.cores.is_none() && p.sweep.is_some());
+    }
+
+    #[test]
+    fn bad_input_is_refused_in_plan_before_any_server() {
+        let refused = |flags: &[&str], says: &str| {
+            let e = planned(&["--quick"], flags).err().expect("refused");
+            assert_eq!(e.exit_code(), 2, "{e}");
+            assert!(e.to_string().contains(says), "{flags:?}: {e}");
+        };
+        refused(&["--http-url", "ftp://example.com/"], "not an http");
+        refused(&["--redis-url", "http://127.0.0.1:6379"], "bad Redis URL");
+        refused(&["--memcached-url", "memcache://"], "memcached");
+        refused(&["--postgres-url", "mysql://x"], "PostgreSQL");
+        refused(&["--min", "1"], "--min");
+        // Parsed, not contacted: nothing listens on port 1, and the plan is made.
+        let p = planned(
+            &["--quick"],
+            &[
+                "--redis-url",
+                "redis://127.0.0.1:1/0",
+                "--postgres-url",
+                "postgres://u@127.0.0.1:1/db",
+            ],
+        )
+        .unwrap();
+        assert_eq!(p.redis_url.as_deref(), Some("redis://127.0.0.1:1/0"));
+        assert!(p.postgres.is_some());
+        // A skipped database's URL is not looked at.
+        let p = planned(
+            &["--quick"],
+            &["--skip", "db", "--postgres-url", "mysql://x"],
+        );
+        assert!(p.unwrap().postgres.is_none());
+    }
 }

@@ -70,7 +70,7 @@ pub(super) fn execute(common: &Common, args: &WebArgs) -> Result<()> {
     if let Some(url) = &args.http_url {
         suite::http::probe(url, args.http_insecure)?;
     }
-    let rows = db_rows(common, args.rows)?;
+    let rows = db_rows(common.quick, args.rows);
     report::check_writable(&common.out)?;
     let (section, skipped) = web_measure(common, rows, crate::cli::DEFAULT_SEED)?;
     let (rungs, user_phases) = match &args.http_url {

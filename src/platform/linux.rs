@@ -4,8 +4,8 @@
 
 use super::Mount;
 use super::{Bypass, Pinned};
-use crate::host::{CacheInfo, CoreKind};
 use crate::record::cores::CpuPlace;
+use crate::record::host::{CacheInfo, CoreKind};
 use crate::record::memory::{PageKind, PagesObtained};
 use crate::units::parse_cpu_list;
 use std::collections::BTreeMap;

@@ -6,8 +6,8 @@
 
 use super::Mount;
 use super::{Bypass, Pinned};
-use crate::host::{CacheInfo, CoreKind};
 use crate::record::cores::CpuPlace;
+use crate::record::host::{CacheInfo, CoreKind};
 use crate::record::memory::{PageKind, PagesObtained};
 use std::ffi::{CStr, CString};
 use std::fs::{File, OpenOptions};

@@ -3,8 +3,8 @@
 
 use super::Mount;
 use super::{Bypass, Pinned};
-use crate::host::{CacheInfo, CoreKind};
 use crate::record::cores::CpuPlace;
+use crate::record::host::{CacheInfo, CoreKind};
 use crate::record::memory::{PageKind, PagesObtained};
 use std::fs::File;
 use std::io;

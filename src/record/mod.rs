@@ -5,6 +5,7 @@
 pub mod cache_lab;
 pub mod caching;
 pub mod cores;
+pub mod host;
 pub mod http;
 pub mod ladder;
 pub mod load;
@@ -14,8 +15,8 @@ pub mod placement;
 pub mod rung;
 mod v1;
 
+use self::host::Host;
 use crate::error::{Error, Result};
-use crate::host::Host;
 use caching::CachePatterns;
 use ladder::{Comparison, LadderRow};
 use memory::MemorySection;

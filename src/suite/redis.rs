@@ -87,15 +87,25 @@ impl Target {
 /// Connects with a timeout; every error is one redacted line (exit 2).
 pub fn connect(url: &str) -> Result<Connection> {
     let shown = redact_url(url);
-    let client = redis::Client::open(url)
-        .map_err(|e| Error::Input(format!("bad Redis URL {shown}: {}", one_line(&e))))?;
-    let conn = client
+    let conn = client(url)?
         .get_connection_with_timeout(CONNECT_TIMEOUT)
         .map_err(|e| Error::Unusable(format!("cannot use Redis at {shown}: {}", one_line(&e))))?;
     conn.set_read_timeout(Some(Duration::from_secs(10)))
         .and_then(|_| conn.set_write_timeout(Some(Duration::from_secs(10))))
         .map_err(|e| Error::Unusable(format!("Redis at {shown}: {}", one_line(&e))))?;
     Ok(conn)
+}
+
+/// The client of a Redis URL, without connecting: a bad URL is one redacted line (exit
+/// 2).
+pub fn client(url: &str) -> Result<redis::Client> {
+    redis::Client::open(url).map_err(|e| {
+        Error::Input(format!(
+            "bad Redis URL {}: {}",
+            redact_url(url),
+            one_line(&e)
+        ))
+    })
 }
 
 fn one_line(e: &redis::RedisError) -> String {
