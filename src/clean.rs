@@ -8,6 +8,9 @@
 //! - Redis keys: `ladder:<start>:<pid>:<hex>:<name>`, each with an expiry;
 //! - PostgreSQL schemas: `ladder_run_<start>_<pid>_<hex>`.
 //!
+//! The finding and removing on a user's Redis and PostgreSQL is in
+//! [`crate::suite::leftovers`] (it needs their clients).
+//!
 //! [`find`] lists what belongs to no live `ladder` process; [`remove`] removes it:
 //! keys by SCAN in bounded batches (never KEYS or FLUSH*), schemas with DROP ... CASCADE
 //! (only `ladder_run_*` ones), dirs, and managed servers still running from a dir.
@@ -75,7 +78,7 @@ impl Owner {
     /// The owner fields of a name made by the functions above (older names without
     /// them give `None`s). `fields` is how many numeric fields to expect at the start
     /// of the part after the fixed prefix: 2 (start, pid) or 1 (pid).
-    fn parse(rest: &str, sep: char, fields: usize) -> Owner {
+    pub fn parse(rest: &str, sep: char, fields: usize) -> Owner {
         let mut nums = rest.split(sep).map(|f| f.parse::<u64>().ok());
         let first = nums.next().flatten();
         let second = nums.next().flatten();
@@ -158,7 +161,7 @@ pub fn format_age(s: u64) -> String {
     }
 }
 
-fn age_since(started: Option<u64>) -> Option<u64> {
+pub fn age_since(started: Option<u64>) -> Option<u64> {
     started.map(|s| unix_now().as_secs().saturating_sub(s))
 }
 
@@ -288,58 +291,9 @@ pub fn server_processes() -> Vec<ServerProcess> {
         .collect()
 }
 
-/// Calls `batch` with each batch of `ladder:*` keys on `conn`: one pass of `SCAN ...
-/// MATCH ladder:* COUNT` [`SCAN_BATCH`] over the keyspace (never KEYS).
-fn scan_run_keys(
-    conn: &mut redis::Connection,
-    shown: &str,
-    mut batch: impl FnMut(&mut redis::Connection, Vec<String>) -> Result<()>,
-) -> Result<()> {
-    let mut cursor: u64 = 0;
-    loop {
-        crate::signal::check()?;
-        let (next, keys): (u64, Vec<String>) = redis::cmd("SCAN")
-            .arg(cursor)
-            .arg("MATCH")
-            .arg("ladder:*")
-            .arg("COUNT")
-            .arg(SCAN_BATCH)
-            .query(conn)
-            .map_err(|e| Error::Unusable(format!("Redis at {shown}: SCAN: {e}")))?;
-        batch(conn, keys)?;
-        if next == 0 {
-            return Ok(());
-        }
-        cursor = next;
-    }
-}
-
-/// Run key prefixes of dead runs on the Redis at `url`, with their key counts.
-pub fn find_redis(url: &str) -> Result<Vec<Found>> {
-    let mut conn = crate::suite::redis::connect(url)?;
-    let shown = crate::redact::redact_url(url);
-    let mut prefixes: std::collections::BTreeMap<String, (Owner, usize)> = Default::default();
-    scan_run_keys(&mut conn, &shown, |_, keys| {
-        for key in keys {
-            if let Some((prefix, owner)) = key_owner(&key) {
-                prefixes.entry(prefix).or_insert((owner, 0)).1 += 1;
-            }
-        }
-        Ok(())
-    })?;
-    Ok(prefixes
-        .into_iter()
-        .filter(|(_, (owner, _))| !owner.is_live())
-        .map(|(prefix, (owner, count))| Found {
-            what: Leftover::RedisKeys { prefix, count },
-            age_s: age_since(owner.started),
-        })
-        .collect())
-}
-
 /// The run prefix of a key (`ladder:<start>:<pid>:<hex>:`, or the older
 /// `ladder:<pid>:<hex>:` of earlier versions) and its owner.
-fn key_owner(key: &str) -> Option<(String, Owner)> {
+pub fn key_owner(key: &str) -> Option<(String, Owner)> {
     let rest = key.strip_prefix("ladder:")?;
     let fields: Vec<&str> = rest.splitn(4, ':').collect();
     let numeric = |f: &str| !f.is_empty() && f.bytes().all(|b| b.is_ascii_digit());
@@ -350,83 +304,6 @@ fn key_owner(key: &str) -> Option<(String, Owner)> {
     };
     let prefix = format!("ladder:{}:", fields[..n].join(":"));
     Some((prefix, Owner::parse(rest, ':', n - 1)))
-}
-
-/// Run schemas of dead runs on the PostgreSQL at `url`.
-pub fn find_postgres(url: &str) -> Result<Vec<Found>> {
-    let target = crate::suite::db::PgTarget::from_url(url)?;
-    let mut client = target.connect(0)?;
-    let rows = client
-        .query(
-            "SELECT nspname FROM pg_namespace WHERE nspname LIKE 'ladder\\_run\\_%' ORDER BY 1",
-            &[],
-        )
-        .map_err(|e| Error::Unusable(format!("PostgreSQL at {}: {e}", target.server)))?;
-    Ok(rows
-        .iter()
-        .map(|r| r.get::<_, String>(0))
-        .filter_map(|name| {
-            let rest = name.strip_prefix("ladder_run_")?.to_string();
-            let fields = if rest.split('_').count() >= 3 { 2 } else { 1 };
-            let owner = Owner::parse(&rest, '_', fields);
-            (!owner.is_live()).then(|| Found {
-                what: Leftover::Schema(name),
-                age_s: age_since(owner.started),
-            })
-        })
-        .collect())
-}
-
-/// Removes what [`find_redis`] found on the Redis at `url`: one more SCAN pass,
-/// UNLINK of each batch's keys under the found prefixes. Returns how many keys went.
-pub fn remove_redis(url: &str, found: &[Found]) -> Result<usize> {
-    let prefixes: std::collections::BTreeSet<&str> = found
-        .iter()
-        .filter_map(|f| match &f.what {
-            Leftover::RedisKeys { prefix, .. } => Some(prefix.as_str()),
-            _ => None,
-        })
-        .collect();
-    if prefixes.is_empty() {
-        return Ok(0);
-    }
-    let mut conn = crate::suite::redis::connect(url)?;
-    let shown = crate::redact::redact_url(url);
-    let mut removed = 0;
-    scan_run_keys(&mut conn, &shown, |conn, keys| {
-        let ours: Vec<String> = keys
-            .into_iter()
-            .filter(|k| key_owner(k).is_some_and(|(p, _)| prefixes.contains(p.as_str())))
-            .collect();
-        if !ours.is_empty() {
-            removed += redis::cmd("UNLINK")
-                .arg(&ours)
-                .query::<usize>(conn)
-                .map_err(|e| Error::Unusable(format!("Redis at {shown}: UNLINK: {e}")))?;
-        }
-        Ok(())
-    })?;
-    Ok(removed)
-}
-
-/// Drops the schemas [`find_postgres`] found on the PostgreSQL at `url`.
-pub fn remove_postgres(url: &str, found: &[Found]) -> Result<()> {
-    let target = crate::suite::db::PgTarget::from_url(url)?;
-    let mut client = target.connect(0)?;
-    for f in found {
-        if let Leftover::Schema(name) = &f.what {
-            // The name came from pg_namespace and matched ladder_run_*; quote it anyway.
-            client
-                .batch_execute(&format!(
-                    "SET lock_timeout = '10s'; DROP SCHEMA IF EXISTS \"{}\" CASCADE",
-                    name.replace('"', "\"\"")
-                ))
-                .map_err(|e| {
-                    Error::Unusable(format!("PostgreSQL at {}: DROP SCHEMA: {e}", target.server))
-                })?;
-        }
-    }
-    Ok(())
 }
 
 /// Removes leftover dirs and stops leftover servers (SIGKILL: their data is a

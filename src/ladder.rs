@@ -5,9 +5,9 @@
 use crate::record::ladder::{Comparison, LadderKey, LadderRow};
 use crate::record::memory::{Level, LevelName, PageKind};
 use crate::record::placement::{Placement, PlacementKind};
+use crate::record::rung::Rung;
 use crate::record::rung::{Engine, Family, Query, RedisOp, RungId, Spacing, StorageOp, Transport};
 use crate::record::Run;
-use crate::suite::Rung;
 
 /// A readable factor: one decimal below 10, whole numbers above.
 pub fn factor(x: f64) -> String {
@@ -407,7 +407,7 @@ mod tests {
     fn a_skipped_database_gives_its_reason_in_the_database_rows() {
         let mut run = committed("results/2026-11-26-vm/run.json");
         run.rungs.retain(|r| r.id.family() != Family::Db);
-        run.skipped.push(crate::suite::Skipped::all(
+        run.skipped.push(crate::record::rung::Skipped::all(
             Family::Db,
             "skipped with --skip",
         ));
@@ -427,7 +427,7 @@ mod tests {
                 }
             )
         });
-        run.skipped.push(crate::suite::Skipped {
+        run.skipped.push(crate::record::rung::Skipped {
             family: Family::Db,
             rung: "postgres".into(),
             reason: "PostgreSQL is not installed".into(),

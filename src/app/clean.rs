@@ -8,6 +8,7 @@ use crate::error::Result;
 /// lists it with --dry-run.
 pub(super) fn execute(common: &Common, args: &CleanArgs) -> Result<()> {
     use crate::clean;
+    use crate::suite::leftovers;
     let verb = if args.dry_run {
         "would remove"
     } else {
@@ -28,17 +29,17 @@ pub(super) fn execute(common: &Common, args: &CleanArgs) -> Result<()> {
         clean::remove_local(&local)?;
     }
     if let Some(url) = &args.redis_url {
-        let found = clean::find_redis(url)?;
+        let found = leftovers::find_redis(url)?;
         total += show(&found)?;
         if !args.dry_run {
-            clean::remove_redis(url, &found)?;
+            leftovers::remove_redis(url, &found)?;
         }
     }
     if let Some(url) = &args.postgres_url {
-        let found = clean::find_postgres(url)?;
+        let found = leftovers::find_postgres(url)?;
         total += show(&found)?;
         if !args.dry_run {
-            clean::remove_postgres(url, &found)?;
+            leftovers::remove_postgres(url, &found)?;
         }
     }
     stdout_line(&match (total, args.dry_run) {

@@ -7,7 +7,7 @@
 use super::{both, legend, plot_err, Chart, FONT, GREY, PALETTE};
 use crate::error::Result;
 use crate::record::load::LoadSection;
-use crate::report::load::{rate_curves, target_label};
+use crate::record::load::{rate_curves, target_label};
 use plotters::coord::Shift;
 use plotters::prelude::*;
 use std::path::{Path, PathBuf};

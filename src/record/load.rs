@@ -3,6 +3,7 @@
 //! request's intended start) and uncorrected (from its actual send) beside it, the
 //! rate achieved, the hit ratio over time, and the CPU the servers spent.
 
+use super::rung::Engine;
 use serde::{Deserialize, Serialize};
 
 /// What a load run sent its requests to.
@@ -172,4 +173,42 @@ pub struct ProductPageSetup {
     /// The rate every variant ran at: the rate asked for, or less where the database
     /// alone could not sustain it.
     pub rate_used: f64,
+}
+
+fn engine(e: Engine) -> &'static str {
+    match e {
+        Engine::Sqlite => "SQLite",
+        Engine::Postgres => "PostgreSQL",
+    }
+}
+
+/// "Redis GET", "product page via Redis (PostgreSQL)"...
+pub fn target_label(t: &LoadTarget) -> String {
+    match t {
+        LoadTarget::RedisGet => "Redis GET".into(),
+        LoadTarget::MemcachedGet => "memcached GET".into(),
+        LoadTarget::ProductPage { cache, engine: e } => match cache {
+            PageCache::None => format!("product page from {}", engine(*e)),
+            PageCache::Redis => format!("product page via Redis ({})", engine(*e)),
+            PageCache::Memcached => format!("product page via memcached ({})", engine(*e)),
+        },
+    }
+}
+
+/// The latency-vs-rate curves of a section: per target, its runs in order of rate,
+/// where one target ran at two or more rates (`ladder load --rates`).
+pub fn rate_curves(section: &LoadSection) -> Vec<(String, Vec<&LoadRun>)> {
+    let mut curves: Vec<(String, Vec<&LoadRun>)> = Vec::new();
+    for r in &section.runs {
+        let label = target_label(&r.target);
+        match curves.iter_mut().find(|c| c.0 == label) {
+            Some(c) => c.1.push(r),
+            None => curves.push((label, vec![r])),
+        }
+    }
+    curves.retain(|c| c.1.len() > 1);
+    for c in &mut curves {
+        c.1.sort_by(|a, b| a.rate_target.total_cmp(&b.rate_target));
+    }
+    curves
 }

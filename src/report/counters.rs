@@ -175,7 +175,7 @@ pub fn section(mem: &MemorySection, clock_ghz: Option<f64>) -> String {
 
 /// Perf counters per operation of the comparison rungs: one column per counter that
 /// counted somewhere, and one line naming those that could not.
-pub fn rungs_section(rungs: &[crate::suite::Rung]) -> String {
+pub fn rungs_section(rungs: &[crate::record::rung::Rung]) -> String {
     let mut names: Vec<&String> = Vec::new();
     let mut missing: Vec<String> = Vec::new();
     for r in rungs {

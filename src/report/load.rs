@@ -2,6 +2,7 @@
 //! lecture's claim as measured load ("without cache the database served R req/s at
 //! p99 X using Y CPU-s/s; with Redis, H% of requests reached it and p99 fell to Z").
 
+pub use crate::record::load::{rate_curves, target_label};
 use crate::record::load::{ClientLimit, LoadRun, LoadSection, LoadTarget, PageCache};
 use crate::record::rung::Engine;
 use crate::units::format_ns;
@@ -20,26 +21,6 @@ pub const HEADER: [&str; 11] = [
     "DB queries/s",
     "server CPU/request",
 ];
-
-fn engine(e: Engine) -> &'static str {
-    match e {
-        Engine::Sqlite => "SQLite",
-        Engine::Postgres => "PostgreSQL",
-    }
-}
-
-/// "Redis GET", "product page via Redis (PostgreSQL)"...
-pub fn target_label(t: &LoadTarget) -> String {
-    match t {
-        LoadTarget::RedisGet => "Redis GET".into(),
-        LoadTarget::MemcachedGet => "memcached GET".into(),
-        LoadTarget::ProductPage { cache, engine: e } => match cache {
-            PageCache::None => format!("product page from {}", engine(*e)),
-            PageCache::Redis => format!("product page via Redis ({})", engine(*e)),
-            PageCache::Memcached => format!("product page via memcached ({})", engine(*e)),
-        },
-    }
-}
 
 fn opt(v: Option<f64>, f: impl Fn(f64) -> String) -> String {
     v.map(f).unwrap_or_else(|| "—".into())
@@ -199,24 +180,6 @@ pub fn lines(section: &LoadSection) -> Vec<String> {
 
 /// How far above its lowest-rate value p99 must rise to count as the knee.
 pub const KNEE_FACTOR: f64 = 2.0;
-
-/// The latency-vs-rate curves of a section: per target, its runs in order of rate,
-/// where one target ran at two or more rates (`ladder load --rates`).
-pub fn rate_curves(section: &LoadSection) -> Vec<(String, Vec<&LoadRun>)> {
-    let mut curves: Vec<(String, Vec<&LoadRun>)> = Vec::new();
-    for r in &section.runs {
-        let label = target_label(&r.target);
-        match curves.iter_mut().find(|c| c.0 == label) {
-            Some(c) => c.1.push(r),
-            None => curves.push((label, vec![r])),
-        }
-    }
-    curves.retain(|c| c.1.len() > 1);
-    for c in &mut curves {
-        c.1.sort_by(|a, b| a.rate_target.total_cmp(&b.rate_target));
-    }
-    curves
-}
 
 /// Where each curve's p99 turns up: the first rate at which it exceeds
 /// [`KNEE_FACTOR`] times its value at the lowest rate, and whether the service time

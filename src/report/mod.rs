@@ -374,7 +374,7 @@ pub fn host_line(run: &Run) -> String {
 pub const RUNG_HEADER: [&str; 7] = ["rung", "method", "samples", "p50", "p90", "p99", "max"];
 
 /// One row per measured operation: the table shared by the terminal and report.md.
-pub fn rung_rows(rungs: &[crate::suite::Rung]) -> Vec<[String; 7]> {
+pub fn rung_rows(rungs: &[crate::record::rung::Rung]) -> Vec<[String; 7]> {
     use crate::units::format_ns;
     rungs
         .iter()
@@ -404,7 +404,7 @@ pub fn skipped_lines(run: &Run) -> Vec<String> {
 }
 
 /// The distinct notes of the rungs (device, fallbacks), one line each.
-pub fn rung_notes(rungs: &[crate::suite::Rung]) -> Vec<String> {
+pub fn rung_notes(rungs: &[crate::record::rung::Rung]) -> Vec<String> {
     let mut notes: Vec<String> = Vec::new();
     for r in rungs {
         if let Some(n) = &r.note {
@@ -512,7 +512,7 @@ pub fn placement_lines(run: &Run) -> Vec<String> {
     let one_cpu = run.host.cpus.len() == 1
         && run.rungs.iter().any(|r| {
             r.placement.as_ref().map(|p| p.kind)
-                == Some(crate::suite::placement::PlacementKind::SameCpu)
+                == Some(crate::record::placement::PlacementKind::SameCpu)
         });
     if one_cpu {
         lines.push(

@@ -172,6 +172,12 @@ pub fn wait_until(what: &str, timeout: Duration, mut ready: impl FnMut() -> bool
     )))
 }
 
+/// The CPU managed servers run on: the first of `cpus` (the CPUs this process may
+/// use). [`crate::suite::placement::CpuPlan`] places the clients around it.
+pub fn server_cpu(cpus: &[usize]) -> Option<usize> {
+    cpus.first().copied()
+}
+
 /// A child process that is terminated (SIGTERM, then SIGKILL after 5 s) when dropped.
 pub struct ManagedProcess {
     child: Child,
@@ -184,8 +190,8 @@ impl ManagedProcess {
     /// [`crate::suite::placement::CpuPlan`]).
     pub fn spawn(name: &str, cmd: &mut Command) -> Result<ManagedProcess> {
         detach_but_tie(cmd);
-        if let Ok((plan, _)) = crate::suite::placement::CpuPlan::here() {
-            pin_child(cmd, plan.server_cpu);
+        if let Some(cpu) = server_cpu(&crate::host::allowed_cpus()) {
+            pin_child(cmd, cpu);
         }
         let child = cmd
             .spawn()

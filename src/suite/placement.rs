@@ -30,10 +30,10 @@ impl CpuPlan {
 
     /// The plan for the CPUs this process may use (`None` when it may use none).
     pub fn of(cpus: &[usize]) -> Option<CpuPlan> {
-        let (&first, &last) = (cpus.first()?, cpus.last()?);
+        let (server, &last) = (crate::services::server_cpu(cpus)?, cpus.last()?);
         Some(CpuPlan {
-            server_cpu: first,
-            other_cpu: (last != first).then_some(last),
+            server_cpu: server,
+            other_cpu: (last != server).then_some(last),
         })
     }
 
