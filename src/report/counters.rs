@@ -291,16 +291,27 @@ mod tests {
 
     #[test]
     fn rung_counters_show_what_counted_and_name_what_could_not() {
-        let mut l = crate::suite::Latencies::new();
-        l.record_ns(1000);
         use crate::record::rung::{RedisOp, RungId, Spacing, Transport};
         let id = RungId::Redis {
             op: RedisOp::GetHit,
             transport: Transport::Tcp,
             spacing: Spacing::BackToBack,
         };
-        let mut rung = l.rung(id, "GET", None).unwrap();
-        rung.counters.clear();
+        let mut rung = crate::record::rung::Rung {
+            id,
+            rung: id.name().to_string(),
+            method: "GET".into(),
+            samples: 1,
+            p50_ns: 1000.0,
+            p90_ns: 1000.0,
+            p99_ns: 1000.0,
+            max_ns: 1000.0,
+            min_ns: 1000.0,
+            mean_ns: 1000.0,
+            note: None,
+            counters: Default::default(),
+            placement: None,
+        };
         rung.counters
             .insert("context-switches".into(), counted(1.0));
         rung.counters.insert(

@@ -9,10 +9,10 @@ use super::{
     find_binary, free_port, install_hint, private_dir, run_unprivileged, wait_until, ManagedProcess,
 };
 use crate::error::{Error, Result};
-use std::net::{Ipv4Addr, SocketAddr};
+use std::net::{Ipv4Addr, SocketAddr, UdpSocket};
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// What a managed dnsmasq does.
 #[derive(Debug, Clone)]
@@ -105,8 +105,7 @@ impl ManagedDnsmasq {
         let mut process = ManagedProcess::spawn("dnsmasq", &mut cmd)?;
         wait_until("the managed dnsmasq", Duration::from_secs(10), || {
             process.check_alive().is_ok()
-                && crate::suite::web::dns::query_a(addr, probe, Duration::from_millis(200))
-                    .is_ok_and(|a| a.is_some())
+                && query_a(addr, probe, Duration::from_millis(200)).is_ok_and(|a| a.is_some())
         })?;
         process.check_alive()?;
         Ok(ManagedDnsmasq {
@@ -124,5 +123,103 @@ impl ManagedDnsmasq {
     /// The process id, while it runs.
     pub fn pid(&self) -> Option<u32> {
         self.process.as_ref().map(|p| p.pid())
+    }
+}
+
+/// Asks `server` for the A record of `name`; `None` when it answers without one (or
+/// with an error code), an error when it does not answer at all.
+pub fn query_a(server: SocketAddr, name: &str, timeout: Duration) -> Result<Option<Ipv4Addr>> {
+    let io = |e: std::io::Error| Error::Unusable(format!("DNS query to {server}: {e}"));
+    let sock = UdpSocket::bind(("127.0.0.1", 0)).map_err(io)?;
+    sock.set_read_timeout(Some(timeout)).map_err(io)?;
+    sock.connect(server).map_err(io)?;
+    let id: u16 = rand::random();
+    sock.send(&query_packet(id, name)?).map_err(io)?;
+    let mut buf = [0u8; 1500];
+    let start = Instant::now();
+    loop {
+        let n = sock.recv(&mut buf).map_err(io)?;
+        if n >= 2 && u16::from_be_bytes([buf[0], buf[1]]) == id {
+            return Ok(parse_a(&buf[..n]));
+        }
+        if start.elapsed() > timeout {
+            return Err(Error::Unusable(format!("DNS query to {server}: no answer")));
+        }
+    }
+}
+
+/// A recursive A query for `name`.
+fn query_packet(id: u16, name: &str) -> Result<Vec<u8>> {
+    let mut p = Vec::with_capacity(32 + name.len());
+    p.extend_from_slice(&id.to_be_bytes());
+    p.extend_from_slice(&[0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0]);
+    for label in name.trim_end_matches('.').split('.') {
+        if label.is_empty() || label.len() > 63 {
+            return Err(Error::Input(format!("'{name}' is not a DNS name")));
+        }
+        p.push(label.len() as u8);
+        p.extend_from_slice(label.as_bytes());
+    }
+    p.extend_from_slice(&[0, 0, 1, 0, 1]);
+    Ok(p)
+}
+
+/// The first A record of an answer, if the answer is a success and has one.
+fn parse_a(p: &[u8]) -> Option<Ipv4Addr> {
+    if p.len() < 12 || p[3] & 0x0f != 0 {
+        return None;
+    }
+    let (qd, an) = (
+        u16::from_be_bytes([p[4], p[5]]),
+        u16::from_be_bytes([p[6], p[7]]),
+    );
+    let mut i = 12;
+    let skip_name = |mut i: usize| -> Option<usize> {
+        loop {
+            let len = *p.get(i)? as usize;
+            if len & 0xc0 == 0xc0 {
+                return Some(i + 2);
+            }
+            i += 1 + len;
+            if len == 0 {
+                return Some(i);
+            }
+        }
+    };
+    for _ in 0..qd {
+        i = skip_name(i)? + 4;
+    }
+    for _ in 0..an {
+        i = skip_name(i)?;
+        let rtype = u16::from_be_bytes([*p.get(i)?, *p.get(i + 1)?]);
+        let len = u16::from_be_bytes([*p.get(i + 8)?, *p.get(i + 9)?]) as usize;
+        let data = p.get(i + 10..i + 10 + len)?;
+        if rtype == 1 && len == 4 {
+            return Some(Ipv4Addr::new(data[0], data[1], data[2], data[3]));
+        }
+        i += 10 + len;
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn answers_parse_and_bad_names_are_refused() {
+        let q = query_packet(0x1234, "a.ladder.test").unwrap();
+        // An answer: the query with QR set, one answer pointing at the question name.
+        let mut a = q.clone();
+        a[2] = 0x81;
+        a[3] = 0x80;
+        a[7] = 1;
+        a.extend_from_slice(&[0xc0, 12, 0, 1, 0, 1, 0, 0, 0, 60, 0, 4, 127, 0, 0, 42]);
+        assert_eq!(parse_a(&a), Some(Ipv4Addr::new(127, 0, 0, 42)));
+        let mut nx = a.clone();
+        nx[3] = 0x83;
+        assert_eq!(parse_a(&nx), None);
+        assert!(query_packet(1, "a..b").is_err());
+        assert!(parse_a(&a[..20]).is_none());
     }
 }

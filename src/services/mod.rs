@@ -172,6 +172,10 @@ pub fn wait_until(what: &str, timeout: Duration, mut ready: impl FnMut() -> bool
     )))
 }
 
+/// How long a client may take to connect to a cache server before it counts as
+/// unreachable.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
+
 /// The CPU managed servers run on: the first of `cpus` (the CPUs this process may
 /// use). [`crate::suite::placement::CpuPlan`] places the clients around it.
 pub fn server_cpu(cpus: &[usize]) -> Option<usize> {

@@ -12,14 +12,13 @@
 //! and is deleted by name at the end (a guard does it after an error or Ctrl-C too);
 //! never `flush_all`, never a stats reset.
 
-use super::redis::{BATCH, CONNECT_TIMEOUT, KEY_TTL_S};
+use super::redis::{BATCH, KEY_TTL_S};
 use super::{Latencies, Rung};
 use crate::error::{Error, Result};
 use crate::record::rung::{MemcachedOp, RungId, Spacing, Transport};
-use crate::redact::{redact_text, redact_url};
+use crate::redact::redact_url;
 use crate::services::memcached::ManagedMemcached;
 use std::collections::HashMap;
-use std::time::Duration;
 
 pub use super::redis::RedisConfig as MemcachedConfig;
 
@@ -110,39 +109,7 @@ pub fn normalize(addr: &str) -> Result<String> {
     Ok(url)
 }
 
-/// Connects (one pooled connection, authenticated where the URL has credentials)
-/// within [`CONNECT_TIMEOUT`]; every error is one redacted line (exit 2).
-pub fn connect(url: &str) -> Result<memcache::Client> {
-    let shown = redact_url(url);
-    let sep = if url.contains('?') { '&' } else { '?' };
-    let parsed = memcache::Url::parse(&format!("{url}{sep}protocol=ascii"))
-        .map_err(|e| Error::Input(format!("bad memcached URL {shown}: {e}")))?;
-    let pool = r2d2::Pool::builder()
-        .max_size(1)
-        .test_on_check_out(false)
-        .connection_timeout(CONNECT_TIMEOUT)
-        .error_handler(Box::new(r2d2::NopErrorHandler))
-        .build(memcache::ConnectionManager::new(parsed))
-        .map_err(|e| Error::Unusable(format!("cannot use memcached at {shown}: {e}")))?;
-    let client = memcache::Client::with_pool(pool).map_err(|e| mc_err(&shown, e))?;
-    let timeout = Some(Duration::from_secs(10));
-    client
-        .set_read_timeout(timeout)
-        .and_then(|()| client.set_write_timeout(timeout))
-        .map_err(|e| mc_err(&shown, e))?;
-    // A server that takes the connection but refuses the credentials answers here.
-    client.version().map_err(|e| mc_err(&shown, e))?;
-    Ok(client)
-}
-
-/// One line for a memcached error, with where it happened.
-pub fn mc_err(shown: &str, e: memcache::MemcacheError) -> Error {
-    let text = e.to_string();
-    Error::Unusable(format!(
-        "memcached at {shown}: {}",
-        redact_text(text.lines().next().unwrap_or("error"))
-    ))
-}
+pub use crate::services::memcached::{connect, mc_err};
 
 /// The run's keys on one memcached (see [`super::keys`]).
 pub type RunKeys = super::keys::RunKeys<Memcached>;

@@ -15,8 +15,7 @@ use crate::services::redis::ManagedRedis;
 use redis::{Commands, Connection};
 use std::time::Duration;
 
-/// How long connecting may take before the target counts as unreachable.
-pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
+pub use crate::services::CONNECT_TIMEOUT;
 /// Commands per pipelined batch.
 pub const BATCH: usize = 100;
 

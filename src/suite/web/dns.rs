@@ -9,8 +9,8 @@
 use super::Samples;
 use crate::error::{Error, Result};
 use crate::record::http::{DnsSection, HostResolver};
-use crate::services::dnsmasq::{ManagedDnsmasq, Role};
-use std::net::{Ipv4Addr, SocketAddr, ToSocketAddrs, UdpSocket};
+use crate::services::dnsmasq::{query_a, ManagedDnsmasq, Role};
+use std::net::{Ipv4Addr, ToSocketAddrs};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -20,82 +20,6 @@ pub const DOMAIN: &str = "ladder.test";
 pub const ANSWER: Ipv4Addr = Ipv4Addr::new(127, 0, 0, 42);
 /// How long one query waits for its answer.
 const QUERY_TIMEOUT: Duration = Duration::from_secs(2);
-
-/// Asks `server` for the A record of `name`; `None` when it answers without one (or
-/// with an error code), an error when it does not answer at all.
-pub fn query_a(server: SocketAddr, name: &str, timeout: Duration) -> Result<Option<Ipv4Addr>> {
-    let io = |e: std::io::Error| Error::Unusable(format!("DNS query to {server}: {e}"));
-    let sock = UdpSocket::bind(("127.0.0.1", 0)).map_err(io)?;
-    sock.set_read_timeout(Some(timeout)).map_err(io)?;
-    sock.connect(server).map_err(io)?;
-    let id: u16 = rand::random();
-    sock.send(&query_packet(id, name)?).map_err(io)?;
-    let mut buf = [0u8; 1500];
-    let start = Instant::now();
-    loop {
-        let n = sock.recv(&mut buf).map_err(io)?;
-        if n >= 2 && u16::from_be_bytes([buf[0], buf[1]]) == id {
-            return Ok(parse_a(&buf[..n]));
-        }
-        if start.elapsed() > timeout {
-            return Err(Error::Unusable(format!("DNS query to {server}: no answer")));
-        }
-    }
-}
-
-/// A recursive A query for `name`.
-fn query_packet(id: u16, name: &str) -> Result<Vec<u8>> {
-    let mut p = Vec::with_capacity(32 + name.len());
-    p.extend_from_slice(&id.to_be_bytes());
-    p.extend_from_slice(&[0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0]);
-    for label in name.trim_end_matches('.').split('.') {
-        if label.is_empty() || label.len() > 63 {
-            return Err(Error::Input(format!("'{name}' is not a DNS name")));
-        }
-        p.push(label.len() as u8);
-        p.extend_from_slice(label.as_bytes());
-    }
-    p.extend_from_slice(&[0, 0, 1, 0, 1]);
-    Ok(p)
-}
-
-/// The first A record of an answer, if the answer is a success and has one.
-fn parse_a(p: &[u8]) -> Option<Ipv4Addr> {
-    if p.len() < 12 || p[3] & 0x0f != 0 {
-        return None;
-    }
-    let (qd, an) = (
-        u16::from_be_bytes([p[4], p[5]]),
-        u16::from_be_bytes([p[6], p[7]]),
-    );
-    let mut i = 12;
-    let skip_name = |mut i: usize| -> Option<usize> {
-        loop {
-            let len = *p.get(i)? as usize;
-            if len & 0xc0 == 0xc0 {
-                return Some(i + 2);
-            }
-            i += 1 + len;
-            if len == 0 {
-                return Some(i);
-            }
-        }
-    };
-    for _ in 0..qd {
-        i = skip_name(i)? + 4;
-    }
-    for _ in 0..an {
-        i = skip_name(i)?;
-        let rtype = u16::from_be_bytes([*p.get(i)?, *p.get(i + 1)?]);
-        let len = u16::from_be_bytes([*p.get(i + 8)?, *p.get(i + 9)?]) as usize;
-        let data = p.get(i + 10..i + 10 + len)?;
-        if rtype == 1 && len == 4 {
-            return Some(Ipv4Addr::new(data[0], data[1], data[2], data[3]));
-        }
-        i += 10 + len;
-    }
-    None
-}
 
 /// What caching the host's own resolver has, read from files.
 pub fn host_resolver() -> HostResolver {
@@ -195,26 +119,4 @@ pub fn measure(samples: u64, mut on_progress: impl FnMut(f64)) -> Result<DnsSect
         hosts_file: hosts.dist().ok_or_else(missing)?,
         host: host_resolver(),
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn answers_parse_and_bad_names_are_refused() {
-        let q = query_packet(0x1234, "a.ladder.test").unwrap();
-        // An answer: the query with QR set, one answer pointing at the question name.
-        let mut a = q.clone();
-        a[2] = 0x81;
-        a[3] = 0x80;
-        a[7] = 1;
-        a.extend_from_slice(&[0xc0, 12, 0, 1, 0, 1, 0, 0, 0, 60, 0, 4, 127, 0, 0, 42]);
-        assert_eq!(parse_a(&a), Some(ANSWER));
-        let mut nx = a.clone();
-        nx[3] = 0x83;
-        assert_eq!(parse_a(&nx), None);
-        assert!(query_packet(1, "a..b").is_err());
-        assert!(parse_a(&a[..20]).is_none());
-    }
 }
