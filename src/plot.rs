@@ -13,6 +13,8 @@ use crate::error::{Error, Result};
 use crate::memory::PageKind;
 use crate::record::Run;
 use crate::units::{format_ns, format_size};
+use plotters::chart::MeshStyle;
+use plotters::coord::types::RangedCoordf64;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
@@ -49,6 +51,65 @@ fn register_fonts() {
 
 fn plot_err<E: std::fmt::Debug>(what: &Path) -> impl Fn(E) -> Error + '_ {
     move |e| Error::Internal(format!("cannot draw {}: {e:?}", what.display()))
+}
+
+/// The house style of a mesh: labels at `px`, axis descriptions 2 px larger, light
+/// grid lines.
+fn house_style<'m, 'a, 'b, X: Ranged, Y: Ranged, DB: DrawingBackend>(
+    mesh: &'m mut MeshStyle<'a, 'b, X, Y, DB>,
+    px: u32,
+) -> &'m mut MeshStyle<'a, 'b, X, Y, DB> {
+    mesh.label_style((FONT, px))
+        .axis_desc_style((FONT, px + 2))
+        .light_line_style(RGBColor(235, 235, 235))
+}
+
+/// The frame of a chart of labelled rows on a log latency axis (the ladder, the web's
+/// caches).
+struct RowsFrame<'t> {
+    caption: &'t str,
+    caption_px: u32,
+    /// Height of the latency axis' labels.
+    x_area: u32,
+    /// Width of the row labels.
+    label_area: u32,
+    /// Size of the labels (axis descriptions 2 px larger).
+    label_px: u32,
+}
+
+/// A chart of `labels.len()` rows from `lo` to `hi` ns on a log axis, its mesh drawn:
+/// row i from the top sits at y = n - 1 - i, its label left of it.
+fn rows_chart<'a, DB: DrawingBackend>(
+    root: &'a DrawingArea<DB, Shift>,
+    frame: &RowsFrame,
+    labels: &[&str],
+    (lo, hi): (f64, f64),
+    path: &Path,
+) -> Result<ChartContext<'a, DB, Cartesian2d<LogCoord<f64>, RangedCoordf64>>> {
+    let e = plot_err(path);
+    let n = labels.len() as f64;
+    let mut chart = ChartBuilder::on(root)
+        .caption(frame.caption, (FONT, frame.caption_px))
+        .margin(20)
+        .x_label_area_size(frame.x_area)
+        .y_label_area_size(frame.label_area)
+        .build_cartesian_2d((lo..hi).log_scale(), -0.6..(n - 0.4))
+        .map_err(&e)?;
+    house_style(&mut chart.configure_mesh(), frame.label_px)
+        .x_desc("latency (log scale)")
+        .x_label_formatter(&|x| crate::units::format_ns_round(*x))
+        .y_labels(labels.len())
+        .y_label_formatter(&|y| {
+            let i = (n - 1.0 - y).round();
+            if (y - y.round()).abs() < 0.01 && i >= 0.0 && (i as usize) < labels.len() {
+                labels[i as usize].to_string()
+            } else {
+                String::new()
+            }
+        })
+        .draw()
+        .map_err(&e)?;
+    Ok(chart)
 }
 
 /// A chart that can be drawn on any backend.
@@ -235,16 +296,12 @@ impl Chart for LatencyChart<'_> {
             .y_label_area_size(90)
             .build_cartesian_2d((x0 - 0.2)..(x1 + 0.2), (y0 * 0.5..y1 * 1.6).log_scale())
             .map_err(&e)?;
-        chart
-            .configure_mesh()
+        house_style(&mut chart.configure_mesh(), 16)
             .x_desc("working-set size (log2 scale)")
             .y_desc("latency per access (ns, log scale)")
             .x_label_formatter(&|x| format_size(2f64.powf(*x).round() as u64))
             .y_label_formatter(&|y| format_ns(*y))
             .x_labels(((x1 - x0) / 2.0).ceil() as usize + 1)
-            .label_style((FONT, 16))
-            .axis_desc_style((FONT, 18))
-            .light_line_style(RGBColor(235, 235, 235))
             .draw()
             .map_err(&e)?;
         for (name, x) in sysfs.iter() {
@@ -374,32 +431,15 @@ impl Chart for LadderChart<'_, '_> {
         } else {
             "The latency ladder — compared".to_string()
         };
-        let mut chart = ChartBuilder::on(root)
-            .caption(title, (FONT, 30))
-            .margin(20)
-            .x_label_area_size(60)
-            .y_label_area_size(250)
-            .build_cartesian_2d((lo..hi).log_scale(), -0.6..(n - 0.4))
-            .map_err(&e)?;
-        chart
-            .configure_mesh()
-            .x_desc("latency (log scale)")
-            .y_desc("")
-            .x_label_formatter(&|x| crate::units::format_ns_round(*x))
-            .y_labels(rows.len())
-            .y_label_formatter(&|y| {
-                let i = (n - 1.0 - y).round();
-                if (y - y.round()).abs() < 0.01 && i >= 0.0 && (i as usize) < rows.len() {
-                    rows[i as usize].rung.clone()
-                } else {
-                    String::new()
-                }
-            })
-            .label_style((FONT, 16))
-            .axis_desc_style((FONT, 18))
-            .light_line_style(RGBColor(235, 235, 235))
-            .draw()
-            .map_err(&e)?;
+        let frame = RowsFrame {
+            caption: &title,
+            caption_px: 30,
+            x_area: 60,
+            label_area: 250,
+            label_px: 16,
+        };
+        let labels: Vec<&str> = rows.iter().map(|r| r.rung.as_str()).collect();
+        let mut chart = rows_chart(root, &frame, &labels, (lo, hi), path)?;
         // Row i from the top sits at y = n - 1 - i.
         let y_of = |i: usize| n - 1.0 - i as f64;
         chart
@@ -527,16 +567,12 @@ impl Chart for XyChart {
             // Headroom above the highest curve keeps the legend off the lines.
             .build_cartesian_2d((x0 - 0.2)..(x1 + 0.2), (y0 * 0.7..y1 * 30.0).log_scale())
             .map_err(&e)?;
-        chart
-            .configure_mesh()
+        house_style(&mut chart.configure_mesh(), 16)
             .x_desc(self.x_desc)
             .y_desc(self.y_desc)
             .x_labels((x1 - x0).ceil() as usize + 1)
             .x_label_formatter(&|x| (self.x_label)(*x))
             .y_label_formatter(&|y| (self.y_label)(*y))
-            .label_style((FONT, 16))
-            .axis_desc_style((FONT, 18))
-            .light_line_style(RGBColor(235, 235, 235))
             .draw()
             .map_err(&e)?;
         for s in &self.series {

@@ -3,7 +3,7 @@
 //! latency against the bandwidth the other CPUs achieved, MLC's loaded-latency curve,
 //! beside read bandwidth against threads).
 
-use super::{both, plot_err, Chart, FONT, GREY, PALETTE};
+use super::{both, house_style, plot_err, Chart, FONT, GREY, PALETTE};
 use crate::error::Result;
 use crate::record::cores::{CoresSection, Handoff};
 use crate::units::format_ns;
@@ -185,13 +185,9 @@ impl Chart for Loaded<'_> {
             .y_label_area_size(80)
             .build_cartesian_2d(0f64..x_max, 0f64..y_max)
             .map_err(&e)?;
-        chart
-            .configure_mesh()
+        house_style(&mut chart.configure_mesh(), 15)
             .x_desc("bandwidth of the other CPUs (GB/s)")
             .y_desc("chase latency (ns)")
-            .label_style((FONT, 15))
-            .axis_desc_style((FONT, 17))
-            .light_line_style(RGBColor(235, 235, 235))
             .draw()
             .map_err(&e)?;
         let blue = PALETTE[0];
@@ -221,8 +217,7 @@ impl Chart for Loaded<'_> {
             .y_label_area_size(80)
             .build_cartesian_2d(0f64..threads + 1.0, 0f64..gb_max)
             .map_err(&e)?;
-        chart
-            .configure_mesh()
+        house_style(&mut chart.configure_mesh(), 15)
             .x_desc("threads, one per CPU")
             .y_desc("all threads together (GB/s)")
             .x_labels((threads as usize + 2).min(17))
@@ -233,9 +228,6 @@ impl Chart for Loaded<'_> {
                     String::new()
                 }
             })
-            .label_style((FONT, 15))
-            .axis_desc_style((FONT, 17))
-            .light_line_style(RGBColor(235, 235, 235))
             .draw()
             .map_err(&e)?;
         let red = PALETTE[1];

@@ -4,7 +4,7 @@
 //! target ran at several rates (`ladder load --rates`), `load-rate`: p50 and p99
 //! against the rate achieved, corrected solid and uncorrected dashed.
 
-use super::{both, legend, plot_err, Chart, FONT, GREY, PALETTE};
+use super::{both, house_style, legend, plot_err, Chart, FONT, GREY, PALETTE};
 use crate::error::Result;
 use crate::record::load::LoadSection;
 use crate::record::load::{rate_curves, target_label};
@@ -73,15 +73,11 @@ impl Chart for RateChart<'_> {
             .y_label_area_size(90)
             .build_cartesian_2d((x_lo..x_hi).log_scale(), (y_lo..y_hi).log_scale())
             .map_err(&e)?;
-        chart
-            .configure_mesh()
+        house_style(&mut chart.configure_mesh(), 15)
             .x_desc("requests per second achieved (log scale)")
             .y_desc("latency (log scale)")
             .x_label_formatter(&|x| round_label(*x))
             .y_label_formatter(&|y| crate::units::format_ns_round(*y))
-            .label_style((FONT, 15))
-            .axis_desc_style((FONT, 17))
-            .light_line_style(RGBColor(235, 235, 235))
             .draw()
             .map_err(&e)?;
         type Pick = fn(&crate::record::load::LoadRun) -> f64;
@@ -183,14 +179,10 @@ impl Chart for LoadChart<'_> {
             .y_label_area_size(90)
             .build_cartesian_2d(0.0..seconds, (lo..hi).log_scale())
             .map_err(&e)?;
-        chart
-            .configure_mesh()
+        house_style(&mut chart.configure_mesh(), 15)
             .x_desc("seconds from the start (warm-up shaded)")
             .y_desc("latency (log scale)")
             .y_label_formatter(&|y| crate::units::format_ns_round(*y))
-            .label_style((FONT, 15))
-            .axis_desc_style((FONT, 17))
-            .light_line_style(RGBColor(235, 235, 235))
             .draw()
             .map_err(&e)?;
         chart
@@ -231,13 +223,9 @@ impl Chart for LoadChart<'_> {
             .y_label_area_size(90)
             .build_cartesian_2d(0.0..seconds, 0.0..100.0)
             .map_err(&e)?;
-        chart
-            .configure_mesh()
+        house_style(&mut chart.configure_mesh(), 15)
             .x_desc("seconds from the start, cold cache at 0")
             .y_desc("hit ratio (%)")
-            .label_style((FONT, 15))
-            .axis_desc_style((FONT, 17))
-            .light_line_style(RGBColor(235, 235, 235))
             .draw()
             .map_err(&e)?;
         for (i, r) in runs.iter().enumerate() {

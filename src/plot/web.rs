@@ -2,7 +2,7 @@
 //! grouped and coloured by what it measures: the origin's 200/304/fresh hit per body
 //! size, the edge per cache status, the request phases' totals, name resolution.
 
-use super::{both, legend, plot_err, Chart, FONT, GREY, PALETTE};
+use super::{both, legend, plot_err, rows_chart, Chart, RowsFrame, FONT, GREY, PALETTE};
 use crate::error::Result;
 use crate::record::http::{Dist, HttpSection, OriginKind, Phase, PhaseTarget};
 use crate::units::format_ns;
@@ -108,34 +108,15 @@ impl Chart for WebChart {
         let WebChart { bars, lo, hi } = self;
         let (lo, hi) = (*lo, *hi);
         let n = bars.len() as f64;
-        let mut chart = ChartBuilder::on(root)
-            .caption(
-                "The web's caches on loopback (p50, line to p99)",
-                (FONT, 28),
-            )
-            .margin(20)
-            .x_label_area_size(50)
-            .y_label_area_size(330)
-            .build_cartesian_2d((lo..hi).log_scale(), -0.6..(n - 0.4))
-            .map_err(&e)?;
-        chart
-            .configure_mesh()
-            .x_desc("latency (log scale)")
-            .x_label_formatter(&|x| crate::units::format_ns_round(*x))
-            .y_labels(bars.len())
-            .y_label_formatter(&|y| {
-                let i = (n - 1.0 - y).round();
-                if (y - y.round()).abs() < 0.01 && i >= 0.0 && (i as usize) < bars.len() {
-                    bars[i as usize].label.clone()
-                } else {
-                    String::new()
-                }
-            })
-            .label_style((FONT, 14))
-            .axis_desc_style((FONT, 16))
-            .light_line_style(RGBColor(235, 235, 235))
-            .draw()
-            .map_err(&e)?;
+        let frame = RowsFrame {
+            caption: "The web's caches on loopback (p50, line to p99)",
+            caption_px: 28,
+            x_area: 50,
+            label_area: 330,
+            label_px: 14,
+        };
+        let labels: Vec<&str> = bars.iter().map(|b| b.label.as_str()).collect();
+        let mut chart = rows_chart(root, &frame, &labels, (lo, hi), path)?;
         let y_of = |i: usize| n - 1.0 - i as f64;
         for (g, name) in GROUPS.iter().enumerate() {
             let color = PALETTE[g % PALETTE.len()];
