@@ -9,18 +9,7 @@ use latency_ladder::memory::LevelName;
 fn small_sweep_puts_l1_below_ram_and_its_record_round_trips() {
     let out = tempfile::tempdir().unwrap();
     // No --max: the quick grid reaches four times this host's last-level cache.
-    let o = ladder(&[
-        "memory",
-        "--min",
-        "4K",
-        "--quick",
-        "--quiet",
-        "--json",
-        "--out",
-        out.path().to_str().unwrap(),
-    ]);
-    assert!(o.status.success(), "{}", stderr(&o));
-    let printed: serde_json::Value = serde_json::from_slice(&o.stdout).expect("stdout is JSON");
+    let printed = ladder_json(out.path(), &["memory", "--min", "4K", "--quick"]);
 
     let dirs = entries(out.path());
     assert_eq!(dirs.len(), 1, "{dirs:?}");
@@ -65,22 +54,12 @@ fn small_sweep_puts_l1_below_ram_and_its_record_round_trips() {
 #[test]
 fn huge_pages_are_checked_not_assumed() {
     let out = tempfile::tempdir().unwrap();
-    let o = ladder(&[
-        "memory",
-        "--min",
-        "4M",
-        "--max",
-        "8M",
-        "--pages",
-        "both",
-        "--quick",
-        "--quiet",
-        "--json",
-        "--out",
-        out.path().to_str().unwrap(),
-    ]);
-    assert!(o.status.success(), "{}", stderr(&o));
-    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let v = ladder_json(
+        out.path(),
+        &[
+            "memory", "--min", "4M", "--max", "8M", "--pages", "both", "--quick",
+        ],
+    );
     let points = v["memory"]["points"].as_array().unwrap();
     assert!(points.iter().any(|p| p["pages_requested"] == "4k"));
     assert!(points.iter().any(|p| p["pages_requested"] == "2m"));

@@ -151,18 +151,10 @@ fn bad_cpus_exit_2_with_one_line() {
 #[test]
 fn ladder_run_skips_the_cores_section_when_asked() {
     let out = tempfile::tempdir().unwrap();
-    let o = ladder(&[
-        "run",
-        "--quick",
-        "--quiet",
-        "--json",
-        "--skip",
-        "memory,cores,ssd,redis,db",
-        "--out",
-        out.path().to_str().unwrap(),
-    ]);
-    assert!(o.status.success(), "{}", stderr(&o));
-    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let v = ladder_json(
+        out.path(),
+        &["run", "--quick", "--skip", "memory,cores,ssd,redis,db"],
+    );
     assert!(v.get("cores").is_none());
     assert!(v["skipped"]
         .as_array()

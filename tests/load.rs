@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{assert_user_error, ladder};
+use common::{assert_user_error, ladder, ladder_json};
 
 #[test]
 fn bad_load_input_exits_2_in_one_line() {
@@ -83,25 +83,22 @@ fn a_rate_sweep_records_one_run_per_rate_and_draws_the_curve() {
         return;
     }
     let out = tempfile::tempdir().unwrap();
-    let o = ladder(&[
-        "--quiet",
-        "--json",
-        "--out",
-        out.path().to_str().unwrap(),
-        "load",
-        "--target",
-        "redis",
-        "--rates",
-        "50,100,200",
-        "--connections",
-        "1",
-        "--duration",
-        "1",
-        "--warmup",
-        "0",
-    ]);
-    assert!(o.status.success(), "{}", common::stderr(&o));
-    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let v = ladder_json(
+        out.path(),
+        &[
+            "load",
+            "--target",
+            "redis",
+            "--rates",
+            "50,100,200",
+            "--connections",
+            "1",
+            "--duration",
+            "1",
+            "--warmup",
+            "0",
+        ],
+    );
     let runs = v["load"]["runs"].as_array().unwrap();
     let asked: Vec<f64> = runs
         .iter()
@@ -138,27 +135,24 @@ fn a_cache_aside_run_warms_up_and_spares_the_database() {
         return;
     }
     let out = tempfile::tempdir().unwrap();
-    let o = ladder(&[
-        "--quiet",
-        "--json",
-        "--out",
-        out.path().to_str().unwrap(),
-        "load",
-        "--target",
-        "cache-aside",
-        "--rate",
-        "100",
-        "--connections",
-        "2",
-        "--duration",
-        "2",
-        "--warmup",
-        "1",
-        "--rows",
-        "5000",
-    ]);
-    assert!(o.status.success(), "{}", common::stderr(&o));
-    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let v = ladder_json(
+        out.path(),
+        &[
+            "load",
+            "--target",
+            "cache-aside",
+            "--rate",
+            "100",
+            "--connections",
+            "2",
+            "--duration",
+            "2",
+            "--warmup",
+            "1",
+            "--rows",
+            "5000",
+        ],
+    );
     let load = &v["load"];
     let setup = &load["product_page"];
     assert!(setup["rate_used"].as_f64().unwrap() <= 100.0);

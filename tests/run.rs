@@ -131,18 +131,10 @@ fn quick_run_measures_every_rung_and_leaves_no_server_behind() {
 #[test]
 fn skipped_rungs_are_listed_with_their_reason() {
     let out = tempfile::tempdir().unwrap();
-    let o = ladder(&[
-        "run",
-        "--quick",
-        "--quiet",
-        "--json",
-        "--skip",
-        "ssd,redis,db,memory,web",
-        "--out",
-        out.path().to_str().unwrap(),
-    ]);
-    assert!(o.status.success(), "{}", stderr(&o));
-    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let v = ladder_json(
+        out.path(),
+        &["run", "--quick", "--skip", "ssd,redis,db,memory,web"],
+    );
     let skipped: Vec<(String, String)> = v["skipped"]
         .as_array()
         .unwrap()

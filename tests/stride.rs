@@ -8,18 +8,7 @@ use common::*;
 #[test]
 fn stride_quick_records_every_section() {
     let out = tempfile::tempdir().unwrap();
-    let o = ladder(&[
-        "stride",
-        "--quick",
-        "--quiet",
-        "--json",
-        "--size",
-        "48K",
-        "--out",
-        out.path().to_str().unwrap(),
-    ]);
-    assert!(o.status.success(), "{}", stderr(&o));
-    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let v = ladder_json(out.path(), &["stride", "--quick", "--size", "48K"]);
     let p = &v["patterns"];
     for key in [
         "line_size_bytes",

@@ -23,6 +23,16 @@ pub fn ladder(args: &[&str]) -> Output {
     ladder_env(args, &[])
 }
 
+/// Runs `ladder --quiet --json --out OUT ARGS`, asserts that it succeeded and returns
+/// the record it printed.
+pub fn ladder_json(out: &Path, args: &[&str]) -> serde_json::Value {
+    let mut all = vec!["--quiet", "--json", "--out", out.to_str().unwrap()];
+    all.extend(args);
+    let o = ladder(&all);
+    assert!(o.status.success(), "{}", stderr(&o));
+    serde_json::from_slice(&o.stdout).expect("stdout is JSON")
+}
+
 /// The process's stderr as text.
 pub fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
