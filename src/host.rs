@@ -148,39 +148,22 @@ pub fn pin_to(cpu: usize, cpus: &[usize]) -> crate::Result<()> {
 /// gives the thread back the CPUs it was allowed before, so a later phase (and every
 /// process it starts) does not inherit the pin by accident.
 pub struct Pinned {
-    #[cfg(target_os = "linux")]
-    before: Option<libc::cpu_set_t>,
+    before: Option<platform::Affinity>,
 }
 
 impl Pinned {
     /// Pins the calling thread to `cpu` (see [`pin_to`]).
     pub fn to(cpu: usize, cpus: &[usize]) -> crate::Result<Pinned> {
-        #[cfg(target_os = "linux")]
-        let before = {
-            // SAFETY: an all-zero cpu_set_t is a valid empty set.
-            let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
-            // SAFETY: pid 0 is the calling thread; the size matches the set we pass.
-            let rc = unsafe {
-                libc::sched_getaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &mut set)
-            };
-            (rc == 0).then_some(set)
-        };
+        let before = platform::current_affinity();
         pin_to(cpu, cpus)?;
-        Ok(Pinned {
-            #[cfg(target_os = "linux")]
-            before,
-        })
+        Ok(Pinned { before })
     }
 }
 
 impl Drop for Pinned {
     fn drop(&mut self) {
-        #[cfg(target_os = "linux")]
         if let Some(set) = &self.before {
-            // SAFETY: pid 0 is the calling thread; the set was filled by sched_getaffinity.
-            unsafe {
-                libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), set);
-            }
+            platform::restore_affinity(set);
         }
     }
 }

@@ -159,6 +159,44 @@ pub fn cpu_place(cpu: usize) -> CpuPlace {
     )
 }
 
+/// The calling thread's CPU set, as sched_getaffinity gives it.
+pub type Affinity = libc::cpu_set_t;
+
+/// The CPUs the calling thread may run on now, to put back with [`restore_affinity`].
+pub fn current_affinity() -> Option<Affinity> {
+    // SAFETY: an all-zero cpu_set_t is a valid empty set.
+    let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
+    // SAFETY: pid 0 is the calling thread; the size matches the set we pass.
+    let rc =
+        unsafe { libc::sched_getaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &mut set) };
+    (rc == 0).then_some(set)
+}
+
+/// Gives the calling thread back the CPUs of `set`.
+pub fn restore_affinity(set: &Affinity) {
+    // SAFETY: pid 0 is the calling thread; the set was filled by sched_getaffinity.
+    unsafe {
+        libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), set);
+    }
+}
+
+/// Makes `cmd`'s process (and every process it forks) run on `cpu` alone.
+pub fn pin_child(cmd: &mut std::process::Command, cpu: usize) {
+    use std::os::unix::process::CommandExt;
+    // SAFETY: the closure runs in the forked child before exec and only makes the
+    // async-signal-safe sched_setaffinity call on a set built on its own stack.
+    unsafe {
+        cmd.pre_exec(move || {
+            let mut set: libc::cpu_set_t = std::mem::zeroed();
+            libc::CPU_SET(cpu, &mut set);
+            if libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+}
+
 /// Pins the calling thread to `cpu` with sched_setaffinity.
 pub fn pin_current(cpu: usize) -> Pinned {
     match core_affinity::set_for_current(core_affinity::CoreId { id: cpu }) {

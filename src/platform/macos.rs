@@ -164,6 +164,20 @@ pub fn core_kinds() -> Vec<CoreKind> {
         .collect()
 }
 
+/// No CPU set to save: macOS has no thread affinity.
+pub type Affinity = ();
+
+/// Nothing to save: macOS has no thread affinity.
+pub fn current_affinity() -> Option<Affinity> {
+    None
+}
+
+/// Nothing to put back: macOS has no thread affinity.
+pub fn restore_affinity(_set: &Affinity) {}
+
+/// Nothing to pin: macOS has no thread affinity; the child runs where the OS puts it.
+pub fn pin_child(_cmd: &mut std::process::Command, _cpu: usize) {}
+
 /// No thread affinity on macOS: asks for the user-interactive QoS class instead.
 pub fn pin_current(_cpu: usize) -> Pinned {
     // SAFETY: sets a scheduling hint for the calling thread only; no pointers.

@@ -55,6 +55,20 @@ pub fn core_kinds() -> Vec<CoreKind> {
     Vec::new()
 }
 
+/// No CPU set to save: no thread affinity on this platform.
+pub type Affinity = ();
+
+/// Nothing to save: no thread affinity on this platform.
+pub fn current_affinity() -> Option<Affinity> {
+    None
+}
+
+/// Nothing to put back: no thread affinity on this platform.
+pub fn restore_affinity(_set: &Affinity) {}
+
+/// Nothing to pin: no thread affinity on this platform; the child runs where the OS puts it.
+pub fn pin_child(_cmd: &mut std::process::Command, _cpu: usize) {}
+
 /// Pinning is unsupported on this platform.
 pub fn pin_current(_cpu: usize) -> Pinned {
     Pinned::Unsupported("not pinned: thread affinity is unsupported on this platform")

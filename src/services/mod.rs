@@ -94,27 +94,6 @@ pub fn detach_but_tie(cmd: &mut Command) {
     }
 }
 
-/// Makes `cmd`'s process (and every process it forks: PostgreSQL's backends) run on
-/// `cpu` alone: a managed server's placement is decided, never inherited from whatever
-/// the spawning thread was pinned to.
-pub fn pin_child(cmd: &mut Command, cpu: usize) {
-    // SAFETY: the closure runs in the forked child before exec and only makes the
-    // async-signal-safe sched_setaffinity call on a set built on its own stack.
-    #[cfg(target_os = "linux")]
-    unsafe {
-        cmd.pre_exec(move || {
-            let mut set: libc::cpu_set_t = std::mem::zeroed();
-            libc::CPU_SET(cpu, &mut set);
-            if libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set) != 0 {
-                return Err(std::io::Error::last_os_error());
-            }
-            Ok(())
-        });
-    }
-    #[cfg(not(target_os = "linux"))]
-    let _ = (cmd, cpu);
-}
-
 /// As root: makes `cmd` run as `nobody` (uid and gid set before exec, so the
 /// parent-death signal, set after, survives; a server that dropped privileges itself
 /// would lose it) and hands `paths` to nobody. As anyone else: nothing changes.
@@ -195,7 +174,9 @@ impl ManagedProcess {
     pub fn spawn(name: &str, cmd: &mut Command) -> Result<ManagedProcess> {
         detach_but_tie(cmd);
         if let Some(cpu) = server_cpu(&crate::host::allowed_cpus()) {
-            pin_child(cmd, cpu);
+            // Every process it forks too (PostgreSQL's backends): a managed server's
+            // placement is decided, never inherited from the spawning thread's pin.
+            crate::platform::pin_child(cmd, cpu);
         }
         let child = cmd
             .spawn()
