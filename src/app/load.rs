@@ -433,7 +433,7 @@ mod tests {
             &["--redis-url", "http://127.0.0.1:6379"],
             &["--postgres-url", "mysql://x"],
         ] {
-            let e = plan(&load(flags), true).err().expect("refused");
+            let e = plan(&load(flags), true).expect_err("refused");
             assert_eq!(e.exit_code(), 2, "{flags:?}: {e}");
         }
     }
