@@ -333,9 +333,13 @@ pub struct Rung {
     pub min_ns: f64,
     /// Mean, ns.
     pub mean_ns: f64,
-    /// Anything a reader must know (a fallback used, a device, a caveat).
+    /// What the measuring side saw, as text: the device, an OS message, a status (in
+    /// older records also the fallbacks [`Rung::caveat`] now types).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
+    /// A fixed fact about how the row was measured, worded by the report.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub caveat: Option<Caveat>,
     /// Perf counters of the measuring thread per operation, counted from the first
     /// timed operation to the last (so they include the loop between operations, and
     /// the sleep of spaced ones).
@@ -345,6 +349,16 @@ pub struct Rung {
     /// apply, and in records before placement was recorded).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub placement: Option<Placement>,
+}
+
+/// A fixed fact about how a row was measured (the report words it, so `ladder report`
+/// re-words it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Caveat {
+    /// O_DIRECT was refused: the reads went through the page cache, each read's block
+    /// dropped from it after the read.
+    DirectIoRefused,
 }
 
 /// A rung that could not run, and why.

@@ -309,6 +309,7 @@ mod tests {
             min_ns: 1000.0,
             mean_ns: 1000.0,
             note: None,
+            caveat: None,
             counters: Default::default(),
             placement: None,
         };

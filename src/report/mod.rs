@@ -403,11 +403,26 @@ pub fn skipped_lines(run: &Run) -> Vec<String> {
         .collect()
 }
 
+/// A caveat in words.
+fn caveat(c: crate::record::rung::Caveat) -> &'static str {
+    match c {
+        crate::record::rung::Caveat::DirectIoRefused => {
+            "O_DIRECT was refused, so the reads went through the page cache \
+             (POSIX_FADV_RANDOM), each read's block dropped from it after the read \
+             (POSIX_FADV_DONTNEED)"
+        }
+    }
+}
+
 /// The distinct notes of the rungs (device, fallbacks), one line each.
 pub fn rung_notes(rungs: &[crate::record::rung::Rung]) -> Vec<String> {
     let mut notes: Vec<String> = Vec::new();
     for r in rungs {
-        if let Some(n) = &r.note {
+        let note = match (&r.note, r.caveat.map(caveat)) {
+            (Some(n), Some(c)) => Some(format!("{n}; {c}")),
+            (n, c) => n.clone().or(c.map(str::to_string)),
+        };
+        if let Some(n) = note {
             let line = format!("{}: {n}", r.rung);
             if !notes.contains(&line) {
                 notes.push(line);
@@ -571,6 +586,22 @@ pub fn comparison_lines(run: &Run) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_typed_caveat_is_worded_beside_the_note_and_an_old_text_note_still_shows() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/run-a/run.json");
+        let run = Run::load(&path).unwrap();
+        let mut ssd = run.rungs[0].clone();
+        assert_eq!(ssd.caveat, None, "an old record loads without one");
+        let old = rung_notes(std::slice::from_ref(&ssd));
+        assert_eq!(old, ["ssd: ext4 on /dev/vda (/)"]);
+        ssd.caveat = Some(crate::record::rung::Caveat::DirectIoRefused);
+        let json = serde_json::to_string(&ssd).unwrap();
+        assert!(json.contains(r#""caveat":"direct-io-refused""#), "{json}");
+        let notes = rung_notes(&[ssd]);
+        assert!(notes[0].starts_with("ssd: ext4 on /dev/vda (/); O_DIRECT was refused"));
+        assert!(!notes[0].contains("fsync"), "{}", notes[0]);
+    }
 
     #[test]
     fn a_taken_name_even_an_empty_folder_is_skipped_never_replaced() {

@@ -109,6 +109,7 @@ impl Latencies {
             min_ns: self.hist.min() as f64,
             mean_ns: self.hist.mean(),
             note,
+            caveat: None,
             counters,
             placement: None,
         })

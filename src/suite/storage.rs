@@ -7,7 +7,7 @@ use super::{Latencies, Rung};
 use crate::error::{Error, Result};
 use crate::platform::Bypass;
 pub use crate::platform::{mount_of, Mount};
-use crate::record::rung::{RungId, StorageOp};
+use crate::record::rung::{Caveat, RungId, StorageOp};
 use rand::rngs::SmallRng;
 use rand::{RngExt, SeedableRng};
 use std::alloc::{alloc_zeroed, dealloc, Layout};
@@ -250,26 +250,22 @@ pub fn measure(cfg: &StorageConfig, mut on_progress: impl FnMut(f64)) -> Result<
             on_progress(0.25 + 0.35 * i as f64 / cfg.samples as f64);
         }
     }
-    let (method, note) = match reads.bypass() {
+    let (method, caveat) = match reads.bypass() {
         Bypass::DropAfterRead => (
             "4K random read QD1, page cache dropped (fallback)".to_string(),
-            format!(
-                "{where_}; O_DIRECT was refused, so each read used fsync + POSIX_FADV_RANDOM + \
-                 POSIX_FADV_DONTNEED instead"
-            ),
+            Some(Caveat::DirectIoRefused),
         ),
-        flag => (
-            format!("{} 4K random read QD1", flag.name()),
-            where_.clone(),
-        ),
+        flag => (format!("{} 4K random read QD1", flag.name()), None),
     };
-    let mut rungs = vec![cold.rung(
+    let mut read = cold.rung(
         RungId::Storage {
             op: StorageOp::RandomRead,
         },
         &method,
-        Some(note),
-    )?];
+        Some(where_.clone()),
+    )?;
+    read.caveat = caveat;
+    let mut rungs = vec![read];
 
     // 2. The same reads from a warm page cache.
     let io = |e| Error::io(&tf.path, e);
