@@ -94,4 +94,4 @@ echo "== aarch64 Linux unit tests under qemu-aarch64"
 CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_RUNNER="qemu-aarch64 -L /usr/aarch64-linux-gnu" \
     cargo test --release --quiet --lib --target aarch64-unknown-linux-gnu -- \
     --skip counters::tests::software_counters_open_here \
-    --skip counters::tests::page_faults_count_the_pages_a_fresh_buffer_touches
+    --skip memory::buffer::tests::page_faults_count_the_pages_a_fresh_buffer_touches

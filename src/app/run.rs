@@ -49,11 +49,13 @@ pub(super) struct RunPlan {
     pub cores: Option<CoresConfig>,
     /// The storage rung.
     pub storage: Option<StorageConfig>,
-    /// The user's Redis (parsed, not yet contacted); none for a managed server.
+    /// The user's Redis (--redis-url, else REDIS_URL; parsed, not yet contacted); none
+    /// for a managed server.
     pub redis_url: Option<String>,
     /// The user's memcached (as given); none for MEMCACHED_SERVERS or managed servers.
     pub memcached_url: Option<String>,
-    /// The user's PostgreSQL (parsed, not yet contacted); none for a managed server.
+    /// The user's PostgreSQL (--postgres-url, else DATABASE_URL; parsed, not yet
+    /// contacted); none for a managed server or a skipped database.
     pub postgres: Option<suite::db::PgTarget>,
     /// Orders in the data set of the database and web rungs.
     pub db_rows: u64,
