@@ -6,12 +6,16 @@
 mod common;
 
 use common::{assert_user_error, ladder};
-use latency_ladder::record::cache_lab::{Policy, Strategy};
+use latency_ladder::record::cache_lab::{Invalidation, Policy, Strategy};
 use latency_ladder::record::Run;
 use latency_ladder::services::postgres::ManagedPostgres;
 use latency_ladder::services::redis::ManagedRedis;
 use latency_ladder::suite::cache_lab::eviction::{self, EvictionPlan};
+use latency_ladder::suite::cache_lab::outage::{self, OutagePlan};
+use latency_ladder::suite::cache_lab::staleness::{self, StalenessPlan};
 use latency_ladder::suite::cache_lab::stampede::{self, StampedePlan};
+use latency_ladder::suite::cache_lab::ttl;
+use latency_ladder::suite::cache_lab::Products;
 use latency_ladder::suite::db::product_page::PageDb;
 use latency_ladder::suite::db::{DataSet, PgTarget};
 use std::time::Duration;
@@ -177,4 +181,135 @@ fn bad_flags_exit_2_with_one_line() {
     );
     assert_user_error(&ladder(&["cache-lab", "--clients", "1"]), "--clients");
     assert_user_error(&ladder(&["cache-lab", "--keys", "10"]), "--keys");
+}
+
+#[test]
+fn invalidating_writers_leave_fewer_stale_reads_than_ttl_only() {
+    let redis = ManagedRedis::start().unwrap();
+    let pg = ManagedPostgres::start().unwrap();
+    let target = PgTarget::managed(&pg).unwrap();
+    let plan = StalenessPlan {
+        keys: 20,
+        readers: 3,
+        read_interval: Duration::from_millis(1),
+        write_interval: Duration::from_millis(4),
+        window: Duration::from_millis(800),
+        ttl: Duration::from_millis(100),
+        seed: 7,
+    };
+    let s = staleness::section(&plan, &target, &redis.unix_url(), &|_| {}).unwrap();
+    let row = |i: Invalidation| s.rows.iter().find(|r| r.strategy == i).unwrap();
+    let (wt, dow, ttl) = (
+        row(Invalidation::WriteThrough),
+        row(Invalidation::DeleteOnWrite),
+        row(Invalidation::TtlOnly),
+    );
+    for r in &s.rows {
+        let what = format!("{r:?}");
+        assert!(r.reads > 0 && r.stale_reads <= r.reads, "{what}");
+        assert!(r.write.n > 0, "{what}");
+        // One window per stale read, ordered.
+        match &r.stale_window {
+            Some(w) => {
+                assert_eq!(w.n, r.stale_reads, "{what}");
+                assert!(w.p50_ns <= w.p99_ns && w.p99_ns <= w.max_ns, "{what}");
+            }
+            None => assert_eq!(r.stale_reads, 0, "{what}"),
+        }
+    }
+    // TTL only: a value stays stale until it expires (tens of ms); the others
+    // invalidate within one cache command of the commit.
+    assert!(ttl.stale_reads > 0, "{ttl:?}");
+    assert!(wt.stale_reads < ttl.stale_reads, "{wt:?} {ttl:?}");
+    assert!(dow.stale_reads < ttl.stale_reads, "{dow:?} {ttl:?}");
+    // Once the TTL passed after the last write, nothing stale is left.
+    assert_eq!(ttl.stale_after_settle, 0, "{ttl:?}");
+    assert_eq!(ttl.stale_fills, 0, "{ttl:?}");
+    assert!(s.plain_update.n > 0);
+}
+
+#[test]
+fn a_cache_outage_is_answered_from_the_database() {
+    let mut redis = ManagedRedis::start().unwrap();
+    let pg = ManagedPostgres::start().unwrap();
+    let target = PgTarget::managed(&pg).unwrap();
+    let plan = OutagePlan {
+        clients: 3,
+        interval: Duration::from_millis(2),
+        keys: 200,
+        skew: 0.99,
+        timeout: Duration::from_millis(100),
+        before: Duration::from_millis(400),
+        down: Duration::from_millis(400),
+        after: Duration::from_millis(800),
+        bucket: Duration::from_millis(100),
+        seed: 7,
+    };
+    Products::load(&target, plan.keys).unwrap();
+    let o = outage::measure(
+        &plan,
+        &mut redis,
+        &target,
+        &latency_ladder::clean::redis_prefix(),
+    )
+    .unwrap();
+    let what = format!("{o:?}");
+    // Every request was answered: cache errors fell back to the database.
+    assert_eq!(o.failed_requests, 0, "{what}");
+    assert!(o.down_at_ms < o.up_at_ms, "{what}");
+    let down: Vec<_> = o
+        .buckets
+        .iter()
+        .filter(|b| b.start_ms >= o.down_at_ms + 100 && b.start_ms + 100 <= o.up_at_ms)
+        .collect();
+    assert!(!down.is_empty(), "{what}");
+    for b in &down {
+        assert!(b.requests > 0, "{what}");
+        assert_eq!(b.hits, 0, "{what}");
+        assert_eq!(b.fallbacks, b.requests, "{what}");
+    }
+    assert!(
+        o.buckets.iter().map(|b| b.cache_errors).sum::<u64>() > 0,
+        "{what}"
+    );
+    // Every key cached before: all hits.
+    assert!(o.pre_hit_ratio > 0.99, "{what}");
+    // Hits again after the restart.
+    assert!(
+        o.buckets
+            .iter()
+            .any(|b| b.start_ms > o.up_at_ms && b.hits > 0),
+        "{what}"
+    );
+    // Redis runs again, on the same socket and password.
+    let mut c = latency_ladder::suite::redis::connect(&redis.unix_url()).unwrap();
+    let pong: String = redis::cmd("PING").query(&mut c).unwrap();
+    assert_eq!(pong, "PONG");
+}
+
+#[test]
+fn longer_ttls_hit_more_and_expired_keys_are_reclaimed() {
+    let redis = ManagedRedis::start().unwrap();
+    let mut c = latency_ladder::suite::redis::connect(&redis.unix_url()).unwrap();
+    let mut plan = ttl::default_plan(1.0 / 4000.0, 7);
+    plan.keys = 2000;
+    plan.linger_keys = 2000;
+    plan.linger_ttl = Duration::from_millis(300);
+    let t = ttl::measure(&plan, &mut c, &latency_ladder::clean::redis_prefix()).unwrap();
+    let what = format!("{t:?}");
+    assert_eq!(t.rows.len(), 4);
+    for w in t.rows.windows(2) {
+        assert!(w[0].ttl_ms < w[1].ttl_ms, "{what}");
+        assert!(w[1].hit_ratio() + 0.02 >= w[0].hit_ratio(), "{what}");
+    }
+    assert!(t.rows[3].hit_ratio() > t.rows[0].hit_ratio(), "{what}");
+    let l = t.linger.as_ref().unwrap();
+    // Right after the SETs every key is there, with a TTL; then all are reclaimed.
+    assert_eq!(l.samples[0].keys, l.keys, "{what}");
+    assert_eq!(l.samples[0].expires, l.keys, "{what}");
+    assert!(l.gone_ms.is_some(), "{what}");
+    let last = l.samples.last().unwrap();
+    assert_eq!(last.keys, 0, "{what}");
+    assert_eq!(last.expired, l.keys, "{what}");
+    assert!(l.gone_ms.unwrap() >= l.ttl_ms, "{what}");
 }

@@ -14,7 +14,11 @@ use crate::report;
 use crate::services::postgres::ManagedPostgres;
 use crate::services::redis::ManagedRedis;
 use crate::suite::cache_lab::eviction::{self, EvictionPlan};
+use crate::suite::cache_lab::outage;
+use crate::suite::cache_lab::staleness;
 use crate::suite::cache_lab::stampede::{self, StampedePlan};
+use crate::suite::cache_lab::ttl;
+use crate::suite::cache_lab::Products;
 use crate::suite::db::product_page::PageDb;
 use crate::suite::db::{DataSet, PgTarget};
 use std::time::Duration;
@@ -29,6 +33,12 @@ struct Defaults {
     orders: u64,
     /// Measured requests per replay, in multiples of the keys.
     requests_per_key: u64,
+    /// The TTL sweep's time scale.
+    ttl_scale: f64,
+    /// The staleness window per strategy, ms.
+    staleness_ms: u64,
+    /// The outage: before, down, after, ms.
+    outage_ms: [u64; 3],
 }
 
 const FULL: Defaults = Defaults {
@@ -39,6 +49,9 @@ const FULL: Defaults = Defaults {
     ttl_ms: 1000,
     orders: 100_000,
     requests_per_key: 3,
+    ttl_scale: 0.001,
+    staleness_ms: 2000,
+    outage_ms: [1000, 1000, 2000],
 };
 const QUICK: Defaults = Defaults {
     keys: 10_000,
@@ -48,6 +61,9 @@ const QUICK: Defaults = Defaults {
     ttl_ms: 500,
     orders: 20_000,
     requests_per_key: 1,
+    ttl_scale: 0.0005,
+    staleness_ms: 1000,
+    outage_ms: [500, 500, 1500],
 };
 
 /// The skew of the size sweep and the scan workload.
@@ -57,7 +73,6 @@ const SWEEP_SKEW: f64 = 0.99;
 const STAMPEDE_INTERVAL_MS: u64 = 5;
 /// Bytes per cached value.
 const VALUE_BYTES: u64 = 1000;
-
 pub(super) fn execute(common: &Common, args: &CacheLabArgs) -> Result<()> {
     report::check_writable(&common.out)?;
     let rec = Recorder::start();
@@ -94,7 +109,7 @@ pub(super) fn execute(common: &Common, args: &CacheLabArgs) -> Result<()> {
         eviction::measure(&plan, &redis, &target, &|p| phase.advance(1, p.into()))?;
     drop(phase);
 
-    let splan = StampedePlan {
+    let stplan = StampedePlan {
         clients: args.clients.unwrap_or(d.clients),
         ttl: Duration::from_millis(d.ttl_ms),
         window: Duration::from_millis(d.ttl_ms * 3 / 2),
@@ -110,7 +125,7 @@ pub(super) fn execute(common: &Common, args: &CacheLabArgs) -> Result<()> {
     for strategy in Strategy::ALL {
         let prefix = crate::clean::redis_prefix();
         rows.push(stampede::measure(
-            &splan,
+            &stplan,
             strategy,
             &db,
             &redis.unix_url(),
@@ -119,12 +134,45 @@ pub(super) fn execute(common: &Common, args: &CacheLabArgs) -> Result<()> {
         phase.advance(1, strategy.label().into());
     }
     drop(phase);
+
+    let phase = Phase::new("cache-lab: TTL and lingering keys", 1, common.quiet);
+    let mut rc = crate::suite::redis::connect(&redis.unix_url())?;
+    let ttl = ttl::measure(
+        &ttl::default_plan(d.ttl_scale, args.seed),
+        &mut rc,
+        &crate::clean::redis_prefix(),
+    )?;
+    drop(rc);
+    phase.advance(1, "done".into());
+    drop(phase);
+
+    let splan = staleness::default_plan(d.staleness_ms, args.seed);
+    let phase = Phase::new("cache-lab: staleness", 4, common.quiet);
+    let staleness = staleness::section(&splan, &target, &redis.unix_url(), &|p| {
+        phase.advance(1, p.into())
+    })?;
+    drop(phase);
+
+    let phase = Phase::new("cache-lab: cache outage", 1, common.quiet);
+    let mut redis = redis;
+    Products::load(&target, outage::KEYS)?;
+    let outage = outage::measure(
+        &outage::default_plan(d.outage_ms, args.seed),
+        &mut redis,
+        &target,
+        &crate::clean::redis_prefix(),
+    )?;
+    phase.advance(1, "done".into());
+    drop(phase);
     let section = CacheLabSection {
+        ttl: Some(ttl),
+        staleness: Some(staleness),
+        outage: Some(outage),
         eviction: Some(eviction),
         stampede: Some(StampedeSection {
-            clients: splan.clients,
+            clients: stplan.clients,
             ttl_ms: d.ttl_ms,
-            window_ms: splan.window.as_millis() as u64,
+            window_ms: stplan.window.as_millis() as u64,
             interval_ms: STAMPEDE_INTERVAL_MS,
             origin: format!(
                 "the product page of product 1 from PostgreSQL ({} orders, no index on \
