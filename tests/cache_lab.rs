@@ -37,6 +37,7 @@ fn eviction_counts_agree_with_the_servers_and_stay_within_maxmemory() {
         skews: vec![0.99],
         sweep_skew: 0.99,
         scan: true,
+        policies: Policy::ALL.to_vec(),
         seed: 7,
     };
     let (e, skipped) = eviction::measure(&plan, &redis, &target, &|_| {}).unwrap();

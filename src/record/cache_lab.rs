@@ -409,6 +409,10 @@ pub struct StalenessRow {
     pub stale_window: Option<Summary>,
     /// The writer's UPDATE plus its cache step.
     pub write: Summary,
+    /// The cache step alone (SET or DEL after the UPDATE; absent for TTL only): what
+    /// the strategy adds to every write.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cache_step: Option<Summary>,
     /// Reader refills that stored a version older than one whose cache step (DEL or
     /// SET) had already completed: the value stays stale until the next write or
     /// expiry (delete-on-write's classic race).
@@ -450,6 +454,11 @@ pub struct OutageSection {
     pub up_at_ms: u64,
     /// The window, ms.
     pub window_ms: u64,
+    /// Bucket width, ms.
+    pub bucket_ms: u64,
+    /// Requests before the kill, while the server was down (from the kill until the
+    /// restarted server answered), and after: latency of each phase.
+    pub phases: Vec<OutagePhase>,
     /// One row per bucket of the window.
     pub buckets: Vec<OutageBucket>,
     /// Requests that failed to answer at all (the database failed too).
@@ -459,6 +468,47 @@ pub struct OutageSection {
     /// From the restart until the first bucket whose hit ratio is back to 90% of
     /// `pre_hit_ratio`, ms (absent: not within the window).
     pub recovery_ms: Option<u64>,
+}
+
+/// Before, during or after the outage.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Phase {
+    /// The cache up, warm.
+    Before,
+    /// From the kill until the restarted server answered.
+    Down,
+    /// After the restart (empty cache, refilling).
+    After,
+}
+
+impl Phase {
+    /// Every phase, in order.
+    pub const ALL: [Phase; 3] = [Phase::Before, Phase::Down, Phase::After];
+
+    /// The name shown in reports.
+    pub fn label(self) -> &'static str {
+        match self {
+            Phase::Before => "before",
+            Phase::Down => "cache down",
+            Phase::After => "after restart",
+        }
+    }
+}
+
+/// One phase of the outage.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OutagePhase {
+    /// The phase.
+    pub phase: Phase,
+    /// Cache hits.
+    pub hits: u64,
+    /// Cache commands that failed.
+    pub cache_errors: u64,
+    /// Requests answered from the database because the cache failed.
+    pub fallbacks: u64,
+    /// Request latency (absent: no request).
+    pub latency: Option<Summary>,
 }
 
 /// One slice of the outage window.

@@ -6,14 +6,14 @@
 //! Measured per bucket of the window: requests, hits, cache errors, fallbacks, p50
 //! and p99; and how long after the restart the hit ratio is back.
 
-use super::{histogram, merged, pace, product_value, product_version, Products};
+use super::{histogram, merged, pace, product_value, product_version, summary, Products};
 use crate::error::{Error, Result};
-use crate::record::cache_lab::{OutageBucket, OutageSection};
+use crate::record::cache_lab::{OutageBucket, OutagePhase, OutageSection, Phase};
 use crate::services::redis::ManagedRedis;
 use crate::suite::db::product_page::ZipfKeys;
 use crate::suite::db::PgTarget;
 use hdrhistogram::Histogram;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Barrier, Mutex};
 use std::time::{Duration, Instant};
 
@@ -169,6 +169,8 @@ pub fn measure(
     let buckets =
         ((plan.before + plan.down + plan.after).as_nanos() / plan.bucket.as_nanos()) as usize + 1;
     let stop = AtomicBool::new(false);
+    // The phase index into Phase::ALL, set by the control thread.
+    let phase = AtomicUsize::new(0);
     let barrier = Barrier::new(plan.clients as usize + 1);
     let all: Mutex<Vec<Vec<Acc>>> = Mutex::new(Vec::new());
     let failed = Mutex::new((0u64, None::<Error>));
@@ -178,8 +180,10 @@ pub fn measure(
     let control = std::thread::scope(|s| -> Result<()> {
         for (mut db, mut keys) in readers {
             let (stop, barrier, all, failed, url) = (&stop, &barrier, &all, &failed, &url);
+            let phase = &phase;
             s.spawn(move || {
-                let mut mine: Vec<Acc> = (0..buckets).map(|_| acc()).collect();
+                // The buckets, then one per phase.
+                let mut mine: Vec<Acc> = (0..buckets + Phase::ALL.len()).map(|_| acc()).collect();
                 let mut cache = Cache {
                     url,
                     timeout: plan.timeout,
@@ -196,22 +200,27 @@ pub fn measure(
                     }
                     let id = keys.next_key();
                     let b = ((t0 - begin).as_nanos() / plan.bucket.as_nanos()) as usize;
-                    let Some(a) = mine.get_mut(b) else { break };
-                    a.requests += 1;
-                    match request(&mut cache, &mut db, &format!("{prefix}{id}"), id) {
-                        Ok((hit, errors, fallback)) => {
-                            a.hits += u64::from(hit);
-                            a.errors += errors;
-                            a.fallbacks += u64::from(fallback);
-                        }
-                        Err(e) => {
-                            let mut f = failed.lock().expect("no poisoning");
-                            f.0 += 1;
-                            f.1.get_or_insert(e);
-                        }
+                    if b >= buckets {
+                        break;
                     }
-                    a.hist
-                        .saturating_record((t0.elapsed().as_nanos() as u64).max(1));
+                    let p = buckets + phase.load(Ordering::Acquire);
+                    let outcome = request(&mut cache, &mut db, &format!("{prefix}{id}"), id);
+                    let ns = (t0.elapsed().as_nanos() as u64).max(1);
+                    for i in [b, p] {
+                        let a = &mut mine[i];
+                        a.requests += 1;
+                        if let Ok((hit, errors, fallback)) = &outcome {
+                            a.hits += u64::from(*hit);
+                            a.errors += errors;
+                            a.fallbacks += u64::from(*fallback);
+                        }
+                        a.hist.saturating_record(ns);
+                    }
+                    if let Err(e) = outcome {
+                        let mut f = failed.lock().expect("no poisoning");
+                        f.0 += 1;
+                        f.1.get_or_insert(e);
+                    }
                 }
                 all.lock().expect("no poisoning").push(mine);
             });
@@ -221,10 +230,12 @@ pub fn measure(
         let outcome = (|| {
             std::thread::sleep(plan.before);
             crate::signal::check()?;
+            phase.store(1, Ordering::Release);
             redis.kill();
             down_at = start.elapsed();
             std::thread::sleep(plan.down);
             redis.restart()?;
+            phase.store(2, Ordering::Release);
             up_at = start.elapsed();
             let end = up_at + plan.after;
             while start.elapsed() < end {
@@ -258,6 +269,20 @@ pub fn measure(
             p99_ns: (!h.is_empty()).then(|| h.value_at_quantile(0.99) as f64),
         });
     }
+    let phases = Phase::ALL
+        .iter()
+        .enumerate()
+        .map(|(i, &phase)| {
+            let sum = |f: fn(&Acc) -> u64| all.iter().map(|m| f(&m[buckets + i])).sum::<u64>();
+            OutagePhase {
+                phase,
+                hits: sum(|a| a.hits),
+                cache_errors: sum(|a| a.errors),
+                fallbacks: sum(|a| a.fallbacks),
+                latency: summary(&merged(all.iter().map(|m| &m[buckets + i].hist))),
+            }
+        })
+        .collect();
     if failed_requests > 0 && rows.iter().all(|b| b.requests == 0) {
         return Err(db_error.unwrap_or_else(|| Error::Internal("outage: no request".into())));
     }
@@ -284,7 +309,9 @@ pub fn measure(
         down_at_ms: down_ms,
         up_at_ms: up_ms,
         window_ms: window.as_millis() as u64,
+        bucket_ms,
         buckets: rows,
+        phases,
         failed_requests,
         pre_hit_ratio,
         recovery_ms,

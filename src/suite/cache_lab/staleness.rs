@@ -89,7 +89,8 @@ struct ReaderCount {
 }
 
 /// The writer: UPDATEs at a steady pace until `end`, then the cache step of
-/// `strategy` (none where `None`: the plain-UPDATE baseline).
+/// `strategy` (none where `None`: the plain-UPDATE baseline). The whole writes' and the
+/// cache steps' latencies.
 fn write_loop(
     plan: &StalenessPlan,
     strategy: Option<Invalidation>,
@@ -98,9 +99,10 @@ fn write_loop(
     prefix: &str,
     v: &Versions,
     end: Instant,
-) -> Result<Histogram<u64>> {
+) -> Result<(Histogram<u64>, Histogram<u64>)> {
     let mut rng = SmallRng::seed_from_u64(plan.seed ^ 0x5772_6974);
     let mut h = histogram();
+    let mut steps = histogram();
     let mut next = Instant::now();
     let mut cache = cache;
     while let Some(start) = pace(&mut next, plan.write_interval, end) {
@@ -135,12 +137,14 @@ fn write_loop(
             _ => None,
         };
         if let (Some(step), Some(c)) = (step, cache.as_deref_mut()) {
+            let t = Instant::now();
             step.query::<()>(c).map_err(redis_err("SET/DEL"))?;
+            steps.saturating_record((t.elapsed().as_nanos() as u64).max(1));
             v.cached[i].fetch_max(version, Ordering::AcqRel);
         }
         h.saturating_record((start.elapsed().as_nanos() as u64).max(1));
     }
-    Ok(h)
+    Ok((h, steps))
 }
 
 /// One reader: reads through the cache until `end`.
@@ -199,7 +203,7 @@ pub fn plain_update(plan: &StalenessPlan, target: &PgTarget) -> Result<Summary> 
     let mut db = Products::connect(target)?;
     db.reset()?;
     let v = Versions::new(plan.keys);
-    let h = write_loop(
+    let (h, _) = write_loop(
         plan,
         None,
         &mut db,
@@ -277,7 +281,7 @@ pub fn measure(
     if let Some(e) = first_error.into_inner().expect("no poisoning") {
         return Err(e);
     }
-    let write = write?;
+    let (write, steps) = write?;
     let counts = counts.into_inner().expect("no poisoning");
     let windows = merged(counts.iter().filter_map(|c| c.windows.as_ref()));
     // After the writer stops: past the TTL for TTL-only, at once for the others.
@@ -305,6 +309,7 @@ pub fn measure(
         stale_window: summary(&windows),
         write: summary(&write)
             .ok_or_else(|| Error::Internal("staleness: the writer wrote nothing".into()))?,
+        cache_step: summary(&steps),
         stale_fills: counts.iter().map(|c| c.stale_fills).sum(),
         stale_after_settle,
         settle_ms: settle.as_millis() as u64,
@@ -334,7 +339,7 @@ pub fn section(
         write_interval_us: plan.write_interval.as_micros() as u64,
         window_ms: plan.window.as_millis() as u64,
         ttl_ms: plan.ttl.as_millis() as u64,
-        origin: "a PostgreSQL row by primary key (managed server)".into(),
+        origin: "rows of a table on the managed PostgreSQL, by primary key".into(),
         plain_update,
         rows,
     })
