@@ -146,6 +146,9 @@ fn cache_lab_writes_a_record_that_report_redraws() {
     let run = Run::load(&dir.join("run.json")).unwrap();
     let c = run.cache_lab.as_ref().unwrap();
     assert_eq!(c.stampede.as_ref().unwrap().rows.len(), 3);
+    assert_eq!(c.ttl.as_ref().unwrap().rows.len(), 4);
+    assert_eq!(c.staleness.as_ref().unwrap().rows.len(), 3);
+    assert_eq!(c.outage.as_ref().unwrap().failed_requests, 0);
     assert!(!c.eviction.as_ref().unwrap().rows.is_empty());
     // 1000 keys are about 1.2 MB: 10% is under memcached's minimum.
     assert!(
@@ -158,20 +161,26 @@ fn cache_lab_writes_a_record_that_report_redraws() {
     assert_eq!(back, run);
     let report = std::fs::read_to_string(dir.join("report.md")).unwrap();
     assert!(
-        report.contains("## Caches when full or stormed"),
+        report.contains("## Caches when full, expiring, stale or down"),
         "{report}"
     );
     assert!(report.contains("requests hit the database"), "{report}");
+    assert!(report.contains("cache down for"), "{report}");
+    assert!(report.contains("reads stale"), "{report}");
     std::fs::remove_file(dir.join("report.md")).unwrap();
-    std::fs::remove_file(dir.join("cache_lab_hit_ratio.png")).unwrap();
+    for chart in ["cache_lab_hit_ratio", "cache_lab_ttl", "cache_lab_outage"] {
+        std::fs::remove_file(dir.join(format!("{chart}.png"))).unwrap();
+    }
     let o = ladder(&["--quiet", "report", dir.to_str().unwrap()]);
     assert!(o.status.success(), "{}", common::stderr(&o));
     assert_eq!(
         std::fs::read_to_string(dir.join("report.md")).unwrap(),
         report
     );
-    assert!(dir.join("cache_lab_hit_ratio.png").exists());
-    assert!(dir.join("cache_lab_hit_ratio.svg").exists());
+    for chart in ["cache_lab_hit_ratio", "cache_lab_ttl", "cache_lab_outage"] {
+        assert!(dir.join(format!("{chart}.png")).exists(), "{chart}");
+        assert!(dir.join(format!("{chart}.svg")).exists(), "{chart}");
+    }
 }
 
 #[test]
@@ -182,6 +191,8 @@ fn bad_flags_exit_2_with_one_line() {
     );
     assert_user_error(&ladder(&["cache-lab", "--clients", "1"]), "--clients");
     assert_user_error(&ladder(&["cache-lab", "--keys", "10"]), "--keys");
+    assert_user_error(&ladder(&["cache-lab", "--parts", "bogus"]), "--parts");
+    assert_user_error(&ladder(&["run", "--skip", "cache-labs"]), "--skip");
 }
 
 #[test]

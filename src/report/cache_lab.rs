@@ -224,17 +224,6 @@ fn linger_line(l: &LingerSection) -> String {
     }
 }
 
-/// "+120 µs (1.2×)" of `mean` over `base`.
-fn penalty(mean: f64, base: f64) -> String {
-    let d = mean - base;
-    let sign = if d < 0.0 { "-" } else { "+" };
-    format!(
-        "{sign}{} ({:.2}×)",
-        format_ns(d.abs()),
-        mean / base.max(1.0)
-    )
-}
-
 fn windows(w: &Option<Summary>) -> [String; 3] {
     match w {
         Some(w) => [
@@ -265,13 +254,12 @@ fn staleness_line(s: &StalenessSection, r: &StalenessRow) -> String {
         None => "writes have no cache step".into(),
     };
     format!(
-        "{}: {} of {} reads stale ({}), {stale}; {step} (whole write {} against a plain UPDATE \
-         alone)",
+        "{}: {} of {} reads stale ({}), {stale}; {step} (a plain UPDATE alone: {})",
         r.strategy.label(),
         r.stale_reads,
         r.reads,
         percent(r.stale_fraction()),
-        penalty(r.write.mean_ns, s.plain_update.mean_ns)
+        format_ns(s.plain_update.mean_ns)
     )
 }
 
@@ -425,7 +413,6 @@ fn staleness_md(md: &mut String, s: &StalenessSection) {
             "cache step mean",
             "write mean",
             "write p99",
-            "write vs plain UPDATE",
             "stale fills",
             "stale after settle",
         ],
@@ -441,7 +428,6 @@ fn staleness_md(md: &mut String, s: &StalenessSection) {
                 r.cache_step.map_or("-".into(), |c| format_ns(c.mean_ns)),
                 format_ns(r.write.mean_ns),
                 format_ns(r.write.p99_ns),
-                penalty(r.write.mean_ns, s.plain_update.mean_ns),
                 r.stale_fills.to_string(),
                 format!("{} (after {} ms)", r.stale_after_settle, r.settle_ms),
             ]
@@ -454,9 +440,9 @@ fn staleness_md(md: &mut String, s: &StalenessSection) {
         .map(|r| r.stale_fills);
     let _ = writeln!(
         md,
-        "\nThe write penalty is the cache step (SET or DEL) each write adds; the whole write \
-         against the plain UPDATE alone also carries the readers' load on the database \
-         (TTL only's misses read it most). *Stale fills* count delete-on-write's classic race (and write-through's twin): a \
+        "\nThe write penalty is the cache step (SET or DEL) each write adds; a whole write \
+         (UPDATE and cache step) also carries the readers' load on the database, so set it \
+         beside the plain UPDATE alone with care. *Stale fills* count delete-on-write's classic race (and write-through's twin): a \
          reader missed, read the row, and SET it after the writer's DEL (or SET) of a newer \
          version had completed, so the old value stays until the next write. {} *Stale after \
          settle*: products whose cached value was older than the database's once the writer \

@@ -227,3 +227,27 @@ fn linger(plan: &TtlPlan, c: &mut redis::Connection, prefix: &str) -> Result<Lin
         gone_ms,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn db0_counts_are_read_from_info_keyspace() {
+        let info =
+            "# Keyspace\r\ndb0:keys=20000,expires=19000,avg_ttl=120\r\ndb1:keys=3,expires=0\r\n";
+        assert_eq!(db0(info), (20000, 19000));
+        assert_eq!(db0("# Keyspace\r\n"), (0, 0));
+    }
+
+    #[test]
+    fn the_model_grows_with_the_ttl_and_stays_a_ratio() {
+        let plan = default_plan(0.001, 1);
+        let m: Vec<f64> = [100, 1000, 10_000]
+            .iter()
+            .map(|&t| model(&plan, t))
+            .collect();
+        assert!(m[0] < m[1] && m[1] < m[2], "{m:?}");
+        assert!(m.iter().all(|x| (0.0..1.0).contains(x)), "{m:?}");
+    }
+}
