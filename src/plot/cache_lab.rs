@@ -130,13 +130,18 @@ impl Chart for TtlChart<'_> {
             .margin(20)
             .x_label_area_size(60)
             .y_label_area_size(90)
-            .build_cartesian_2d((x0 * 0.8..x1 * 1.25).log_scale(), 0.0..1.0)
+            .build_cartesian_2d(
+                (x0 * 0.8..x1 * 1.25)
+                    .log_scale()
+                    .with_key_points(t.rows.iter().map(|r| r.lecture_s as f64).collect()),
+                0.0..1.0,
+            )
             .map_err(&e)?;
         chart
             .configure_mesh()
-            .x_desc("the lecture's TTL (s), run scaled down")
+            .x_desc("the lecture's TTL (run scaled down)")
             .y_desc("hit ratio")
-            .x_label_formatter(&|x| format!("{x:.0}"))
+            .x_label_formatter(&|x| format!("{x:.0} s"))
             .y_label_formatter(&|y| format!("{y:.1}"))
             .label_style((FONT, 16))
             .axis_desc_style((FONT, 18))
