@@ -371,7 +371,7 @@ fn ttl_md(md: &mut String, t: &TtlSection) {
         }
         md.push_str(&super::markdown::table(
             &["after the SETs", "keys", "with a TTL", "expired"],
-            rows.into_iter(),
+            rows,
         ));
         md.push('\n');
     }
