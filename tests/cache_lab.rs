@@ -325,3 +325,37 @@ fn longer_ttls_hit_more_and_expired_keys_are_reclaimed() {
     assert_eq!(last.expired, l.keys, "{what}");
     assert!(l.gone_ms.unwrap() >= l.ttl_ms, "{what}");
 }
+
+#[test]
+fn ladder_run_has_a_short_cache_lab_that_skip_leaves_out() {
+    let out = tempfile::tempdir().unwrap();
+    let others = "memory,cores,ssd,redis,memcached,db,http,web,load";
+    let run = |skip: &str| {
+        let o = ladder(&[
+            "run",
+            "--quick",
+            "--quiet",
+            "--json",
+            "--skip",
+            skip,
+            "--out",
+            out.path().to_str().unwrap(),
+        ]);
+        assert!(o.status.success(), "{}", common::stderr(&o));
+        serde_json::from_slice::<Run>(&o.stdout).unwrap()
+    };
+    let with = run(others);
+    let c = with.cache_lab.as_ref().unwrap();
+    let e = c.eviction.as_ref().unwrap();
+    let policies: Vec<Policy> = e.rows.iter().map(|r| r.policy).collect();
+    assert_eq!(policies, [Policy::AllkeysLru, Policy::AllkeysLfu]);
+    assert_eq!(c.staleness.as_ref().unwrap().rows.len(), 3);
+    assert_eq!(c.outage.as_ref().unwrap().failed_requests, 0);
+    assert!(c.stampede.is_none() && c.ttl.is_none());
+    let without = run(&format!("{others},cache-lab"));
+    assert!(without.cache_lab.is_none());
+    assert!(without
+        .skipped
+        .iter()
+        .any(|s| s.family.name() == "cache-lab" && s.reason == "skipped with --skip"));
+}
