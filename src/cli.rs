@@ -550,6 +550,11 @@ pub struct CacheLabArgs {
     /// Run only these parts, comma-separated [default: all].
     #[arg(long, value_name = "PART", value_delimiter = ',')]
     pub parts: Vec<CacheLabPart>,
+    /// A user's Redis for the parts that need no CONFIG (stampede, staleness), inside
+    /// the run's key prefix; the other parts are skipped [default: a managed
+    /// redis-server for every part].
+    #[arg(long, value_name = "URL")]
+    pub redis_url: Option<String>,
 }
 
 /// A part of `ladder cache-lab`.
@@ -568,6 +573,17 @@ pub enum CacheLabPart {
 }
 
 impl CacheLabPart {
+    /// The name `--parts` takes.
+    pub fn name(self) -> &'static str {
+        match self {
+            CacheLabPart::Eviction => "eviction",
+            CacheLabPart::Stampede => "stampede",
+            CacheLabPart::Ttl => "ttl",
+            CacheLabPart::Staleness => "staleness",
+            CacheLabPart::Outage => "outage",
+        }
+    }
+
     /// Every part, in run order.
     pub const ALL: [CacheLabPart; 5] = [
         CacheLabPart::Eviction,

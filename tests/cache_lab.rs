@@ -192,6 +192,10 @@ fn bad_flags_exit_2_with_one_line() {
     assert_user_error(&ladder(&["cache-lab", "--clients", "1"]), "--clients");
     assert_user_error(&ladder(&["cache-lab", "--keys", "10"]), "--keys");
     assert_user_error(&ladder(&["cache-lab", "--parts", "bogus"]), "--parts");
+    assert_user_error(
+        &ladder(&["cache-lab", "--redis-url", "notaurl"]),
+        "bad Redis URL",
+    );
     assert_user_error(&ladder(&["run", "--skip", "cache-labs"]), "--skip");
 }
 
@@ -358,4 +362,53 @@ fn ladder_run_has_a_short_cache_lab_that_skip_leaves_out() {
         .skipped
         .iter()
         .any(|s| s.family.name() == "cache-lab" && s.reason == "skipped with --skip"));
+}
+
+#[test]
+fn a_users_redis_gets_only_the_parts_that_need_no_config_and_keeps_nothing() {
+    let Some(user) = common::TestRedis::start(&["--maxmemory-policy", "allkeys-lru"]) else {
+        return;
+    };
+    let url = format!("redis://127.0.0.1:{}/", user.port);
+    let mut c = latency_ladder::suite::redis::connect(&url).unwrap();
+    let _: () = redis::cmd("SET")
+        .arg("theirs")
+        .arg("1")
+        .query(&mut c)
+        .unwrap();
+    let out = tempfile::tempdir().unwrap();
+    let o = ladder(&[
+        "--quick",
+        "--quiet",
+        "--json",
+        "--out",
+        out.path().to_str().unwrap(),
+        "cache-lab",
+        "--clients",
+        "4",
+        "--redis-url",
+        &url,
+    ]);
+    assert!(o.status.success(), "{}", common::stderr(&o));
+    let run: Run = serde_json::from_slice(&o.stdout).unwrap();
+    let lab = run.cache_lab.unwrap();
+    assert!(lab.stampede.is_some() && lab.staleness.is_some());
+    assert!(lab.eviction.is_none() && lab.ttl.is_none() && lab.outage.is_none());
+    for part in ["eviction", "ttl", "outage"] {
+        assert!(
+            lab.skipped.iter().any(|s| s.starts_with(part)),
+            "{:?}",
+            lab.skipped
+        );
+    }
+    assert_eq!(lab.user_redis.as_deref(), Some(url.as_str()));
+    // Nothing of ours left, theirs kept, the configuration unchanged.
+    let size: u64 = redis::cmd("DBSIZE").query(&mut c).unwrap();
+    assert_eq!(size, 1);
+    let policy: Vec<String> = redis::cmd("CONFIG")
+        .arg("GET")
+        .arg("maxmemory-policy")
+        .query(&mut c)
+        .unwrap();
+    assert_eq!(policy[1], "allkeys-lru");
 }

@@ -113,6 +113,7 @@ pub(super) struct Overrides {
     pub requests: Option<u64>,
     pub clients: Option<u32>,
     pub seed: Option<u64>,
+    pub redis_url: Option<String>,
 }
 
 pub(super) fn execute(common: &Common, args: &CacheLabArgs) -> Result<()> {
@@ -126,7 +127,11 @@ pub(super) fn execute(common: &Common, args: &CacheLabArgs) -> Result<()> {
         requests: args.requests,
         clients: args.clients,
         seed: Some(args.seed),
+        redis_url: args.redis_url.clone(),
     };
+    if let Some(url) = &over.redis_url {
+        super::redis::warn_eviction(url)?;
+    }
     let section = measure(d, &over, common.quiet)?;
     let mut run = rec.record("cache-lab", None, Vec::new(), Vec::new());
     run.cache_lab = Some(section);
@@ -136,13 +141,34 @@ pub(super) fn execute(common: &Common, args: &CacheLabArgs) -> Result<()> {
 /// Runs the parts of `d` (or those `over` names) on servers started here.
 pub(super) fn measure(d: &Defaults, over: &Overrides, quiet: bool) -> Result<CacheLabSection> {
     use CacheLabPart as P;
-    let parts = over.parts.as_deref().unwrap_or(d.parts);
+    let asked = over.parts.as_deref().unwrap_or(d.parts);
+    // A user's Redis: only what needs no CONFIG, FLUSHALL or a kill.
+    let user_ok = |p: &P| matches!(p, P::Stampede | P::Staleness);
+    let parts: Vec<P> = asked
+        .iter()
+        .copied()
+        .filter(|p| over.redis_url.is_none() || user_ok(p))
+        .collect();
     let wants = |p: P| parts.contains(&p);
     let seed = over.seed.unwrap_or(crate::cli::DEFAULT_SEED);
     let needs_pg = parts.iter().any(|&p| p != P::Ttl);
     let start = Phase::new("cache-lab: starting servers", 2, quiet);
-    let mut redis = ManagedRedis::start()?;
+    let mut redis = match over.redis_url {
+        Some(_) => None,
+        None => Some(ManagedRedis::start()?),
+    };
+    let redis_url = match (&over.redis_url, &redis) {
+        (Some(u), _) => u.clone(),
+        (None, Some(r)) => r.unix_url(),
+        (None, None) => unreachable!("a managed Redis was started above"),
+    };
     start.advance(1, "redis".into());
+    let managed = || {
+        redis
+            .as_ref()
+            .ok_or_else(|| crate::error::Error::Internal("cache-lab: no managed Redis".into()))
+    };
+
     let pg = needs_pg.then(ManagedPostgres::start).transpose()?;
     let target = pg.as_ref().map(PgTarget::managed).transpose()?;
     start.advance(1, "postgres".into());
@@ -159,7 +185,18 @@ pub(super) fn measure(d: &Defaults, over: &Overrides, quiet: bool) -> Result<Cac
         ttl: None,
         staleness: None,
         outage: None,
-        skipped: Vec::new(),
+        skipped: asked
+            .iter()
+            .filter(|p| !parts.contains(p))
+            .map(|p| {
+                format!(
+                    "{}: needs a server of our own (CONFIG SET, FLUSHALL or a kill), never \
+                     done to the Redis given with --redis-url",
+                    p.name()
+                )
+            })
+            .collect(),
+        user_redis: over.redis_url.as_deref().map(crate::redact::redact_url),
     };
 
     if wants(P::Eviction) {
@@ -180,8 +217,9 @@ pub(super) fn measure(d: &Defaults, over: &Overrides, quiet: bool) -> Result<Cac
         };
         let cases = eviction::cases(&plan).len() as u64 * plan.policies.len() as u64;
         let phase = Phase::new("cache-lab: eviction", cases, quiet);
-        let (eviction, skipped) =
-            eviction::measure(&plan, &redis, pg_target()?, &|p| phase.advance(1, p.into()))?;
+        let (eviction, skipped) = eviction::measure(&plan, managed()?, pg_target()?, &|p| {
+            phase.advance(1, p.into())
+        })?;
         section.eviction = Some(eviction);
         section.skipped.extend(skipped);
     }
@@ -203,11 +241,7 @@ pub(super) fn measure(d: &Defaults, over: &Overrides, quiet: bool) -> Result<Cac
         for strategy in Strategy::ALL {
             let prefix = crate::clean::redis_prefix();
             rows.push(stampede::measure(
-                &plan,
-                strategy,
-                &db,
-                &redis.unix_url(),
-                &prefix,
+                &plan, strategy, &db, &redis_url, &prefix,
             )?);
             phase.advance(1, strategy.label().into());
         }
@@ -228,7 +262,7 @@ pub(super) fn measure(d: &Defaults, over: &Overrides, quiet: bool) -> Result<Cac
 
     if wants(P::Ttl) {
         let phase = Phase::new("cache-lab: TTL and lingering keys", 1, quiet);
-        let mut rc = crate::suite::redis::connect(&redis.unix_url())?;
+        let mut rc = crate::suite::redis::connect(&redis_url)?;
         section.ttl = Some(ttl::measure(
             &ttl::default_plan(d.ttl_scale, seed),
             &mut rc,
@@ -240,12 +274,9 @@ pub(super) fn measure(d: &Defaults, over: &Overrides, quiet: bool) -> Result<Cac
     if wants(P::Staleness) {
         let plan = staleness::default_plan(d.staleness_ms, seed);
         let phase = Phase::new("cache-lab: staleness", 4, quiet);
-        section.staleness = Some(staleness::section(
-            &plan,
-            pg_target()?,
-            &redis.unix_url(),
-            &|p| phase.advance(1, p.into()),
-        )?);
+        section.staleness = Some(staleness::section(&plan, pg_target()?, &redis_url, &|p| {
+            phase.advance(1, p.into())
+        })?);
     }
 
     if wants(P::Outage) {
@@ -253,7 +284,9 @@ pub(super) fn measure(d: &Defaults, over: &Overrides, quiet: bool) -> Result<Cac
         Products::load(pg_target()?, outage::KEYS)?;
         section.outage = Some(outage::measure(
             &outage::default_plan(d.outage_ms, seed),
-            &mut redis,
+            redis.as_mut().ok_or_else(|| {
+                crate::error::Error::Internal("cache-lab: no managed Redis".into())
+            })?,
             pg_target()?,
             &crate::clean::redis_prefix(),
         )?);

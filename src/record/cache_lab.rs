@@ -25,6 +25,10 @@ pub struct CacheLabSection {
     /// Parts not measured, with the reason.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub skipped: Vec<String>,
+    /// The user's Redis the parts that need no CONFIG ran on (URL, password redacted);
+    /// absent: a managed one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_redis: Option<String>,
 }
 
 /// The eviction policy (or server) a cache ran with.
@@ -528,4 +532,18 @@ pub struct OutageBucket {
     pub p50_ns: Option<f64>,
     /// p99 request latency, ns.
     pub p99_ns: Option<f64>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_section_without_the_new_parts_still_loads_and_writes_none_of_them() {
+        // A record from before TTL, staleness and outage: only eviction/stampede keys.
+        let old: CacheLabSection = serde_json::from_str(r#"{"skipped": ["x"]}"#).unwrap();
+        assert!(old.ttl.is_none() && old.staleness.is_none() && old.outage.is_none());
+        let text = serde_json::to_string(&old).unwrap();
+        assert!(!text.contains("ttl") && !text.contains("staleness") && !text.contains("outage"));
+    }
 }

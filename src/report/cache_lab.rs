@@ -507,11 +507,22 @@ fn outage_md(md: &mut String, o: &OutageSection) {
 /// The markdown section.
 pub fn section(c: &CacheLabSection) -> String {
     let mut md = String::from("\n## Caches when full, expiring, stale or down (cache-lab)\n\n");
-    md.push_str(
-        "All on servers this run started (Redis reconfigured with CONFIG SET, flushed, killed \
-         and restarted; memcached started with a small -m); a user's server is never used \
-         here.\n\n",
-    );
+    match &c.user_redis {
+        None => md.push_str(
+            "All on servers this run started (Redis reconfigured with CONFIG SET, flushed, \
+             killed and restarted; memcached started with a small -m); a user's server is \
+             never used for those.\n\n",
+        ),
+        Some(url) => {
+            let _ = writeln!(
+                md,
+                "Stampede and staleness ran on the Redis at {url} (given with --redis-url), \
+                 inside this run's key prefix, keys removed after, its configuration \
+                 untouched; PostgreSQL is a managed server. The parts that need a server of \
+                 our own were skipped (below).\n"
+            );
+        }
+    }
     if let Some(e) = &c.eviction {
         let _ = writeln!(
             md,
