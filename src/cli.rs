@@ -531,12 +531,12 @@ pub struct CacheLabArgs {
     /// (0.001 to 1) [default: 0.1].
     #[arg(long, value_name = "F", value_parser = cache_fraction, default_value_t = 0.1)]
     pub cache_fraction: f64,
-    /// Distinct keys of the eviction replay, 1000 to 1000000 [default: 20000; 5000 with
-    /// --quick].
+    /// Distinct keys of the eviction replay, 1000 to 1000000 [default: 10000].
     #[arg(long, value_name = "N",
           value_parser = clap::value_parser!(u64).range(1_000..=1_000_000))]
     pub keys: Option<u64>,
-    /// Measured requests per eviction replay, 1000 to 10000000 [default: 5 x keys].
+    /// Measured requests per eviction replay, 1000 to 10000000 [default: 3 x keys; 1 x
+    /// keys with --quick].
     #[arg(long, value_name = "N",
           value_parser = clap::value_parser!(u64).range(1_000..=10_000_000))]
     pub requests: Option<u64>,
@@ -547,4 +547,49 @@ pub struct CacheLabArgs {
     /// Seed of the key sequences and the data set.
     #[arg(long, value_name = "N", default_value_t = DEFAULT_SEED)]
     pub seed: u64,
+    /// Run only these parts, comma-separated [default: all].
+    #[arg(long, value_name = "PART", value_delimiter = ',')]
+    pub parts: Vec<CacheLabPart>,
+    /// A user's Redis for the parts that need no CONFIG (stampede, staleness), inside
+    /// the run's key prefix; the other parts are skipped [default: a managed
+    /// redis-server for every part].
+    #[arg(long, value_name = "URL")]
+    pub redis_url: Option<String>,
+}
+
+/// A part of `ladder cache-lab`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum CacheLabPart {
+    /// Bounded caches under each eviction policy.
+    Eviction,
+    /// A hot key expiring under many clients.
+    Stampede,
+    /// Hit ratio against (scaled) TTL, and lingering expired keys.
+    Ttl,
+    /// Stale reads per invalidation strategy under a writer.
+    Staleness,
+    /// The cache killed and restarted mid-run.
+    Outage,
+}
+
+impl CacheLabPart {
+    /// The name `--parts` takes.
+    pub fn name(self) -> &'static str {
+        match self {
+            CacheLabPart::Eviction => "eviction",
+            CacheLabPart::Stampede => "stampede",
+            CacheLabPart::Ttl => "ttl",
+            CacheLabPart::Staleness => "staleness",
+            CacheLabPart::Outage => "outage",
+        }
+    }
+
+    /// Every part, in run order.
+    pub const ALL: [CacheLabPart; 5] = [
+        CacheLabPart::Eviction,
+        CacheLabPart::Stampede,
+        CacheLabPart::Ttl,
+        CacheLabPart::Staleness,
+        CacheLabPart::Outage,
+    ];
 }

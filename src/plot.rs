@@ -189,8 +189,8 @@ pub fn draw_run(run: &Run, dir: &Path) -> Result<Vec<PathBuf>> {
     if let Some(l) = &run.load {
         files.extend(load::load_chart(l, dir)?);
     }
-    if let Some(e) = run.cache_lab.as_ref().and_then(|c| c.eviction.as_ref()) {
-        files.extend(cache_lab::charts(e, dir)?);
+    if let Some(c) = &run.cache_lab {
+        files.extend(cache_lab::charts(c, dir)?);
     }
     Ok(files)
 }

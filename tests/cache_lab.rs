@@ -6,12 +6,16 @@
 mod common;
 
 use common::{assert_user_error, ladder};
-use latency_ladder::record::cache_lab::{Policy, Strategy};
+use latency_ladder::record::cache_lab::{Invalidation, Policy, Strategy};
 use latency_ladder::record::Run;
 use latency_ladder::services::postgres::ManagedPostgres;
 use latency_ladder::services::redis::ManagedRedis;
 use latency_ladder::suite::cache_lab::eviction::{self, EvictionPlan};
+use latency_ladder::suite::cache_lab::outage::{self, OutagePlan};
+use latency_ladder::suite::cache_lab::staleness::{self, StalenessPlan};
 use latency_ladder::suite::cache_lab::stampede::{self, StampedePlan};
+use latency_ladder::suite::cache_lab::ttl;
+use latency_ladder::suite::cache_lab::Products;
 use latency_ladder::suite::db::product_page::PageDb;
 use latency_ladder::suite::db::{DataSet, PgTarget};
 use std::time::Duration;
@@ -33,6 +37,7 @@ fn eviction_counts_agree_with_the_servers_and_stay_within_maxmemory() {
         skews: vec![0.99],
         sweep_skew: 0.99,
         scan: true,
+        policies: Policy::ALL.to_vec(),
         seed: 7,
     };
     let (e, skipped) = eviction::measure(&plan, &redis, &target, &|_| {}).unwrap();
@@ -141,6 +146,9 @@ fn cache_lab_writes_a_record_that_report_redraws() {
     let run = Run::load(&dir.join("run.json")).unwrap();
     let c = run.cache_lab.as_ref().unwrap();
     assert_eq!(c.stampede.as_ref().unwrap().rows.len(), 3);
+    assert_eq!(c.ttl.as_ref().unwrap().rows.len(), 4);
+    assert_eq!(c.staleness.as_ref().unwrap().rows.len(), 3);
+    assert_eq!(c.outage.as_ref().unwrap().failed_requests, 0);
     assert!(!c.eviction.as_ref().unwrap().rows.is_empty());
     // 1000 keys are about 1.2 MB: 10% is under memcached's minimum.
     assert!(
@@ -153,20 +161,26 @@ fn cache_lab_writes_a_record_that_report_redraws() {
     assert_eq!(back, run);
     let report = std::fs::read_to_string(dir.join("report.md")).unwrap();
     assert!(
-        report.contains("## Caches when full or stormed"),
+        report.contains("## Caches when full, expiring, stale or down"),
         "{report}"
     );
     assert!(report.contains("requests hit the database"), "{report}");
+    assert!(report.contains("cache down for"), "{report}");
+    assert!(report.contains("reads stale"), "{report}");
     std::fs::remove_file(dir.join("report.md")).unwrap();
-    std::fs::remove_file(dir.join("cache_lab_hit_ratio.png")).unwrap();
+    for chart in ["cache_lab_hit_ratio", "cache_lab_ttl", "cache_lab_outage"] {
+        std::fs::remove_file(dir.join(format!("{chart}.png"))).unwrap();
+    }
     let o = ladder(&["--quiet", "report", dir.to_str().unwrap()]);
     assert!(o.status.success(), "{}", common::stderr(&o));
     assert_eq!(
         std::fs::read_to_string(dir.join("report.md")).unwrap(),
         report
     );
-    assert!(dir.join("cache_lab_hit_ratio.png").exists());
-    assert!(dir.join("cache_lab_hit_ratio.svg").exists());
+    for chart in ["cache_lab_hit_ratio", "cache_lab_ttl", "cache_lab_outage"] {
+        assert!(dir.join(format!("{chart}.png")).exists(), "{chart}");
+        assert!(dir.join(format!("{chart}.svg")).exists(), "{chart}");
+    }
 }
 
 #[test]
@@ -177,4 +191,233 @@ fn bad_flags_exit_2_with_one_line() {
     );
     assert_user_error(&ladder(&["cache-lab", "--clients", "1"]), "--clients");
     assert_user_error(&ladder(&["cache-lab", "--keys", "10"]), "--keys");
+    assert_user_error(&ladder(&["cache-lab", "--parts", "bogus"]), "--parts");
+    assert_user_error(
+        &ladder(&["cache-lab", "--redis-url", "notaurl"]),
+        "bad Redis URL",
+    );
+    assert_user_error(&ladder(&["run", "--skip", "cache-labs"]), "--skip");
+}
+
+#[test]
+fn invalidating_writers_leave_fewer_stale_reads_than_ttl_only() {
+    let redis = ManagedRedis::start().unwrap();
+    let pg = ManagedPostgres::start().unwrap();
+    let target = PgTarget::managed(&pg).unwrap();
+    let plan = StalenessPlan {
+        keys: 20,
+        readers: 3,
+        read_interval: Duration::from_millis(1),
+        write_interval: Duration::from_millis(4),
+        window: Duration::from_millis(800),
+        ttl: Duration::from_millis(100),
+        seed: 7,
+    };
+    // The ordering needs writes: on a host stalled by other work (one UPDATE took most of
+    // a window once, with every test of this file running at once), try again.
+    let mut tries = 0;
+    let s = loop {
+        let s = staleness::section(&plan, &target, &redis.unix_url(), &|_| {}).unwrap();
+        tries += 1;
+        if s.rows.iter().all(|r| r.write.n >= 20) || tries == 3 {
+            break s;
+        }
+    };
+    let row = |i: Invalidation| s.rows.iter().find(|r| r.strategy == i).unwrap();
+    let (wt, dow, ttl) = (
+        row(Invalidation::WriteThrough),
+        row(Invalidation::DeleteOnWrite),
+        row(Invalidation::TtlOnly),
+    );
+    for r in &s.rows {
+        let what = format!("{r:?}");
+        assert!(r.reads > 0 && r.stale_reads <= r.reads, "{what}");
+        assert!(r.write.n > 0, "{what}");
+        // One window per stale read, ordered.
+        match &r.stale_window {
+            Some(w) => {
+                assert_eq!(w.n, r.stale_reads, "{what}");
+                assert!(w.p50_ns <= w.p99_ns && w.p99_ns <= w.max_ns, "{what}");
+            }
+            None => assert_eq!(r.stale_reads, 0, "{what}"),
+        }
+    }
+    // TTL only: a value stays stale until it expires (tens of ms); the others
+    // invalidate within one cache command of the commit.
+    assert!(ttl.stale_reads > 0, "{ttl:?}");
+    assert!(wt.stale_reads < ttl.stale_reads, "{wt:?} {ttl:?}");
+    assert!(dow.stale_reads < ttl.stale_reads, "{dow:?} {ttl:?}");
+    // Once the TTL passed after the last write, nothing stale is left.
+    assert_eq!(ttl.stale_after_settle, 0, "{ttl:?}");
+    assert_eq!(ttl.stale_fills, 0, "{ttl:?}");
+    assert!(s.plain_update.n > 0);
+}
+
+#[test]
+fn a_cache_outage_is_answered_from_the_database() {
+    let mut redis = ManagedRedis::start().unwrap();
+    let pg = ManagedPostgres::start().unwrap();
+    let target = PgTarget::managed(&pg).unwrap();
+    let plan = OutagePlan {
+        clients: 3,
+        interval: Duration::from_millis(2),
+        keys: 200,
+        skew: 0.99,
+        timeout: Duration::from_millis(100),
+        before: Duration::from_millis(400),
+        down: Duration::from_millis(400),
+        after: Duration::from_millis(800),
+        bucket: Duration::from_millis(100),
+        seed: 7,
+    };
+    Products::load(&target, plan.keys).unwrap();
+    let o = outage::measure(
+        &plan,
+        &mut redis,
+        &target,
+        &latency_ladder::clean::redis_prefix(),
+    )
+    .unwrap();
+    let what = format!("{o:?}");
+    // Every request was answered: cache errors fell back to the database.
+    assert_eq!(o.failed_requests, 0, "{what}");
+    assert!(o.down_at_ms < o.up_at_ms, "{what}");
+    let down: Vec<_> = o
+        .buckets
+        .iter()
+        .filter(|b| b.start_ms >= o.down_at_ms + 100 && b.start_ms + 100 <= o.up_at_ms)
+        .collect();
+    assert!(!down.is_empty(), "{what}");
+    for b in &down {
+        assert!(b.requests > 0, "{what}");
+        assert_eq!(b.hits, 0, "{what}");
+        assert_eq!(b.fallbacks, b.requests, "{what}");
+    }
+    assert!(
+        o.buckets.iter().map(|b| b.cache_errors).sum::<u64>() > 0,
+        "{what}"
+    );
+    // Every key cached before: all hits.
+    assert!(o.pre_hit_ratio > 0.99, "{what}");
+    // Hits again after the restart.
+    assert!(
+        o.buckets
+            .iter()
+            .any(|b| b.start_ms > o.up_at_ms && b.hits > 0),
+        "{what}"
+    );
+    // Redis runs again, on the same socket and password.
+    let mut c = latency_ladder::suite::redis::connect(&redis.unix_url()).unwrap();
+    let pong: String = redis::cmd("PING").query(&mut c).unwrap();
+    assert_eq!(pong, "PONG");
+}
+
+#[test]
+fn longer_ttls_hit_more_and_expired_keys_are_reclaimed() {
+    let redis = ManagedRedis::start().unwrap();
+    let mut c = latency_ladder::suite::redis::connect(&redis.unix_url()).unwrap();
+    let mut plan = ttl::default_plan(1.0 / 4000.0, 7);
+    plan.keys = 2000;
+    plan.linger_keys = 2000;
+    plan.linger_ttl = Duration::from_millis(300);
+    let t = ttl::measure(&plan, &mut c, &latency_ladder::clean::redis_prefix()).unwrap();
+    let what = format!("{t:?}");
+    assert_eq!(t.rows.len(), 4);
+    for w in t.rows.windows(2) {
+        assert!(w[0].ttl_ms < w[1].ttl_ms, "{what}");
+        assert!(w[1].hit_ratio() + 0.02 >= w[0].hit_ratio(), "{what}");
+    }
+    assert!(t.rows[3].hit_ratio() > t.rows[0].hit_ratio(), "{what}");
+    let l = t.linger.as_ref().unwrap();
+    // Right after the SETs every key is there, with a TTL; then all are reclaimed.
+    assert_eq!(l.samples[0].keys, l.keys, "{what}");
+    assert_eq!(l.samples[0].expires, l.keys, "{what}");
+    assert!(l.gone_ms.is_some(), "{what}");
+    let last = l.samples.last().unwrap();
+    assert_eq!(last.keys, 0, "{what}");
+    assert_eq!(last.expired, l.keys, "{what}");
+    assert!(l.gone_ms.unwrap() >= l.ttl_ms, "{what}");
+}
+
+#[test]
+fn ladder_run_has_a_short_cache_lab_that_skip_leaves_out() {
+    let out = tempfile::tempdir().unwrap();
+    let others = "memory,cores,ssd,redis,memcached,db,http,web,load";
+    let run = |skip: &str| {
+        let o = ladder(&[
+            "run",
+            "--quick",
+            "--quiet",
+            "--json",
+            "--skip",
+            skip,
+            "--out",
+            out.path().to_str().unwrap(),
+        ]);
+        assert!(o.status.success(), "{}", common::stderr(&o));
+        serde_json::from_slice::<Run>(&o.stdout).unwrap()
+    };
+    let with = run(others);
+    let c = with.cache_lab.as_ref().unwrap();
+    let e = c.eviction.as_ref().unwrap();
+    let policies: Vec<Policy> = e.rows.iter().map(|r| r.policy).collect();
+    assert_eq!(policies, [Policy::AllkeysLru, Policy::AllkeysLfu]);
+    assert_eq!(c.staleness.as_ref().unwrap().rows.len(), 3);
+    assert_eq!(c.outage.as_ref().unwrap().failed_requests, 0);
+    assert!(c.stampede.is_none() && c.ttl.is_none());
+    let without = run(&format!("{others},cache-lab"));
+    assert!(without.cache_lab.is_none());
+    assert!(without
+        .skipped
+        .iter()
+        .any(|s| s.family.name() == "cache-lab" && s.reason == "skipped with --skip"));
+}
+
+#[test]
+fn a_users_redis_gets_only_the_parts_that_need_no_config_and_keeps_nothing() {
+    let Some(user) = common::TestRedis::start(&["--maxmemory-policy", "allkeys-lru"]) else {
+        return;
+    };
+    let url = format!("redis://127.0.0.1:{}/", user.port);
+    let mut c = latency_ladder::suite::redis::connect(&url).unwrap();
+    let _: () = redis::cmd("SET")
+        .arg("theirs")
+        .arg("1")
+        .query(&mut c)
+        .unwrap();
+    let out = tempfile::tempdir().unwrap();
+    let o = ladder(&[
+        "--quick",
+        "--quiet",
+        "--json",
+        "--out",
+        out.path().to_str().unwrap(),
+        "cache-lab",
+        "--clients",
+        "4",
+        "--redis-url",
+        &url,
+    ]);
+    assert!(o.status.success(), "{}", common::stderr(&o));
+    let run: Run = serde_json::from_slice(&o.stdout).unwrap();
+    let lab = run.cache_lab.unwrap();
+    assert!(lab.stampede.is_some() && lab.staleness.is_some());
+    assert!(lab.eviction.is_none() && lab.ttl.is_none() && lab.outage.is_none());
+    for part in ["eviction", "ttl", "outage"] {
+        assert!(
+            lab.skipped.iter().any(|s| s.starts_with(part)),
+            "{:?}",
+            lab.skipped
+        );
+    }
+    assert_eq!(lab.user_redis.as_deref(), Some(url.as_str()));
+    // Nothing of ours left, theirs kept, the configuration unchanged.
+    let size: u64 = redis::cmd("DBSIZE").query(&mut c).unwrap();
+    assert_eq!(size, 1);
+    let policy: Vec<String> = redis::cmd("CONFIG")
+        .arg("GET")
+        .arg("maxmemory-policy")
+        .query(&mut c)
+        .unwrap();
+    assert_eq!(policy[1], "allkeys-lru");
 }

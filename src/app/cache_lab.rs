@@ -1,12 +1,11 @@
-//! `ladder cache-lab`: eviction policies on a bounded managed Redis and memcached, and
-//! a hot key's expiry under concurrent clients (stampede), on managed servers only.
-//!
-//! Not part of `ladder run --quick`: even its quick form loads an origin table, replays
-//! five workloads under five caches and runs three stampede windows (about half a
-//! minute), far more than the few seconds a quick run may add.
+//! `ladder cache-lab`: eviction policies on a bounded managed Redis and memcached, a
+//! hot key's expiry under concurrent clients (stampede), hit ratio against TTL and
+//! lingering expired keys, stale reads per invalidation strategy, and a cache outage,
+//! on managed servers only. `ladder run` runs a short form ([`SHORT`]: one eviction
+//! pair, staleness, outage; a few seconds) behind `--skip cache-lab`.
 
 use super::{write_and_print, Recorder};
-use crate::cli::{CacheLabArgs, Common};
+use crate::cli::{CacheLabArgs, CacheLabPart, Common};
 use crate::error::Result;
 use crate::progress::Phase;
 use crate::record::cache_lab::{CacheLabSection, Policy, StampedeSection, Strategy};
@@ -14,13 +13,22 @@ use crate::report;
 use crate::services::postgres::ManagedPostgres;
 use crate::services::redis::ManagedRedis;
 use crate::suite::cache_lab::eviction::{self, EvictionPlan};
+use crate::suite::cache_lab::outage;
+use crate::suite::cache_lab::staleness;
 use crate::suite::cache_lab::stampede::{self, StampedePlan};
+use crate::suite::cache_lab::ttl;
+use crate::suite::cache_lab::Products;
 use crate::suite::db::product_page::PageDb;
 use crate::suite::db::{DataSet, PgTarget};
 use std::time::Duration;
 
 /// The defaults for one run length.
-struct Defaults {
+pub(super) struct Defaults {
+    parts: &'static [CacheLabPart],
+    /// Eviction policies compared.
+    policies: &'static [Policy],
+    /// Whether the eviction runs the scan-polluted workload.
+    scan: bool,
     keys: u64,
     skews: &'static [f64],
     sizes: &'static [f64],
@@ -29,9 +37,18 @@ struct Defaults {
     orders: u64,
     /// Measured requests per replay, in multiples of the keys.
     requests_per_key: u64,
+    /// The TTL sweep's time scale.
+    ttl_scale: f64,
+    /// The staleness window per strategy, ms.
+    staleness_ms: u64,
+    /// The outage: before, down, after, ms.
+    outage_ms: [u64; 3],
 }
 
 const FULL: Defaults = Defaults {
+    parts: &CacheLabPart::ALL,
+    policies: &Policy::ALL,
+    scan: true,
     keys: 10_000,
     skews: &[0.6, 0.9, 0.99, 1.2],
     sizes: &[0.01, 0.05, 0.25],
@@ -39,8 +56,14 @@ const FULL: Defaults = Defaults {
     ttl_ms: 1000,
     orders: 100_000,
     requests_per_key: 3,
+    ttl_scale: 0.001,
+    staleness_ms: 2000,
+    outage_ms: [1000, 1000, 2000],
 };
 const QUICK: Defaults = Defaults {
+    parts: &CacheLabPart::ALL,
+    policies: &Policy::ALL,
+    scan: true,
     keys: 10_000,
     skews: &[0.99],
     sizes: &[],
@@ -48,6 +71,30 @@ const QUICK: Defaults = Defaults {
     ttl_ms: 500,
     orders: 20_000,
     requests_per_key: 1,
+    ttl_scale: 0.0005,
+    staleness_ms: 1000,
+    outage_ms: [500, 500, 1500],
+};
+/// `ladder run`'s short form: LRU against LFU at 10% and s = 0.99 on 2000 keys,
+/// staleness and an outage, briefly.
+pub(super) const SHORT: Defaults = Defaults {
+    parts: &[
+        CacheLabPart::Eviction,
+        CacheLabPart::Staleness,
+        CacheLabPart::Outage,
+    ],
+    policies: &[Policy::AllkeysLru, Policy::AllkeysLfu],
+    scan: false,
+    keys: 2000,
+    skews: &[0.99],
+    sizes: &[],
+    clients: 20,
+    ttl_ms: 500,
+    orders: 20_000,
+    requests_per_key: 1,
+    ttl_scale: 0.00025,
+    staleness_ms: 400,
+    outage_ms: [300, 300, 800],
 };
 
 /// The skew of the size sweep and the scan workload.
@@ -57,74 +104,151 @@ const SWEEP_SKEW: f64 = 0.99;
 const STAMPEDE_INTERVAL_MS: u64 = 5;
 /// Bytes per cached value.
 const VALUE_BYTES: u64 = 1000;
+/// What a `ladder cache-lab` command line changes in the defaults.
+#[derive(Debug, Clone, Default)]
+pub(super) struct Overrides {
+    pub parts: Option<Vec<CacheLabPart>>,
+    pub cache_fraction: Option<f64>,
+    pub keys: Option<u64>,
+    pub requests: Option<u64>,
+    pub clients: Option<u32>,
+    pub seed: Option<u64>,
+    pub redis_url: Option<String>,
+}
 
 pub(super) fn execute(common: &Common, args: &CacheLabArgs) -> Result<()> {
     report::check_writable(&common.out)?;
     let rec = Recorder::start();
     let d = if common.quick { &QUICK } else { &FULL };
-    let keys = args.keys.unwrap_or(d.keys);
-    let requests = args.requests.unwrap_or(d.requests_per_key * keys);
-    let plan = EvictionPlan {
-        keys,
-        value_bytes: VALUE_BYTES,
-        requests,
-        // One pass's worth of requests fills the cache before counting starts.
-        warmup: keys,
-        fraction: args.cache_fraction,
-        sizes: d.sizes.to_vec(),
-        skews: d.skews.to_vec(),
-        sweep_skew: SWEEP_SKEW,
-        scan: true,
-        seed: args.seed,
+    let over = Overrides {
+        parts: (!args.parts.is_empty()).then(|| args.parts.clone()),
+        cache_fraction: Some(args.cache_fraction),
+        keys: args.keys,
+        requests: args.requests,
+        clients: args.clients,
+        seed: Some(args.seed),
+        redis_url: args.redis_url.clone(),
     };
-    let start = Phase::new("cache-lab: starting servers", 3, common.quiet);
-    let redis = ManagedRedis::start()?;
-    start.advance(1, "redis".into());
-    let pg = ManagedPostgres::start()?;
-    let target = PgTarget::managed(&pg)?;
-    start.advance(1, "postgres".into());
-    let data = DataSet::new(d.orders, args.seed);
-    let db = PageDb::postgres(&data, &target)?;
-    start.advance(1, "data set".into());
-    drop(start);
-
-    let cases = eviction::cases(&plan).len() as u64 * Policy::ALL.len() as u64;
-    let phase = Phase::new("cache-lab: eviction", cases, common.quiet);
-    let (eviction, skipped) =
-        eviction::measure(&plan, &redis, &target, &|p| phase.advance(1, p.into()))?;
-    drop(phase);
-
-    let splan = StampedePlan {
-        clients: args.clients.unwrap_or(d.clients),
-        ttl: Duration::from_millis(d.ttl_ms),
-        window: Duration::from_millis(d.ttl_ms * 3 / 2),
-        interval: Duration::from_millis(STAMPEDE_INTERVAL_MS),
-    };
-    let phase = Phase::new(
-        "cache-lab: stampede",
-        Strategy::ALL.len() as u64,
-        common.quiet,
-    );
-    let origin_mean_ns = stampede::origin_mean_ns(&db, 10)?;
-    let mut rows = Vec::new();
-    for strategy in Strategy::ALL {
-        let prefix = crate::clean::redis_prefix();
-        rows.push(stampede::measure(
-            &splan,
-            strategy,
-            &db,
-            &redis.unix_url(),
-            &prefix,
-        )?);
-        phase.advance(1, strategy.label().into());
+    if let Some(url) = &over.redis_url {
+        super::redis::warn_eviction(url)?;
     }
-    drop(phase);
-    let section = CacheLabSection {
-        eviction: Some(eviction),
-        stampede: Some(StampedeSection {
-            clients: splan.clients,
+    let section = measure(d, &over, common.quiet)?;
+    let mut run = rec.record("cache-lab", None, Vec::new(), Vec::new());
+    run.cache_lab = Some(section);
+    write_and_print(common, &run)
+}
+
+/// Runs the parts of `d` (or those `over` names) on servers started here.
+pub(super) fn measure(d: &Defaults, over: &Overrides, quiet: bool) -> Result<CacheLabSection> {
+    use CacheLabPart as P;
+    let asked = over.parts.as_deref().unwrap_or(d.parts);
+    // A user's Redis: only what needs no CONFIG, FLUSHALL or a kill.
+    let user_ok = |p: &P| matches!(p, P::Stampede | P::Staleness);
+    let parts: Vec<P> = asked
+        .iter()
+        .copied()
+        .filter(|p| over.redis_url.is_none() || user_ok(p))
+        .collect();
+    let wants = |p: P| parts.contains(&p);
+    let seed = over.seed.unwrap_or(crate::cli::DEFAULT_SEED);
+    let needs_pg = parts.iter().any(|&p| p != P::Ttl);
+    let start = Phase::new("cache-lab: starting servers", 2, quiet);
+    let mut redis = match over.redis_url {
+        Some(_) => None,
+        None => Some(ManagedRedis::start()?),
+    };
+    let redis_url = match (&over.redis_url, &redis) {
+        (Some(u), _) => u.clone(),
+        (None, Some(r)) => r.unix_url(),
+        (None, None) => unreachable!("a managed Redis was started above"),
+    };
+    start.advance(1, "redis".into());
+    let managed = || {
+        redis
+            .as_ref()
+            .ok_or_else(|| crate::error::Error::Internal("cache-lab: no managed Redis".into()))
+    };
+
+    let pg = needs_pg.then(ManagedPostgres::start).transpose()?;
+    let target = pg.as_ref().map(PgTarget::managed).transpose()?;
+    start.advance(1, "postgres".into());
+    drop(start);
+    // Every part that needs PostgreSQL has it.
+    let pg_target = || {
+        target
+            .as_ref()
+            .ok_or_else(|| crate::error::Error::Internal("cache-lab: no PostgreSQL".into()))
+    };
+    let mut section = CacheLabSection {
+        eviction: None,
+        stampede: None,
+        ttl: None,
+        staleness: None,
+        outage: None,
+        skipped: asked
+            .iter()
+            .filter(|p| !parts.contains(p))
+            .map(|p| {
+                format!(
+                    "{}: needs a server of our own (CONFIG SET, FLUSHALL or a kill), never \
+                     done to the Redis given with --redis-url",
+                    p.name()
+                )
+            })
+            .collect(),
+        user_redis: over.redis_url.as_deref().map(crate::redact::redact_url),
+    };
+
+    if wants(P::Eviction) {
+        let keys = over.keys.unwrap_or(d.keys);
+        let plan = EvictionPlan {
+            keys,
+            value_bytes: VALUE_BYTES,
+            requests: over.requests.unwrap_or(d.requests_per_key * keys),
+            // One pass's worth of requests fills the cache before counting starts.
+            warmup: keys,
+            fraction: over.cache_fraction.unwrap_or(0.1),
+            sizes: d.sizes.to_vec(),
+            skews: d.skews.to_vec(),
+            sweep_skew: SWEEP_SKEW,
+            scan: d.scan,
+            policies: d.policies.to_vec(),
+            seed,
+        };
+        let cases = eviction::cases(&plan).len() as u64 * plan.policies.len() as u64;
+        let phase = Phase::new("cache-lab: eviction", cases, quiet);
+        let (eviction, skipped) = eviction::measure(&plan, managed()?, pg_target()?, &|p| {
+            phase.advance(1, p.into())
+        })?;
+        section.eviction = Some(eviction);
+        section.skipped.extend(skipped);
+    }
+
+    if wants(P::Stampede) {
+        let start = Phase::new("cache-lab: stampede data set", 1, quiet);
+        let data = DataSet::new(d.orders, seed);
+        let db = PageDb::postgres(&data, pg_target()?)?;
+        drop(start);
+        let plan = StampedePlan {
+            clients: over.clients.unwrap_or(d.clients),
+            ttl: Duration::from_millis(d.ttl_ms),
+            window: Duration::from_millis(d.ttl_ms * 3 / 2),
+            interval: Duration::from_millis(STAMPEDE_INTERVAL_MS),
+        };
+        let phase = Phase::new("cache-lab: stampede", Strategy::ALL.len() as u64, quiet);
+        let origin_mean_ns = stampede::origin_mean_ns(&db, 10)?;
+        let mut rows = Vec::new();
+        for strategy in Strategy::ALL {
+            let prefix = crate::clean::redis_prefix();
+            rows.push(stampede::measure(
+                &plan, strategy, &db, &redis_url, &prefix,
+            )?);
+            phase.advance(1, strategy.label().into());
+        }
+        section.stampede = Some(StampedeSection {
+            clients: plan.clients,
             ttl_ms: d.ttl_ms,
-            window_ms: splan.window.as_millis() as u64,
+            window_ms: plan.window.as_millis() as u64,
             interval_ms: STAMPEDE_INTERVAL_MS,
             origin: format!(
                 "the product page of product 1 from PostgreSQL ({} orders, no index on \
@@ -133,10 +257,40 @@ pub(super) fn execute(common: &Common, args: &CacheLabArgs) -> Result<()> {
             ),
             origin_mean_ns,
             rows,
-        }),
-        skipped,
-    };
-    let mut run = rec.record("cache-lab", None, Vec::new(), Vec::new());
-    run.cache_lab = Some(section);
-    write_and_print(common, &run)
+        });
+    }
+
+    if wants(P::Ttl) {
+        let phase = Phase::new("cache-lab: TTL and lingering keys", 1, quiet);
+        let mut rc = crate::suite::redis::connect(&redis_url)?;
+        section.ttl = Some(ttl::measure(
+            &ttl::default_plan(d.ttl_scale, seed),
+            &mut rc,
+            &crate::clean::redis_prefix(),
+        )?);
+        phase.advance(1, "done".into());
+    }
+
+    if wants(P::Staleness) {
+        let plan = staleness::default_plan(d.staleness_ms, seed);
+        let phase = Phase::new("cache-lab: staleness", 4, quiet);
+        section.staleness = Some(staleness::section(&plan, pg_target()?, &redis_url, &|p| {
+            phase.advance(1, p.into())
+        })?);
+    }
+
+    if wants(P::Outage) {
+        let phase = Phase::new("cache-lab: cache outage", 1, quiet);
+        Products::load(pg_target()?, outage::KEYS)?;
+        section.outage = Some(outage::measure(
+            &outage::default_plan(d.outage_ms, seed),
+            redis.as_mut().ok_or_else(|| {
+                crate::error::Error::Internal("cache-lab: no managed Redis".into())
+            })?,
+            pg_target()?,
+            &crate::clean::redis_prefix(),
+        )?);
+        phase.advance(1, "done".into());
+    }
+    Ok(section)
 }

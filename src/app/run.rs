@@ -239,7 +239,22 @@ pub(super) fn execute(common: &Common, args: &RunArgs) -> Result<()> {
         (None, true) => skipped.push(Skipped::all(RungName::Http, "pass --http-url")),
         (_, false) => skipped.push(skip(RungName::Http)),
     }
+    // cache-lab's short form (eviction pair, staleness, outage) on servers of its own.
+    let mut cache_lab = Vec::new();
+    if wants(RungName::CacheLab) {
+        let short =
+            super::cache_lab::measure(&super::cache_lab::SHORT, &Default::default(), common.quiet);
+        attempt(
+            RungName::CacheLab,
+            short.map(|c| vec![c]),
+            &mut cache_lab,
+            &mut skipped,
+        )?;
+    } else {
+        skipped.push(skip(RungName::CacheLab));
+    }
     let mut run = rec.record("run", memory, rungs, skipped);
+    run.cache_lab = cache_lab.pop();
     run.caching = caching;
     run.cores = cores;
     run.http = http_section(managed_web, user_phases);

@@ -31,6 +31,8 @@ pub enum Family {
     Web,
     /// A short fixed-rate GET load on the Redis and memcached measured in the run.
     Load,
+    /// `ladder cache-lab`'s short form: eviction (LRU against LFU), staleness, outage.
+    CacheLab,
 }
 
 impl Family {
@@ -46,6 +48,7 @@ impl Family {
             Family::Http => "http",
             Family::Web => "web",
             Family::Load => "load",
+            Family::CacheLab => "cache-lab",
         }
     }
 }

@@ -192,6 +192,14 @@ impl ManagedProcess {
         self.child.id()
     }
 
+    /// SIGKILL, then reap (nothing where it already exited).
+    pub fn kill_now(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+
     /// An error if the process already exited (it failed to start).
     pub fn check_alive(&mut self) -> Result<()> {
         match self.child.try_wait() {

@@ -21,6 +21,9 @@ pub struct ManagedRedis {
     /// The unix socket path.
     pub socket: PathBuf,
     password: String,
+    /// The binary and config file, for [`ManagedRedis::restart`].
+    bin: PathBuf,
+    config: PathBuf,
     _dir: tempfile::TempDir,
 }
 
@@ -80,31 +83,35 @@ impl ManagedRedis {
                 data_dir.display()
             ),
         )?;
-        let mut cmd = Command::new(bin);
-        cmd.arg(&config)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null());
-        let mut process = ManagedProcess::spawn("redis-server", &mut cmd)?;
-        let urls = [tcp_url(&password, port), unix_url(&password, &socket)];
-        wait_until("the managed redis-server", Duration::from_secs(10), || {
-            process.check_alive().is_ok()
-                && urls.iter().all(|url| {
-                    ::redis::Client::open(url.as_str())
-                        .and_then(|c| c.get_connection_with_timeout(Duration::from_millis(200)))
-                        .and_then(|mut c| ::redis::cmd("PING").query::<String>(&mut c))
-                        .is_ok()
-                })
-        })?;
-        process.check_alive()?;
+        let process = spawn(
+            &bin,
+            &config,
+            &[tcp_url(&password, port), unix_url(&password, &socket)],
+        )?;
         Ok(ManagedRedis {
             process,
             _data: data,
             port,
             socket,
             password,
+            bin,
+            config,
             _dir: dir,
         })
+    }
+
+    /// Kills the server (SIGKILL: a crash, as a cache outage is) and waits until it is
+    /// gone; [`ManagedRedis::restart`] brings it back.
+    pub fn kill(&mut self) {
+        self.process.kill_now();
+    }
+
+    /// Starts the server again on the same port, socket and password (empty: it has no
+    /// persistence), after [`ManagedRedis::kill`].
+    pub fn restart(&mut self) -> Result<()> {
+        self.process.kill_now();
+        self.process = spawn(&self.bin, &self.config, &[self.tcp_url(), self.unix_url()])?;
+        Ok(())
     }
 
     /// The TCP URL, with the run's password.
@@ -121,6 +128,27 @@ impl ManagedRedis {
     pub fn pid(&self) -> u32 {
         self.process.pid()
     }
+}
+
+/// Spawns redis-server on `config` and waits until it answers PING at every URL.
+fn spawn(bin: &Path, config: &Path, urls: &[String]) -> Result<ManagedProcess> {
+    let mut cmd = Command::new(bin);
+    cmd.arg(config)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    let mut process = ManagedProcess::spawn("redis-server", &mut cmd)?;
+    wait_until("the managed redis-server", Duration::from_secs(10), || {
+        process.check_alive().is_ok()
+            && urls.iter().all(|url| {
+                ::redis::Client::open(url.as_str())
+                    .and_then(|c| c.get_connection_with_timeout(Duration::from_millis(200)))
+                    .and_then(|mut c| ::redis::cmd("PING").query::<String>(&mut c))
+                    .is_ok()
+            })
+    })?;
+    process.check_alive()?;
+    Ok(process)
 }
 
 fn tcp_url(password: &str, port: u16) -> String {

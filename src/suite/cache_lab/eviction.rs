@@ -42,6 +42,8 @@ pub struct EvictionPlan {
     pub sweep_skew: f64,
     /// Whether to run the scan-polluted workload.
     pub scan: bool,
+    /// The caches compared (allkeys-lru's means give the break-even).
+    pub policies: Vec<Policy>,
     /// Seed of the key sequence.
     pub seed: u64,
 }
@@ -274,7 +276,7 @@ pub fn measure(
     for (workload, fraction) in cases(plan) {
         let seq = sequence(workload, plan.keys, n, plan.seed)?;
         let budget = (ws as f64 * fraction).round() as u64;
-        for policy in Policy::ALL {
+        for &policy in &plan.policies {
             let row = if let Some(name) = policy.redis_name() {
                 redis::cmd("FLUSHALL")
                     .query::<()>(&mut rc)

@@ -1,13 +1,23 @@
 //! `ladder cache-lab`: what caches do when they are full ([`eviction`]: bounded Redis
 //! under each policy, and memcached, replaying one key sequence) and when a hot key
-//! expires under concurrent load ([`stampede`]). Managed servers only: the experiments
-//! reconfigure Redis (`maxmemory`, `maxmemory-policy`, `FLUSHALL`) and start memcached
-//! with small memory, which is never done to a user's server.
+//! expires under concurrent load ([`stampede`]); what a TTL buys and how long expired
+//! keys linger ([`ttl`]); how stale reads get while a writer updates rows
+//! ([`staleness`]); and what readers see when the cache server dies ([`outage`]).
+//! Managed servers only: the experiments reconfigure Redis (`maxmemory`,
+//! `maxmemory-policy`, `FLUSHALL`), kill and restart it, and start memcached with small
+//! memory, which is never done to a user's server.
 
 pub mod eviction;
+pub mod outage;
+pub mod staleness;
 pub mod stampede;
+pub mod ttl;
 
 use crate::error::{Error, Result};
+use crate::record::cache_lab::Summary;
+use crate::suite::db::PgTarget;
+use hdrhistogram::Histogram;
+use std::time::{Duration, Instant};
 
 /// A cache connection holding text values.
 pub enum KvConn {
@@ -65,6 +75,129 @@ pub fn info(c: &mut redis::Connection, section: &str) -> Result<String> {
         .arg(section)
         .query(c)
         .map_err(redis_err("INFO"))
+}
+
+/// Paces a loop: sleeps until the next slot, `None` once `end` has passed.
+pub fn pace(next: &mut Instant, interval: Duration, end: Instant) -> Option<Instant> {
+    let now = Instant::now();
+    if *next > now {
+        std::thread::sleep(*next - now);
+    }
+    let start = Instant::now();
+    if start >= end {
+        return None;
+    }
+    *next = (*next + interval).max(start);
+    Some(start)
+}
+
+/// A latency histogram, 1 ns to an hour, 3 significant digits.
+pub fn histogram() -> Histogram<u64> {
+    Histogram::new_with_bounds(1, 3_600_000_000_000, 3).expect("static bounds are valid")
+}
+
+/// The summary of `h` (absent where it is empty).
+pub fn summary(h: &Histogram<u64>) -> Option<Summary> {
+    (!h.is_empty()).then(|| Summary {
+        n: h.len(),
+        mean_ns: h.mean(),
+        p50_ns: h.value_at_quantile(0.5) as f64,
+        p99_ns: h.value_at_quantile(0.99) as f64,
+        max_ns: h.max() as f64,
+    })
+}
+
+/// The sum of `parts`.
+pub fn merged<'a>(parts: impl IntoIterator<Item = &'a Histogram<u64>>) -> Histogram<u64> {
+    let mut all = histogram();
+    for h in parts {
+        // Same bounds everywhere: adding cannot fail.
+        let _ = all.add(h);
+    }
+    all
+}
+
+/// A table of products on the managed PostgreSQL (`id`, `version`, `price`), read and
+/// updated by primary key: the row behind the staleness and outage experiments.
+pub struct Products {
+    client: postgres::Client,
+    read: postgres::Statement,
+    update: postgres::Statement,
+}
+
+fn pg(e: postgres::Error) -> Error {
+    Error::Unusable(format!("PostgreSQL: cache-lab products: {e}"))
+}
+
+impl Products {
+    /// (Re)creates the table with `keys` rows at version 0.
+    pub fn load(target: &PgTarget, keys: u64) -> Result<()> {
+        target
+            .connect(0)?
+            .batch_execute(&format!(
+                "DROP TABLE IF EXISTS cache_lab_product; \
+                 CREATE TABLE cache_lab_product (id BIGINT PRIMARY KEY, \
+                 version BIGINT NOT NULL, price BIGINT NOT NULL); \
+                 INSERT INTO cache_lab_product SELECT g, 0, 100 \
+                 FROM generate_series(1, {keys}) g; ANALYZE cache_lab_product"
+            ))
+            .map_err(pg)
+    }
+
+    /// A connection with the read and the update prepared.
+    pub fn connect(target: &PgTarget) -> Result<Products> {
+        let mut client = target.connect(0)?;
+        let read = client
+            .prepare("SELECT version, price FROM cache_lab_product WHERE id = $1")
+            .map_err(pg)?;
+        let update = client
+            .prepare(
+                "UPDATE cache_lab_product SET version = version + 1, price = price + 1 \
+                 WHERE id = $1 RETURNING version, price",
+            )
+            .map_err(pg)?;
+        Ok(Products {
+            client,
+            read,
+            update,
+        })
+    }
+
+    /// Product `id`'s (version, price).
+    pub fn read(&mut self, id: u64) -> Result<(u64, i64)> {
+        let r = self
+            .client
+            .query_one(&self.read, &[&(id as i64)])
+            .map_err(pg)?;
+        Ok((r.get::<_, i64>(0) as u64, r.get(1)))
+    }
+
+    /// Bumps product `id`'s version and price (one autocommitted UPDATE); the new
+    /// (version, price).
+    pub fn update(&mut self, id: u64) -> Result<(u64, i64)> {
+        let r = self
+            .client
+            .query_one(&self.update, &[&(id as i64)])
+            .map_err(pg)?;
+        Ok((r.get::<_, i64>(0) as u64, r.get(1)))
+    }
+
+    /// Every product back to version 0.
+    pub fn reset(&mut self) -> Result<()> {
+        self.client
+            .batch_execute("UPDATE cache_lab_product SET version = 0, price = 100")
+            .map_err(pg)
+    }
+}
+
+/// A cached product: "version|price".
+pub fn product_value(version: u64, price: i64) -> String {
+    format!("{version}|{price}")
+}
+
+/// The version of a cached product value.
+pub fn product_version(value: &str) -> Option<u64> {
+    value.split('|').next().and_then(|v| v.parse().ok())
 }
 
 #[cfg(test)]
