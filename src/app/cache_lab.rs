@@ -8,7 +8,9 @@ use super::{write_and_print, Recorder};
 use crate::cli::{CacheLabArgs, CacheLabPart, Common};
 use crate::error::Result;
 use crate::progress::Phase;
-use crate::record::cache_lab::{CacheLabSection, Policy, StampedeSection, Strategy};
+use crate::record::cache_lab::{
+    CacheLabSection, Policy, Skip, SkipReason, StampedeSection, Strategy,
+};
 use crate::report;
 use crate::services::postgres::ManagedPostgres;
 use crate::services::redis::ManagedRedis;
@@ -189,11 +191,9 @@ pub(super) fn measure(d: &Defaults, over: &Overrides, quiet: bool) -> Result<Cac
             .iter()
             .filter(|p| !parts.contains(p))
             .map(|p| {
-                format!(
-                    "{}: needs a server of our own (CONFIG SET, FLUSHALL or a kill), never \
-                     done to the Redis given with --redis-url",
-                    p.name()
-                )
+                Skip::Reason(SkipReason::NeedsOwnServer {
+                    part: p.name().into(),
+                })
             })
             .collect(),
         user_redis: over.redis_url.as_deref().map(crate::redact::redact_url),

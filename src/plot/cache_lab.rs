@@ -4,7 +4,7 @@
 //! (p50 and p99 per bucket above, hit ratio and fallback share below, the time the
 //! cache was down shaded).
 
-use super::{both, legend, plot_err, Chart, FONT, PALETTE};
+use super::{both, house_style, legend, plot_err, Chart, FONT, PALETTE};
 use crate::error::Result;
 use crate::record::cache_lab::{
     CacheLabSection, EvictionSection, OutageSection, Policy, TtlSection, Workload,
@@ -65,15 +65,11 @@ impl Chart for HitRatioChart<'_> {
             .y_label_area_size(90)
             .build_cartesian_2d(0.0..x1 * 1.05, 0.0..1.0)
             .map_err(&e)?;
-        chart
-            .configure_mesh()
+        house_style(&mut chart.configure_mesh(), 16)
             .x_desc("cache size (% of the working set's bytes)")
             .y_desc("hit ratio (client)")
             .x_label_formatter(&|x| format!("{x:.0}%"))
             .y_label_formatter(&|y| format!("{y:.1}"))
-            .label_style((FONT, 16))
-            .axis_desc_style((FONT, 18))
-            .light_line_style(RGBColor(235, 235, 235))
             .draw()
             .map_err(&e)?;
         for (i, (policy, pts)) in series.iter().enumerate() {
@@ -137,15 +133,11 @@ impl Chart for TtlChart<'_> {
                 0.0..1.0,
             )
             .map_err(&e)?;
-        chart
-            .configure_mesh()
+        house_style(&mut chart.configure_mesh(), 16)
             .x_desc("the lecture's TTL (run scaled down)")
             .y_desc("hit ratio")
             .x_label_formatter(&|x| format!("{x:.0} s"))
             .y_label_formatter(&|y| format!("{y:.1}"))
-            .label_style((FONT, 16))
-            .axis_desc_style((FONT, 18))
-            .light_line_style(RGBColor(235, 235, 235))
             .draw()
             .map_err(&e)?;
         let measured: Vec<(f64, f64)> = t
@@ -214,14 +206,10 @@ impl Chart for OutageChart<'_> {
             .y_label_area_size(90)
             .build_cartesian_2d(0.0..x1, 0.0..y1)
             .map_err(&e)?;
-        chart
-            .configure_mesh()
+        house_style(&mut chart.configure_mesh(), 16)
             .y_desc("request latency (ms)")
             .x_label_formatter(&|x| format!("{x:.1} s"))
             .y_label_formatter(&|y| format!("{y:.2}"))
-            .label_style((FONT, 16))
-            .axis_desc_style((FONT, 18))
-            .light_line_style(RGBColor(235, 235, 235))
             .draw()
             .map_err(&e)?;
         let shade = RGBColor(250, 225, 225).filled();
@@ -260,15 +248,11 @@ impl Chart for OutageChart<'_> {
             .y_label_area_size(90)
             .build_cartesian_2d(0.0..x1, 0.0..1.05)
             .map_err(&e)?;
-        chart
-            .configure_mesh()
+        house_style(&mut chart.configure_mesh(), 16)
             .x_desc("time from the start (s)")
             .y_desc("share of requests")
             .x_label_formatter(&|x| format!("{x:.1} s"))
             .y_label_formatter(&|y| format!("{y:.1}"))
-            .label_style((FONT, 16))
-            .axis_desc_style((FONT, 18))
-            .light_line_style(RGBColor(235, 235, 235))
             .draw()
             .map_err(&e)?;
         chart

@@ -22,13 +22,42 @@ pub struct CacheLabSection {
     /// The cache server killed mid-run and restarted.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub outage: Option<OutageSection>,
-    /// Parts not measured, with the reason.
+    /// Parts (or cache sizes) not measured, and why; the report words them.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub skipped: Vec<String>,
+    pub skipped: Vec<Skip>,
     /// The user's Redis the parts that need no CONFIG ran on (URL, password redacted);
     /// absent: a managed one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user_redis: Option<String>,
+}
+
+/// A part or a cache size left out of a cache-lab run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Skip {
+    /// Why, as a fact.
+    Reason(SkipReason),
+    /// The sentence a record from before the typed reasons stored.
+    Text(String),
+}
+
+/// Why a part or a size was left out.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SkipReason {
+    /// The part (named as `--parts` names it) needs a server of our own (CONFIG SET,
+    /// FLUSHALL or a kill), and the run was given a user's Redis.
+    NeedsOwnServer {
+        /// `--parts` name.
+        part: String,
+    },
+    /// memcached's `-m` is whole MiB: this share of the working set rounds to none.
+    MemcachedUnderOneMib {
+        /// Share of the working set.
+        fraction: f64,
+        /// Bytes that share is.
+        budget_bytes: u64,
+    },
 }
 
 /// The eviction policy (or server) a cache ran with.
@@ -543,7 +572,19 @@ mod tests {
         // A record from before TTL, staleness and outage: only eviction/stampede keys.
         let old: CacheLabSection = serde_json::from_str(r#"{"skipped": ["x"]}"#).unwrap();
         assert!(old.ttl.is_none() && old.staleness.is_none() && old.outage.is_none());
+        assert_eq!(old.skipped, [Skip::Text("x".into())]);
         let text = serde_json::to_string(&old).unwrap();
         assert!(!text.contains("ttl") && !text.contains("staleness") && !text.contains("outage"));
+    }
+
+    #[test]
+    fn a_typed_skip_round_trips_as_a_fact() {
+        let skip = Skip::Reason(SkipReason::MemcachedUnderOneMib {
+            fraction: 0.01,
+            budget_bytes: 120_000,
+        });
+        let text = serde_json::to_string(&skip).unwrap();
+        assert!(!text.contains(' '), "a fact, not a sentence: {text}");
+        assert_eq!(serde_json::from_str::<Skip>(&text).unwrap(), skip);
     }
 }

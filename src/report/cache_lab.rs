@@ -2,13 +2,33 @@
 
 use crate::record::cache_lab::{
     CacheLabSection, EvictionRow, EvictionSection, Invalidation, LingerSection, OutageSection,
-    Phase, StalenessRow, StalenessSection, StampedeSection, Summary, TtlSection, Workload,
+    Phase, Skip, SkipReason, StalenessRow, StalenessSection, StampedeSection, Summary, TtlSection,
+    Workload,
 };
 use crate::units::{format_ns, format_size};
 use std::fmt::Write;
 
 /// A fraction as a percentage: "10%", "0.5%".
-pub fn percent(f: f64) -> String {
+/// Why a part or a size was left out, in words.
+fn skip_words(skip: &Skip) -> String {
+    match skip {
+        Skip::Reason(SkipReason::NeedsOwnServer { part }) => format!(
+            "{part}: needs a server of our own (CONFIG SET, FLUSHALL or a kill), never done \
+             to the Redis given with --redis-url"
+        ),
+        Skip::Reason(SkipReason::MemcachedUnderOneMib {
+            fraction,
+            budget_bytes,
+        }) => format!(
+            "memcached at {} of the working set ({budget_bytes} bytes): under half its 1 MiB \
+             minimum (-m is whole MiB, one slab page each)",
+            percent(*fraction)
+        ),
+        Skip::Text(text) => text.clone(),
+    }
+}
+
+fn percent(f: f64) -> String {
     let p = f * 100.0;
     if (p - p.round()).abs() < 1e-9 {
         format!("{p:.0}%")
@@ -168,7 +188,11 @@ pub fn headline(c: &CacheLabSection) -> Vec<String> {
     if let Some(o) = &c.outage {
         lines.push(outage_line(o));
     }
-    lines.extend(c.skipped.iter().map(|s| format!("skipped: {s}")));
+    lines.extend(
+        c.skipped
+            .iter()
+            .map(|s| format!("skipped: {}", skip_words(s))),
+    );
     lines
 }
 
@@ -581,7 +605,7 @@ pub fn section(c: &CacheLabSection) -> String {
         outage_md(&mut md, o);
     }
     for s in &c.skipped {
-        let _ = writeln!(md, "- skipped: {s}");
+        let _ = writeln!(md, "- skipped: {}", skip_words(s));
     }
     md
 }

@@ -7,7 +7,7 @@
 
 use super::{info, info_field, redis_err, KvConn};
 use crate::error::{Error, Result};
-use crate::record::cache_lab::{EvictionRow, EvictionSection, Policy, Workload};
+use crate::record::cache_lab::{EvictionRow, EvictionSection, Policy, Skip, SkipReason, Workload};
 use crate::services::memcached::ManagedMemcached;
 use crate::services::redis::ManagedRedis;
 use crate::suite::db::product_page::ZipfKeys;
@@ -263,7 +263,7 @@ pub fn measure(
     redis: &ManagedRedis,
     target: &PgTarget,
     tick: &dyn Fn(&str),
-) -> Result<(EvictionSection, Vec<String>)> {
+) -> Result<(EvictionSection, Vec<Skip>)> {
     let mut origin = Origin::load(target, plan.keys, plan.value_bytes)?;
     let mut rc = crate::suite::redis::connect(&redis.unix_url())?;
     // Both connections open before the empty server's memory is read.
@@ -304,11 +304,10 @@ pub fn measure(
                 // -m is whole MiB (one slab page each): the nearest, where there is one.
                 let mib = (budget as f64 / MIB as f64).round() as u64;
                 if mib == 0 {
-                    let why = format!(
-                        "memcached at {} of the working set ({budget} bytes): under half its \
-                         1 MiB minimum (-m is whole MiB, one slab page each)",
-                        crate::report::cache_lab::percent(fraction)
-                    );
+                    let why = Skip::Reason(SkipReason::MemcachedUnderOneMib {
+                        fraction,
+                        budget_bytes: budget,
+                    });
                     if !skipped.contains(&why) {
                         skipped.push(why);
                     }
