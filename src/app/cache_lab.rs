@@ -68,7 +68,8 @@ const QUICK: Defaults = Defaults {
     scan: true,
     keys: 10_000,
     skews: &[0.99],
-    sizes: &[],
+    // One size beside --cache-fraction: the hit-ratio chart needs two.
+    sizes: &[0.25],
     clients: 20,
     ttl_ms: 500,
     orders: 20_000,

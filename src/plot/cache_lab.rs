@@ -295,15 +295,13 @@ impl Chart for OutageChart<'_> {
 /// The latency panel's height.
 const SIZE_TOP: u32 = super::SIZE.1 * 11 / 20;
 
-/// Draws the cache-lab charts the section has data for: `cache_lab_hit_ratio`,
+/// Draws the cache-lab charts the section has data for: `cache_lab_hit_ratio` (where
+/// more than one cache size was measured),
 /// `cache_lab_ttl`, `cache_lab_outage` (.png and .svg).
 pub fn charts(c: &CacheLabSection, dir: &Path) -> Result<Vec<PathBuf>> {
     let mut files = Vec::new();
-    if let Some(e) = &c.eviction {
-        let chart = HitRatioChart(e);
-        if !chart.series().is_empty() {
-            files.extend(both(dir, "cache_lab_hit_ratio", &chart)?);
-        }
+    if let Some(e) = c.eviction.as_ref().filter(|e| e.has_size_sweep()) {
+        files.extend(both(dir, "cache_lab_hit_ratio", &HitRatioChart(e))?);
     }
     if let Some(t) = c.ttl.as_ref().filter(|t| !t.rows.is_empty()) {
         files.extend(both(dir, "cache_lab_ttl", &TtlChart(t))?);

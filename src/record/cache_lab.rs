@@ -163,6 +163,22 @@ pub struct EvictionSection {
     pub rows: Vec<EvictionRow>,
 }
 
+impl EvictionSection {
+    /// Whether the rows hold more than one cache size at the sweep skew: what a chart of
+    /// hit ratio against size needs (`ladder run`'s short form measures one size).
+    pub fn has_size_sweep(&self) -> bool {
+        let mut sizes: Vec<f64> = self
+            .rows
+            .iter()
+            .filter(|r| r.workload == (Workload::Zipf { s: self.sweep_skew }))
+            .map(|r| r.cache_fraction)
+            .collect();
+        sizes.sort_by(f64::total_cmp);
+        sizes.dedup();
+        sizes.len() > 1
+    }
+}
+
 /// One replay of a key sequence against one bounded cache.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct EvictionRow {

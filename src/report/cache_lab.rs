@@ -572,10 +572,12 @@ pub fn section(c: &CacheLabSection) -> String {
             &EVICTION_HEADER,
             e.rows.iter().map(eviction_cells),
         ));
-        let _ = writeln!(
-            md,
-            "\n![Hit ratio against cache size per policy](cache_lab_hit_ratio.png)\n"
-        );
+        if e.has_size_sweep() {
+            let _ = writeln!(
+                md,
+                "\n![Hit ratio against cache size per policy](cache_lab_hit_ratio.png)\n"
+            );
+        }
     }
     if let Some(s) = &c.stampede {
         let _ = writeln!(
