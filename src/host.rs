@@ -8,7 +8,7 @@
 
 use crate::counters;
 use crate::platform;
-pub use crate::record::host::{CacheInfo, CoreKind, Host};
+pub use crate::record::host::{CacheInfo, CoreKind, Host, HostNote, NoAffinity, NoHugePages};
 
 impl Host {
     /// Describes this machine (takes about a tenth of a second: the clock calibration).
@@ -28,7 +28,7 @@ impl Host {
             huge_page_bytes: platform::huge_page_bytes(),
             huge_pages_note: platform::thp()
                 .is_none()
-                .then(|| platform::NO_HUGE_PAGES.to_string()),
+                .then_some(HostNote::Fact(platform::NO_HUGE_PAGES)),
             thp: platform::thp(),
             virtualized: hypervisor.is_some() || platform::hypervisor_flag(),
             hypervisor,
@@ -115,13 +115,13 @@ fn cpuid_hypervisor() -> Option<String> {
 
 /// Whether this thread can be pinned (tried on a helper thread, so the caller's own
 /// affinity is left alone), and why not where the OS has no affinity.
-fn pinning_works(cpus: &[usize]) -> (bool, Option<String>) {
+fn pinning_works(cpus: &[usize]) -> (bool, Option<HostNote<NoAffinity>>) {
     let Some(&cpu) = cpus.last() else {
         return (false, None);
     };
     match std::thread::spawn(move || platform::pin_current(cpu)).join() {
         Ok(platform::Pinned::Yes) => (true, None),
-        Ok(platform::Pinned::Unsupported(why)) => (false, Some(why.to_string())),
+        Ok(platform::Pinned::Unsupported(why)) => (false, Some(HostNote::Fact(why))),
         Ok(platform::Pinned::Refused) | Err(_) => (false, None),
     }
 }
@@ -276,8 +276,11 @@ mod tests {
         ];
         assert_eq!(host.pinned_to(2), "pinned to CPU 2 (efficiency core)");
         assert_eq!(host.pinned_to(7), "pinned to CPU 7");
-        host.pinning_note = Some("not pinned: macOS has no thread affinity".into());
-        assert!(host.pinned_to(0).starts_with("not pinned"));
+        host.pinning_note = Some(HostNote::Fact(NoAffinity::MacosQos));
+        assert!(host.pinned_to(0).starts_with("not pinned: macOS"));
+        // An older record's sentence is shown as written.
+        host.pinning_note = Some(HostNote::Text("not pinned: as stored".into()));
+        assert_eq!(host.pinned_to(0), "not pinned: as stored");
     }
 
     #[test]

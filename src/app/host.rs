@@ -55,7 +55,7 @@ pub fn host_text(h: &Host) -> String {
         "THP         {}\n",
         h.thp
             .clone()
-            .or_else(|| h.huge_pages_note.clone())
+            .or_else(|| h.huge_pages_note.as_ref().map(ToString::to_string))
             .unwrap_or_else(|| "unavailable".into())
     );
     s += &format!(
@@ -76,9 +76,9 @@ pub fn host_text(h: &Host) -> String {
     s += &format!(
         "pinning     {}\n",
         match (&h.pinning_note, h.pinning) {
-            (Some(note), _) => note.as_str(),
-            (None, true) => "works",
-            (None, false) => "refused",
+            (Some(note), _) => note.to_string(),
+            (None, true) => "works".into(),
+            (None, false) => "refused".into(),
         }
     );
     for k in &h.core_kinds {

@@ -5,7 +5,7 @@
 use super::Mount;
 use super::{Bypass, Pinned};
 use crate::record::cores::CpuPlace;
-use crate::record::host::{CacheInfo, CoreKind};
+use crate::record::host::{CacheInfo, CoreKind, NoHugePages};
 use crate::record::memory::{PageKind, PagesObtained};
 use crate::units::parse_cpu_list;
 use std::collections::BTreeMap;
@@ -15,7 +15,7 @@ use std::os::unix::fs::{FileExt, OpenOptionsExt};
 use std::path::Path;
 
 /// What the host record says about huge pages when the kernel has no THP.
-pub const NO_HUGE_PAGES: &str = "THP unavailable";
+pub const NO_HUGE_PAGES: NoHugePages = NoHugePages::ThpUnavailable;
 /// What a point's page size says when smaps could not be read.
 pub const PAGES_UNCHECKED: PagesObtained = PagesObtained::Unknown;
 

@@ -7,7 +7,7 @@
 use super::Mount;
 use super::{Bypass, Pinned};
 use crate::record::cores::CpuPlace;
-use crate::record::host::{CacheInfo, CoreKind};
+use crate::record::host::{CacheInfo, CoreKind, NoAffinity, NoHugePages};
 use crate::record::memory::{PageKind, PagesObtained};
 use std::ffi::{CStr, CString};
 use std::fs::{File, OpenOptions};
@@ -15,11 +15,9 @@ use std::io;
 use std::path::{Path, PathBuf};
 
 /// What the host record says about huge pages: none are asked for.
-pub const NO_HUGE_PAGES: &str = "superpages not requested";
+pub const NO_HUGE_PAGES: NoHugePages = NoHugePages::SuperpagesNotRequested;
 /// What a point's page size says: base pages, nothing checked.
 pub const PAGES_UNCHECKED: PagesObtained = PagesObtained::NotRequested;
-/// What pinning says.
-const NOT_PINNED: &str = "not pinned: macOS has no thread affinity (QoS user-interactive)";
 
 /// An integer sysctl (32- or 64-bit), where it exists.
 fn sysctl_u64(name: &str) -> Option<u64> {
@@ -184,7 +182,7 @@ pub fn pin_current(_cpu: usize) -> Pinned {
     unsafe {
         libc::pthread_set_qos_class_self_np(libc::qos_class_t::QOS_CLASS_USER_INTERACTIVE, 0);
     }
-    Pinned::Unsupported(NOT_PINNED)
+    Pinned::Unsupported(NoAffinity::MacosQos)
 }
 
 /// Base pages only: superpages are not requested.

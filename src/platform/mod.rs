@@ -54,8 +54,8 @@ pub enum Pinned {
     Yes,
     /// The OS has affinity but refused this CPU.
     Refused,
-    /// The OS has no thread affinity; the text says so and what was done instead.
-    Unsupported(&'static str),
+    /// The OS has no thread affinity (and what was done instead).
+    Unsupported(crate::record::host::NoAffinity),
 }
 
 /// The filesystem and device under a path (Linux: /proc/self/mountinfo; macOS: statfs).

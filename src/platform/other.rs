@@ -4,14 +4,14 @@
 use super::Mount;
 use super::{Bypass, Pinned};
 use crate::record::cores::CpuPlace;
-use crate::record::host::{CacheInfo, CoreKind};
+use crate::record::host::{CacheInfo, CoreKind, NoAffinity, NoHugePages};
 use crate::record::memory::{PageKind, PagesObtained};
 use std::fs::File;
 use std::io;
 use std::path::Path;
 
 /// What the host record says about huge pages.
-pub const NO_HUGE_PAGES: &str = "huge pages unsupported on this platform";
+pub const NO_HUGE_PAGES: NoHugePages = NoHugePages::Unsupported;
 /// What a point's page size says.
 pub const PAGES_UNCHECKED: PagesObtained = PagesObtained::Unknown;
 
@@ -71,7 +71,7 @@ pub fn pin_child(_cmd: &mut std::process::Command, _cpu: usize) {}
 
 /// Pinning is unsupported on this platform.
 pub fn pin_current(_cpu: usize) -> Pinned {
-    Pinned::Unsupported("not pinned: thread affinity is unsupported on this platform")
+    Pinned::Unsupported(NoAffinity::Unsupported)
 }
 
 /// Base pages only.

@@ -3,6 +3,39 @@
 use crate::counters::CounterProbe;
 use serde::{Deserialize, Serialize};
 
+/// A fixed fact about the host that the report words, or the sentence a record from
+/// before the typed facts stored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum HostNote<T> {
+    /// The fact.
+    Fact(T),
+    /// An older record's text, shown as written.
+    Text(String),
+}
+
+/// Why the measuring thread runs unpinned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NoAffinity {
+    /// macOS has no thread affinity; the thread asks for QoS user-interactive instead.
+    MacosQos,
+    /// The OS has no thread affinity ladder can use.
+    Unsupported,
+}
+
+/// Why huge pages are not in play where the OS has no THP.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NoHugePages {
+    /// Linux without transparent huge pages.
+    ThpUnavailable,
+    /// macOS: superpages are not requested.
+    SuperpagesNotRequested,
+    /// An OS without huge pages ladder can use.
+    Unsupported,
+}
+
 /// One kind of core on a hybrid CPU (performance or efficiency cores).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CoreKind {
@@ -77,10 +110,11 @@ pub struct Host {
     pub line_bytes: Option<u64>,
     /// The base page size in bytes.
     pub page_size: u64,
-    /// What huge pages are where the OS has no THP ("THP unavailable", macOS:
-    /// "superpages not requested"); null where THP exists.
+    /// Why huge pages are not in play where the OS has no THP (`thp_unavailable`,
+    /// macOS: `superpages_not_requested`; older records: a sentence); null where THP
+    /// exists.
     #[serde(default)]
-    pub huge_pages_note: Option<String>,
+    pub huge_pages_note: Option<HostNote<NoHugePages>>,
     /// The transparent huge page size in bytes (hpage_pmd_size); null where the OS has
     /// none or does not say.
     #[serde(default)]
@@ -102,10 +136,10 @@ pub struct Host {
     pub counter_hz: Option<u64>,
     /// Whether the measuring thread could be pinned to a CPU.
     pub pinning: bool,
-    /// Why the thread is not pinned where the OS has no affinity ("not pinned: macOS has
-    /// no thread affinity ..."); null where pinning exists.
+    /// Why the thread is not pinned where the OS has no affinity (`macos_qos`; older
+    /// records: a sentence); null where pinning exists.
     #[serde(default)]
-    pub pinning_note: Option<String>,
+    pub pinning_note: Option<HostNote<NoAffinity>>,
     /// Performance and efficiency cores, where the OS tells them apart; empty otherwise.
     #[serde(default)]
     pub core_kinds: Vec<CoreKind>,
@@ -129,7 +163,7 @@ impl Host {
     /// (performance core)"), or why the thread is not pinned.
     pub fn pinned_to(&self, cpu: usize) -> String {
         match (&self.pinning_note, self.core_kind_of(cpu)) {
-            (Some(note), _) => note.clone(),
+            (Some(note), _) => note.to_string(),
             (None, Some(kind)) => format!("pinned to CPU {cpu} ({kind} core)"),
             (None, None) => format!("pinned to CPU {cpu}"),
         }

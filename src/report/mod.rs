@@ -6,6 +6,7 @@ pub mod compare;
 pub mod cores;
 pub mod counters;
 mod csv_out;
+mod host;
 pub mod load;
 mod markdown;
 pub mod patterns;
@@ -364,9 +365,9 @@ pub fn host_line(run: &Run) -> String {
         },
         format_size(h.page_size),
         h.thp
-            .as_deref()
-            .or(h.huge_pages_note.as_deref())
-            .unwrap_or("unavailable"),
+            .clone()
+            .or_else(|| h.huge_pages_note.as_ref().map(ToString::to_string))
+            .unwrap_or_else(|| "unavailable".into()),
     )
 }
 
