@@ -20,6 +20,7 @@ use crate::error::{Error, Result};
 use crate::record::load::{
     ClientLimit, LoadRun, LoadTarget, PageCache, Percentiles, Second, ServerCpu,
 };
+use crate::suite::latency_histogram;
 use hdrhistogram::Histogram;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
@@ -240,10 +241,6 @@ pub fn percentiles(h: &Histogram<u64>) -> Percentiles {
     }
 }
 
-fn histogram() -> Histogram<u64> {
-    Histogram::new_with_bounds(1, 3_600_000_000_000, 3).expect("static histogram bounds")
-}
-
 /// What one connection's thread gathered.
 struct Tally {
     corrected: Histogram<u64>,
@@ -259,8 +256,8 @@ struct Tally {
 impl Tally {
     fn new() -> Tally {
         Tally {
-            corrected: histogram(),
-            uncorrected: histogram(),
+            corrected: latency_histogram(),
+            uncorrected: latency_histogram(),
             answered: 0,
             hits: 0,
             db_queries: 0,
@@ -616,8 +613,8 @@ mod tests {
     fn a_missed_rate_and_a_busy_client_are_flagged() {
         let p = plan(1000.0, 2);
         let mut o = LoadOutcome {
-            corrected: histogram(),
-            uncorrected: histogram(),
+            corrected: latency_histogram(),
+            uncorrected: latency_histogram(),
             answered: 990,
             hits: 0,
             db_queries: 0,

@@ -30,13 +30,18 @@ pub struct Latencies {
     ops_per_sample: u64,
 }
 
+/// An empty latency histogram: 1 ns to an hour, 3 significant digits (every latency
+/// histogram of the suite).
+pub fn latency_histogram() -> Histogram<u64> {
+    Histogram::new_with_bounds(1, 3_600_000_000_000, 3).expect("static histogram bounds are valid")
+}
+
 impl Latencies {
     /// An empty collector.
     pub fn new() -> Latencies {
         let names: Vec<String> = DEFAULT_EVENTS.iter().map(|s| s.to_string()).collect();
         Latencies {
-            hist: Histogram::new_with_bounds(1, 3_600_000_000_000, 3)
-                .expect("static histogram bounds are valid"),
+            hist: latency_histogram(),
             counters: CounterGroup::open(&names),
             counting: false,
             ops_per_sample: 1,

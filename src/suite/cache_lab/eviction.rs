@@ -12,6 +12,7 @@ use crate::services::memcached::ManagedMemcached;
 use crate::services::redis::ManagedRedis;
 use crate::suite::db::product_page::ZipfKeys;
 use crate::suite::db::PgTarget;
+use crate::suite::latency_histogram;
 use hdrhistogram::Histogram;
 use std::time::Instant;
 
@@ -111,17 +112,13 @@ struct Replay {
     miss_sum: f64,
 }
 
-fn histogram() -> Histogram<u64> {
-    Histogram::new_with_bounds(1, 3_600_000_000_000, 3).expect("static bounds are valid")
-}
-
 /// Read-through requests for `seq`.
 fn replay(cache: &mut KvConn, origin: &mut Origin, prefix: &str, seq: &[u64]) -> Result<Replay> {
     let mut r = Replay {
         hits: 0,
         misses: 0,
         refused: 0,
-        all: histogram(),
+        all: latency_histogram(),
         hit_sum: 0.0,
         miss_sum: 0.0,
     };

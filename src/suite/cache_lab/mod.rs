@@ -91,11 +91,6 @@ pub fn pace(next: &mut Instant, interval: Duration, end: Instant) -> Option<Inst
     Some(start)
 }
 
-/// A latency histogram, 1 ns to an hour, 3 significant digits.
-pub fn histogram() -> Histogram<u64> {
-    Histogram::new_with_bounds(1, 3_600_000_000_000, 3).expect("static bounds are valid")
-}
-
 /// The summary of `h` (absent where it is empty).
 pub fn summary(h: &Histogram<u64>) -> Option<Summary> {
     (!h.is_empty()).then(|| Summary {
@@ -109,7 +104,7 @@ pub fn summary(h: &Histogram<u64>) -> Option<Summary> {
 
 /// The sum of `parts`.
 pub fn merged<'a>(parts: impl IntoIterator<Item = &'a Histogram<u64>>) -> Histogram<u64> {
-    let mut all = histogram();
+    let mut all = crate::suite::latency_histogram();
     for h in parts {
         // Same bounds everywhere: adding cannot fail.
         let _ = all.add(h);

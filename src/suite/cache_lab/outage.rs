@@ -6,12 +6,13 @@
 //! Measured per bucket of the window: requests, hits, cache errors, fallbacks, p50
 //! and p99; and how long after the restart the hit ratio is back.
 
-use super::{histogram, merged, pace, product_value, product_version, summary, Products};
+use super::{merged, pace, product_value, product_version, summary, Products};
 use crate::error::{Error, Result};
 use crate::record::cache_lab::{OutageBucket, OutagePhase, OutageSection, Phase};
 use crate::services::redis::ManagedRedis;
 use crate::suite::db::product_page::ZipfKeys;
 use crate::suite::db::PgTarget;
+use crate::suite::latency_histogram;
 use hdrhistogram::Histogram;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Barrier, Mutex};
@@ -82,7 +83,7 @@ fn acc() -> Acc {
         hits: 0,
         errors: 0,
         fallbacks: 0,
-        hist: histogram(),
+        hist: latency_histogram(),
     }
 }
 

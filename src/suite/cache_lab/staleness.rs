@@ -10,12 +10,11 @@
 //! commit that made it stale (the one right after the version read) to the read's
 //! start, never negative by construction.
 
-use super::{
-    histogram, merged, pace, product_value, product_version, redis_err, summary, Products,
-};
+use super::{merged, pace, product_value, product_version, redis_err, summary, Products};
 use crate::error::{Error, Result};
 use crate::record::cache_lab::{Invalidation, StalenessRow, StalenessSection, Summary};
 use crate::suite::db::PgTarget;
+use crate::suite::latency_histogram;
 use hdrhistogram::Histogram;
 use rand::rngs::SmallRng;
 use rand::{RngExt, SeedableRng};
@@ -101,8 +100,8 @@ fn write_loop(
     end: Instant,
 ) -> Result<(Histogram<u64>, Histogram<u64>)> {
     let mut rng = SmallRng::seed_from_u64(plan.seed ^ 0x5772_6974);
-    let mut h = histogram();
-    let mut steps = histogram();
+    let mut h = latency_histogram();
+    let mut steps = latency_histogram();
     let mut next = Instant::now();
     let mut cache = cache;
     while let Some(start) = pace(&mut next, plan.write_interval, end) {
@@ -161,7 +160,7 @@ fn read_loop(
 ) -> Result<ReaderCount> {
     let mut rng = SmallRng::seed_from_u64(seed);
     let mut count = ReaderCount::default();
-    let mut windows = histogram();
+    let mut windows = latency_histogram();
     let ttl_ms = plan.ttl.as_millis() as u64;
     let mut next = Instant::now();
     while let Some(start) = pace(&mut next, plan.read_interval, end) {

@@ -180,8 +180,7 @@ pub fn measure(
                     requests: 0,
                     origin: 0,
                     misses: 0,
-                    hist: Histogram::new_with_bounds(1, 3_600_000_000_000, 3)
-                        .expect("static bounds are valid"),
+                    hist: crate::suite::latency_histogram(),
                 };
                 loop {
                     let now = Instant::now();
@@ -215,12 +214,7 @@ pub fn measure(
         return Err(e);
     }
     let counts = counts.into_inner().expect("no poisoning");
-    let mut all = Histogram::<u64>::new_with_bounds(1, 3_600_000_000_000, 3)
-        .expect("static bounds are valid");
-    for c in &counts {
-        all.add(&c.hist)
-            .map_err(|e| Error::Internal(format!("histogram: {e}")))?;
-    }
+    let all = super::merged(counts.iter().map(|c| &c.hist));
     let mut rc = crate::suite::redis::connect(redis_url)?;
     let _: redis::RedisResult<()> = redis::Commands::del(&mut rc, &[&key, &lock]);
     Ok(StampedeRow {

@@ -30,10 +30,7 @@ pub struct Samples(Histogram<u64>);
 impl Samples {
     /// An empty one.
     pub fn new() -> Samples {
-        Samples(
-            Histogram::new_with_bounds(1, 3_600_000_000_000, 3)
-                .expect("static histogram bounds are valid"),
-        )
+        Samples(crate::suite::latency_histogram())
     }
 
     /// Records one duration.
