@@ -1,41 +1,42 @@
-//! Level detection: plateaus and knees of the latency curve, named L1d, L2, L3, RAM.
+//! Level detection: the levels of a latency curve, named L1d, L2, L3..., RAM.
 //!
-//! Only the curve decides where the plateaus are and what they are called: each plateau
-//! is a level, in order of latency, and the last one is RAM when the curve runs on past
-//! every cache (the sweep went to twice the last-level cache sysfs reports, or it shows
-//! more plateaus than there are caches). sysfs comes in afterwards, to compare, and to
-//! place the plateaus only when the curve shows fewer levels than sysfs lists (which
-//! one is missing). A level the curve shows never vanishes for not matching sysfs: a
-//! guest, or one core of a big server, often gets only a slice of a socket-wide cache.
+//! The curve decides how many levels there are and what they are called. It is fitted
+//! whole by the model in [`super::segment`] (straight runs chosen by dynamic
+//! programming, each classed as a plateau or a transition from the noise the rounds
+//! measured); a level is a plateau, a transition never is. Then:
 //!
-//! The steps:
-//! 1. Work on log2(size) and ln(latency), smoothed with a median of three so a single
-//!    noisy point neither starts nor ends a plateau.
-//! 2. An edge whose latency rises faster than [`RISE_PER_OCTAVE`] is a knee; runs of
-//!    points between knees are candidate plateaus.
-//! 3. A candidate whose latency spans more than [`MAX_SPAN`] is split at its steepest
-//!    edge (a slow ramp is not one level); candidates shorter than half an octave are
-//!    transition points, not levels.
-//! 4. Neighbouring plateaus within [`MERGE_WITHIN`] of each other are one level that
-//!    noise cut in two.
+//! 1. Neighbouring plateaus within [`MERGE_WITHIN`] of each other are one level that a
+//!    spike or a wobble cut in two.
+//! 2. Two levels closer than [`MIN_STEP`] in latency cannot both be levels: every
+//!    documented hierarchy steps by 1.8x or more from one level to the next (L1 to L2
+//!    2.5-3.5x, L2 to L3 3x and more, the last cache to DRAM 2x and more; Lion Cove's
+//!    L0/L1/L2 1.9-2.3x). The weaker of the two (less evidence: shorter, noisier) is a
+//!    shoulder of partial hits or a stretch of a transition, and is dropped.
+//! 3. Levels are ordered by latency; the last is RAM when the sweep ends on it past
+//!    every cache (past twice the last-level cache sysfs reports, or more plateaus than
+//!    sysfs lists caches).
+//! 4. The cache levels are named in order. sysfs is evidence beside the curve: its sizes
+//!    are shown with each level, and when the curve shows fewer cache levels than sysfs
+//!    lists, the detected capacities decide which one is missing. It never decides how
+//!    many levels there are.
 //!
-//! The two end points take the median of the last (first) three points, so a spike on
-//! either of the last two points (a neighbour's burst) cannot cut the RAM plateau off
-//! the end of the sweep.
+//! The microarchitecture's documented cycles are a second, independent witness, added
+//! afterwards by [`super::uarch`].
 
+use super::segment::{segments, Curve, Kind};
 use crate::measure::median;
 pub use crate::record::memory::{Level, LevelName};
 
-/// A rise of more than 30% per octave marks a knee.
-const RISE_PER_OCTAVE: f64 = 0.262_364_264_467_491; // ln(1.3)
-/// A plateau's latency may span at most 35% from its lowest to its highest point.
-const MAX_SPAN: f64 = 0.300_104_592_450_338; // ln(1.35)
-/// Neighbouring plateaus closer than 30% in latency are merged: distinct levels of a
-/// hierarchy differ by 1.7x and more (L1 to L2 about 3x, L3 to DRAM 4-10x), while a
-/// busy host or a page-placement change can cut DRAM's plateau into pieces 25% apart.
+/// Version of the level detector, recorded with the levels it found: 1 was the rule
+/// on neighbouring points (knees and spans), 2 the fitted model.
+pub const DETECTOR_VERSION: u32 = 2;
+
+/// Neighbouring plateaus closer than 30% in latency are one level.
 const MERGE_WITHIN: f64 = 0.262_364_264_467_491; // ln(1.3)
-/// A plateau must cover at least half an octave.
-const MIN_OCTAVES: f64 = 0.5;
+/// Two levels are at least 1.7x apart in latency (see the module docs).
+const MIN_STEP: f64 = 0.530_628_251_062_170_2; // ln(1.7)
+/// A tail after the last plateau within 35% of it still ends the curve on it.
+const TAIL_WITHIN: f64 = 0.300_104_592_450_338; // ln(1.35)
 
 /// One detected plateau, as indices into the curve.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -58,7 +59,11 @@ pub fn detect_series(
 ) -> Vec<Level> {
     let sizes: Vec<u64> = series.iter().map(|p| p.size_bytes).collect();
     let ns: Vec<f64> = series.iter().map(|p| p.ns_per_access).collect();
-    let mut levels = detect(&sizes, &ns, cache_sizes, clock_ghz);
+    let all_rounds: Vec<Vec<f64>> = series
+        .iter()
+        .map(|p| p.rounds.iter().map(|r| r.best_ns).collect())
+        .collect();
+    let mut levels = detect_with_rounds(&sizes, &ns, &all_rounds, cache_sizes, clock_ghz);
     let rounds = series.iter().map(|p| p.rounds.len()).min().unwrap_or(0);
     let per_round: Vec<Vec<Level>> = if rounds > 1 {
         (0..rounds)
@@ -97,97 +102,75 @@ pub fn detect_series(
     levels
 }
 
-/// Finds the plateaus of a latency curve (`sizes` ascending, `ns` the latency at each).
+/// Finds the levels of a latency curve (`sizes` ascending, `ns` the latency at each)
+/// with no rounds to measure the noise: the curve's own scatter stands in.
 pub fn plateaus(sizes: &[u64], ns: &[f64]) -> Vec<Plateau> {
+    plateaus_with_rounds(sizes, ns, &[])
+}
+
+/// Finds the levels of a latency curve; `rounds[i]` holds point i's latency in each
+/// round of the sweep (empty where unknown), whose spread is the noise the model uses.
+pub fn plateaus_with_rounds(sizes: &[u64], ns: &[f64], rounds: &[Vec<f64>]) -> Vec<Plateau> {
     let n = sizes.len().min(ns.len());
-    if n < 2 {
-        return Vec::new();
-    }
-    let x: Vec<f64> = sizes[..n].iter().map(|&s| (s as f64).log2()).collect();
-    let raw: Vec<f64> = ns[..n].iter().map(|v| v.max(1e-9).ln()).collect();
-    let y: Vec<f64> = (0..n)
-        .map(|i| {
-            if n < 3 {
-                raw[i]
-            } else if i == 0 {
-                median(&[raw[0], raw[1], raw[2]])
-            } else if i + 1 == n {
-                median(&[raw[i], raw[i - 1], raw[i - 2]])
-            } else {
-                median(&[raw[i - 1], raw[i], raw[i + 1]])
-            }
-        })
-        .collect();
-    // A step much shorter than the grid's (the sweep's end point, added off the grid)
-    // counts as half a grid step: a 1% wobble over a hundredth of an octave is no knee.
-    let mut steps: Vec<f64> = x.windows(2).map(|w| w[1] - w[0]).collect();
-    steps.sort_by(f64::total_cmp);
-    let min_step = (steps[steps.len() / 2] / 2.0).max(1e-9);
-    let slope = |i: usize| (y[i + 1] - y[i]) / (x[i + 1] - x[i]).max(min_step);
-
-    // 2. Runs between rising edges.
-    let mut runs: Vec<(usize, usize)> = Vec::new();
-    let mut start = 0;
-    for i in 0..n - 1 {
-        if slope(i) > RISE_PER_OCTAVE {
-            runs.push((start, i));
-            start = i + 1;
-        }
-    }
-    runs.push((start, n - 1));
-
-    // 3. Split wide runs at their steepest edge; keep those that are long enough.
-    let mut kept: Vec<(usize, usize)> = Vec::new();
-    while let Some((a, b)) = runs.pop() {
-        let (lo, hi) = y[a..=b]
-            .iter()
-            .fold((f64::INFINITY, f64::NEG_INFINITY), |(l, h), &v| {
-                (l.min(v), h.max(v))
-            });
-        if hi - lo > MAX_SPAN && b > a {
-            let cut = (a..b)
-                .max_by(|&i, &j| slope(i).total_cmp(&slope(j)))
-                .unwrap_or(a);
-            runs.push((a, cut));
-            runs.push((cut + 1, b));
-        } else if x[b] - x[a] >= MIN_OCTAVES - 1e-9 && b > a {
-            kept.push((a, b));
-        }
-    }
-    kept.sort();
-
-    // 4. Merge neighbours that noise separated.
-    let level = |(a, b): (usize, usize)| median(&ns[a..=b]);
-    let mut merged: Vec<(usize, usize)> = Vec::new();
-    for run in kept {
-        if let Some(last) = merged.last_mut() {
-            if (level(run).ln() - level(*last).ln()).abs() < MERGE_WITHIN {
-                last.1 = run.1;
+    let curve = Curve::new(&sizes[..n], &ns[..n], rounds);
+    let level = |a: usize, b: usize| median(&ns[a..=b]);
+    // (first, last, strength) of each plateau run of the model.
+    let mut found: Vec<(usize, usize, f64)> = Vec::new();
+    for s in segments(&curve)
+        .into_iter()
+        .filter(|s| s.kind == Kind::Plateau)
+    {
+        if let Some(last) = found.last_mut() {
+            if (level(s.first, s.last).ln() - level(last.0, last.1).ln()).abs() < MERGE_WITHIN {
+                *last = (last.0, s.last, last.2 + s.strength);
                 continue;
             }
         }
-        merged.push(run);
+        found.push((s.first, s.last, s.strength));
     }
-    merged
+    // Of two levels too close to be two, the one with less evidence goes.
+    while let Some(i) = (0..found.len().saturating_sub(1)).find(|&i| {
+        let (a, b) = (found[i], found[i + 1]);
+        (level(b.0, b.1) / level(a.0, a.1)).ln().abs() < MIN_STEP
+    }) {
+        let weaker = if found[i].2 < found[i + 1].2 {
+            i
+        } else {
+            i + 1
+        };
+        found.remove(weaker);
+    }
+    found
         .into_iter()
-        .map(|(first, last)| Plateau {
+        .map(|(first, last, _)| Plateau {
             first,
             last,
-            latency_ns: level((first, last)),
+            latency_ns: level(first, last),
         })
         .collect()
 }
 
-/// Names the plateaus of a curve against the data caches sysfs reports (`cache_sizes`,
-/// ascending by level: L1d, L2, L3...). Returns one entry per sysfs level plus RAM,
-/// each detected or not; with no sysfs data the plateaus are named in order.
+/// Names the levels of a curve with no per-round latencies; see [`detect_with_rounds`].
 pub fn detect(
     sizes: &[u64],
     ns: &[f64],
     cache_sizes: &[u64],
     clock_ghz: Option<f64>,
 ) -> Vec<Level> {
-    let mut found = plateaus(sizes, ns);
+    detect_with_rounds(sizes, ns, &[], cache_sizes, clock_ghz)
+}
+
+/// Names the levels of a curve against the data caches sysfs reports (`cache_sizes`,
+/// ascending by level: L1d, L2, L3...). Returns one entry per cache level (those sysfs
+/// lists, or more where the curve shows more) plus RAM, each detected or not.
+pub fn detect_with_rounds(
+    sizes: &[u64],
+    ns: &[f64],
+    rounds: &[Vec<f64>],
+    cache_sizes: &[u64],
+    clock_ghz: Option<f64>,
+) -> Vec<Level> {
+    let mut found = plateaus_with_rounds(sizes, ns, rounds);
     let n = sizes.len().min(ns.len());
     // The last plateau is RAM when it runs to the end of a sweep that is past every
     // cache: past twice the last-level cache sysfs reports, or showing more plateaus
@@ -201,37 +184,15 @@ pub fn detect(
     // the tail's median stays at DRAM latency (a ramp to a further level would not).
     let ends_the_curve = |p: &Plateau| {
         let tail = &ns[p.last + 1..n];
-        tail.is_empty() || (median(tail) / p.latency_ns).ln().abs() < MAX_SPAN
+        tail.is_empty() || (median(tail) / p.latency_ns).ln().abs() < TAIL_WITHIN
     };
     let ram = match found.last() {
         Some(p) if ends_the_curve(p) && (past_caches || more_plateaus_than_caches) => found.pop(),
         _ => None,
     };
 
-    let names: Vec<LevelName> = if cache_sizes.is_empty() {
-        (1..=found.len()).map(level_name).collect()
-    } else {
-        (1..=cache_sizes.len()).map(level_name).collect()
-    };
-
-    // More cache plateaus than cache levels: a shared cache that other tenants thrash
-    // shows a step of partial hits between two levels. Such a mixture is the least
-    // flat plateau; leave it unnamed rather than bend the real levels to fit it.
-    while found.len() > names.len() {
-        let spread = |p: &Plateau| {
-            let (lo, hi) = ns[p.first..=p.last]
-                .iter()
-                .fold((f64::INFINITY, 0f64), |(l, h), &v| (l.min(v), h.max(v)));
-            (hi / lo).ln()
-        };
-        let worst = (0..found.len())
-            .max_by(|&i, &j| spread(&found[i]).total_cmp(&spread(&found[j])))
-            .unwrap_or(0);
-        found.remove(worst);
-    }
-
     // Capacity: the largest working set whose latency is still below the geometric
-    // middle of the step to the next plateau (the knee). The last plateau before the
+    // middle of the step to the next level (the knee). The last plateau before the
     // end of the sweep with no level after it has no measurable capacity.
     let caps: Vec<Option<u64>> = (0..found.len())
         .map(|i| {
@@ -244,12 +205,14 @@ pub fn detect(
                 .map(|j| sizes[j])
         })
         .collect();
-    let assignment = if cache_sizes.is_empty() {
+    // The curve names the levels in order; only when it shows fewer than sysfs lists
+    // do the capacities decide which sysfs level each one is.
+    let levels_named = found.len().max(cache_sizes.len());
+    let assignment: Vec<usize> = if found.len() >= cache_sizes.len() {
         (0..found.len()).collect()
     } else {
         best_assignment(&found, &caps, cache_sizes, sizes)
     };
-
     let cycles = |ns: f64| clock_ghz.map(|g| ns * g);
     let describe =
         |name: LevelName, p: Option<&Plateau>, cap: Option<u64>, sysfs: Option<u64>| Level {
@@ -263,13 +226,11 @@ pub fn detect(
             pages: None,
             size_range_bytes: None,
         };
-    let mut levels: Vec<Level> = names
-        .iter()
-        .enumerate()
-        .map(|(li, name)| {
+    let mut levels: Vec<Level> = (0..levels_named)
+        .map(|li| {
             let pi = assignment.iter().position(|&a| a == li);
             describe(
-                *name,
+                level_name(li + 1),
                 pi.map(|pi| &found[pi]),
                 pi.and_then(|pi| caps[pi]),
                 cache_sizes.get(li).copied(),

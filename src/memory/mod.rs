@@ -6,7 +6,10 @@ pub mod chain;
 pub mod chase;
 pub mod kernels;
 pub mod levels;
+#[cfg(test)]
+mod levels_bench;
 pub mod patterns;
+pub mod segment;
 
 pub use crate::record::memory::{
     LevelName, MemoryPoint, MemorySection, Order, PageKind, PagesObtained, SweepConfig,
