@@ -19,6 +19,7 @@ impl Host {
         let caches = platform::caches(cache_cpu);
         let hypervisor = cpuid_hypervisor().or_else(platform::hypervisor);
         let (pinning, pinning_note) = pinning_works(&cpus);
+        let cpu_id = platform::cpu_id();
         Host {
             hostname: hostname(),
             cpu_model: platform::cpu_model(),
@@ -40,6 +41,11 @@ impl Host {
             core_kinds: platform::core_kinds(),
             mem_available_bytes: platform::mem_available(),
             counters: counters::probe(),
+            uarch: cpu_id
+                .as_ref()
+                .and_then(crate::uarch::identify)
+                .map(|u| u.name.clone()),
+            cpu_id,
             cpus,
         }
     }

@@ -27,6 +27,7 @@ pub mod report;
 pub mod services;
 pub mod signal;
 pub mod suite;
+pub mod uarch;
 pub mod units;
 
 pub use error::{Error, Result};

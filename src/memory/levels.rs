@@ -225,6 +225,8 @@ pub fn detect_with_rounds(
             plateau_bytes: p.map(|p| (sizes[p.first], sizes[p.last])),
             pages: None,
             size_range_bytes: None,
+            documented_cycles: None,
+            doubt: None,
         };
     let mut levels: Vec<Level> = (0..levels_named)
         .map(|li| {

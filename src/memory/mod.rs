@@ -330,12 +330,9 @@ pub fn sweep(
             .zip(&visits)
             .map(|(&size, v)| point(size, pages, v, host.clock_ghz))
             .collect::<Result<_>>()?;
-        found.extend(levels::detect_series(
-            &series,
-            &cache_sizes,
-            host.clock_ghz,
-            pages,
-        ));
+        let mut series_levels = levels::detect_series(&series, &cache_sizes, host.clock_ghz, pages);
+        crate::uarch::check(&mut series_levels, crate::uarch::of_host(host));
+        found.extend(series_levels);
         points.extend(series);
     }
     Ok(MemorySection {
@@ -343,6 +340,8 @@ pub fn sweep(
         points,
         levels: found,
         disturbance: Some(watch.finish()),
+        detector_version: Some(levels::DETECTOR_VERSION),
+        previous_levels: None,
     })
 }
 

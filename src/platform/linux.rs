@@ -5,7 +5,7 @@
 use super::Mount;
 use super::{Bypass, Pinned};
 use crate::record::cores::CpuPlace;
-use crate::record::host::{CacheInfo, CoreKind, NoHugePages};
+use crate::record::host::{CacheInfo, CoreKind, CpuId, NoHugePages};
 use crate::record::memory::{PageKind, PagesObtained};
 use crate::units::parse_cpu_list;
 use std::collections::BTreeMap;
@@ -23,6 +23,41 @@ pub const PAGES_UNCHECKED: PagesObtained = PagesObtained::Unknown;
 pub fn cpu_model() -> Option<String> {
     let cpuinfo = fs::read_to_string("/proc/cpuinfo").ok()?;
     cpuinfo_field(&cpuinfo, "model name").or_else(|| cpuinfo_field(&cpuinfo, "Processor"))
+}
+
+/// The CPU's identity from /proc/cpuinfo: vendor, family, model and stepping on x86;
+/// the MIDR implementer and part on Arm.
+pub fn cpu_id() -> Option<CpuId> {
+    cpu_id_from(&fs::read_to_string("/proc/cpuinfo").ok()?)
+}
+
+fn cpu_id_from(cpuinfo: &str) -> Option<CpuId> {
+    let num = |name: &str| {
+        let v = cpuinfo_field(cpuinfo, name)?;
+        match v.strip_prefix("0x") {
+            Some(hex) => u32::from_str_radix(hex, 16).ok(),
+            None => v.parse().ok(),
+        }
+    };
+    let microcode = cpuinfo_field(cpuinfo, "microcode");
+    if let Some(vendor) = cpuinfo_field(cpuinfo, "vendor_id") {
+        return Some(CpuId {
+            vendor,
+            family: num("cpu family"),
+            model: num("model"),
+            stepping: num("stepping"),
+            microcode,
+            ..CpuId::default()
+        });
+    }
+    let implementer = num("CPU implementer")?;
+    Some(CpuId {
+        vendor: "arm".into(),
+        implementer: Some(implementer),
+        part: num("CPU part"),
+        microcode,
+        ..CpuId::default()
+    })
 }
 
 /// Whether /proc/cpuinfo carries the `hypervisor` flag.
@@ -351,6 +386,25 @@ fn sysfs_caches(dir: &Path) -> Vec<CacheInfo> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn cpu_identity_is_read_from_cpuinfo_on_x86_and_arm() {
+        let x86 = "processor\t: 0\nvendor_id\t: AuthenticAMD\ncpu family\t: 25\nmodel\t\t: 1\nmodel name\t: AMD EPYC\nstepping\t: 1\nmicrocode\t: 0xa0011d1\n";
+        let id = cpu_id_from(x86).unwrap();
+        assert_eq!(id.vendor, "AuthenticAMD");
+        assert_eq!(
+            (id.family, id.model, id.stepping),
+            (Some(25), Some(1), Some(1))
+        );
+        assert_eq!(id.microcode.as_deref(), Some("0xa0011d1"));
+        let arm = "processor\t: 0\nBogoMIPS\t: 243.75\nCPU implementer\t: 0x41\nCPU architecture: 8\nCPU variant\t: 0x1\nCPU part\t: 0xd40\nCPU revision\t: 1\n";
+        let id = cpu_id_from(arm).unwrap();
+        assert_eq!(
+            (id.vendor.as_str(), id.implementer, id.part),
+            ("arm", Some(0x41), Some(0xd40))
+        );
+        assert_eq!(cpu_id_from("processor\t: 0\n"), None);
+    }
 
     #[test]
     fn reads_a_sysfs_cache_tree() {

@@ -7,7 +7,7 @@
 use super::Mount;
 use super::{Bypass, Pinned};
 use crate::record::cores::CpuPlace;
-use crate::record::host::{CacheInfo, CoreKind, NoAffinity, NoHugePages};
+use crate::record::host::{CacheInfo, CoreKind, CpuId, NoAffinity, NoHugePages};
 use crate::record::memory::{PageKind, PagesObtained};
 use std::ffi::{CStr, CString};
 use std::fs::{File, OpenOptions};
@@ -78,6 +78,26 @@ fn sysctl_string(name: &str) -> Option<String> {
 /// The CPU model (machdep.cpu.brand_string).
 pub fn cpu_model() -> Option<String> {
     sysctl_string("machdep.cpu.brand_string").filter(|s| !s.is_empty())
+}
+
+/// The CPU's identity: hw.cpufamily on Apple silicon; machdep.cpu.* on Intel Macs.
+pub fn cpu_id() -> Option<CpuId> {
+    let vendor = sysctl_string("machdep.cpu.vendor");
+    let small = |name: &str| sysctl_u64(name).and_then(|v| u32::try_from(v).ok());
+    match vendor {
+        Some(vendor) if !vendor.is_empty() => Some(CpuId {
+            vendor,
+            family: small("machdep.cpu.family"),
+            model: small("machdep.cpu.model"),
+            stepping: small("machdep.cpu.stepping"),
+            ..CpuId::default()
+        }),
+        _ => Some(CpuId {
+            vendor: "apple".into(),
+            cpufamily: Some(small("hw.cpufamily")?),
+            ..CpuId::default()
+        }),
+    }
 }
 
 /// Whether macOS says it runs under a hypervisor (kern.hv_vmm_present).

@@ -4,7 +4,7 @@
 use super::Mount;
 use super::{Bypass, Pinned};
 use crate::record::cores::CpuPlace;
-use crate::record::host::{CacheInfo, CoreKind, NoAffinity, NoHugePages};
+use crate::record::host::{CacheInfo, CoreKind, CpuId, NoAffinity, NoHugePages};
 use crate::record::memory::{PageKind, PagesObtained};
 use std::fs::File;
 use std::io;
@@ -17,6 +17,11 @@ pub const PAGES_UNCHECKED: PagesObtained = PagesObtained::Unknown;
 
 /// Unknown here.
 pub fn cpu_model() -> Option<String> {
+    None
+}
+
+/// Unknown here.
+pub fn cpu_id() -> Option<CpuId> {
     None
 }
 

@@ -147,6 +147,44 @@ pub struct Host {
     pub mem_available_bytes: Option<u64>,
     /// Which perf counters can be opened, and why not where they cannot.
     pub counters: Vec<CounterProbe>,
+    /// What identifies the CPU's microarchitecture (absent in older records and where
+    /// the OS does not say).
+    #[serde(default)]
+    pub cpu_id: Option<CpuId>,
+    /// The microarchitecture `cpu_id` names in `data/uarch.csv` ("Zen 3"); absent when
+    /// the CPU is not in the table.
+    #[serde(default)]
+    pub uarch: Option<String>,
+}
+
+/// The identity of a CPU as the OS shows it: CPUID's vendor, family, model and stepping
+/// on x86; the MIDR's implementer and part on Arm (Linux /proc/cpuinfo); hw.cpufamily
+/// on Apple silicon (macOS).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CpuId {
+    /// "GenuineIntel", "AuthenticAMD", "arm", "apple".
+    pub vendor: String,
+    /// x86 family (decimal, as /proc/cpuinfo shows it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub family: Option<u32>,
+    /// x86 model.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model: Option<u32>,
+    /// x86 stepping.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stepping: Option<u32>,
+    /// Arm MIDR implementer (0x41 Arm, 0x61 Apple...).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub implementer: Option<u32>,
+    /// Arm MIDR part number.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub part: Option<u32>,
+    /// macOS hw.cpufamily.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cpufamily: Option<u32>,
+    /// The microcode revision, where the OS shows it ("0xa0011d1").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub microcode: Option<String>,
 }
 
 impl Host {

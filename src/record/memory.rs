@@ -259,6 +259,13 @@ pub struct MemorySection {
     /// Steal time and involuntary context switches over the sweep.
     #[serde(default)]
     pub disturbance: Option<Disturbance>,
+    /// The level detector that found `levels` (absent in records made before it was
+    /// kept: those are version 1).
+    #[serde(default)]
+    pub detector_version: Option<u32>,
+    /// The levels an earlier detector found, kept by `ladder report --reanalyse`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub previous_levels: Option<PreviousLevels>,
 }
 
 impl MemorySection {
@@ -295,6 +302,38 @@ pub struct Level {
     /// its own (absent with one round, or where no round bounds the level).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub size_range_bytes: Option<(u64, u64)>,
+    /// The load-to-use latency, in core cycles, that the host's microarchitecture
+    /// documents for a level of this name (lowest, highest); absent where the CPU or
+    /// the figure is unknown (`data/uarch.csv`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub documented_cycles: Option<(f64, f64)>,
+    /// Where the documented figures disagree with the measured cycles.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub doubt: Option<LevelDoubt>,
+}
+
+/// How a measured level disagrees with its microarchitecture's documented cycles.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum LevelDoubt {
+    /// Its cycles are more than 30% away from every level the microarchitecture
+    /// documents: a stretch of a transition, partial hits in a cache others share, a
+    /// busy SMT sibling or a VM's slice, not the cache itself.
+    FarFromDocumented,
+    /// Its cycles match another documented level better than the one it is named.
+    NearerTo {
+        /// The documented level its cycles match.
+        level: LevelName,
+    },
+}
+
+/// The levels a run held before `ladder report --reanalyse` replaced them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PreviousLevels {
+    /// The detector that found them (1 for records made before the version was kept).
+    pub detector_version: u32,
+    /// The levels as they were.
+    pub levels: Vec<Level>,
 }
 
 impl Level {
