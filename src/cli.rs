@@ -80,6 +80,11 @@ pub enum Command {
     Report {
         /// A run folder holding run.json.
         run_dir: PathBuf,
+        /// Detect the memory levels again from the saved points with this version's
+        /// detector, rewrite run.json (keeping the previous levels beside the new ones)
+        /// and say what changed.
+        #[arg(long)]
+        reanalyse: bool,
     },
     /// Remove what killed runs left: ladder_run_* schemas, ladder:* keys, .ladder-*
     /// temp dirs under --out, managed servers' dirs and processes.

@@ -48,7 +48,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Run(args) => run::execute(common, args),
         Command::Db(args) => db::execute(common, args),
         Command::Web(args) => web::execute(common, args),
-        Command::Report { run_dir } => report::redraw(common, run_dir),
+        Command::Report { run_dir, reanalyse } => report::redraw(common, run_dir, *reanalyse),
         Command::Compare { run_dirs } => report::compare(common, run_dirs),
         Command::Clean(args) => clean::execute(common, args),
         Command::Completions { shell } => shell::completions(*shell),

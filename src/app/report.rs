@@ -46,8 +46,33 @@ pub(super) fn compare(common: &Common, run_dirs: &[std::path::PathBuf]) -> Resul
     stdout_line(&format!("{table}\nresults: {}", dir.display()))
 }
 
-pub(super) fn redraw(common: &Common, run_dir: &Path) -> Result<()> {
-    let run = load_dir(run_dir)?;
-    report::rewrite_run_dir(&run, run_dir)?;
+pub(super) fn redraw(common: &Common, run_dir: &Path, reanalyse: bool) -> Result<()> {
+    let mut run = load_dir(run_dir)?;
+    if reanalyse {
+        let host = run.host.clone();
+        let Some(mem) = run.memory.as_mut() else {
+            return Err(Error::Input(format!(
+                "{}: the run has no memory sweep to reanalyse",
+                run_dir.display()
+            )));
+        };
+        let before = mem.levels.clone();
+        crate::memory::reanalyse(mem, &host);
+        let changes = report::level_changes(&before, &mem.levels);
+        if !run.ladder.is_empty() {
+            run.ladder = crate::ladder::rows(&run);
+            run.comparisons = crate::ladder::comparisons(&run.ladder);
+        }
+        report::rewrite_run_dir(&run, run_dir, true)?;
+        // With --json stdout holds the record alone; the changes go to stderr.
+        let text = changes.join("\n");
+        if common.json {
+            eprintln!("{text}");
+        } else {
+            stdout_line(&text)?;
+        }
+    } else {
+        report::rewrite_run_dir(&run, run_dir, false)?;
+    }
     finish(common, &run, run_dir)
 }

@@ -345,6 +345,30 @@ pub fn sweep(
     })
 }
 
+/// Detects the levels of a saved sweep again with this version's detector, on the host
+/// the record describes (its caches, clock and CPU, which may be another machine's),
+/// keeping the levels an earlier detector found in `previous_levels`.
+pub fn reanalyse(mem: &mut MemorySection, host: &Host) {
+    let version = mem.detector_version.unwrap_or(1);
+    let cache_sizes: Vec<u64> = host.data_caches().iter().map(|c| c.size_bytes).collect();
+    let mut found = Vec::new();
+    for &pages in &mem.config.pages {
+        let series: Vec<MemoryPoint> = mem.series(pages).cloned().collect();
+        let mut levels = levels::detect_series(&series, &cache_sizes, host.clock_ghz, pages);
+        crate::uarch::check(&mut levels, crate::uarch::of_host(host));
+        found.extend(levels);
+    }
+    let old = std::mem::replace(&mut mem.levels, found);
+    // Reanalysing twice keeps what the earlier detector said, not this one's.
+    if version != levels::DETECTOR_VERSION {
+        mem.previous_levels = Some(crate::record::memory::PreviousLevels {
+            detector_version: version,
+            levels: old,
+        });
+    }
+    mem.detector_version = Some(levels::DETECTOR_VERSION);
+}
+
 /// The largest working set a sweep covers unless told otherwise: four times the
 /// last-level cache sysfs reports, so that the curve ends on RAM however large the
 /// host's caches are; at least 64 MiB (512 MiB for a full sweep, which gives the RAM

@@ -23,11 +23,12 @@ pub fn compare_table(runs: &[Named]) -> Table {
     rows.push(
         std::iter::once("CPU".to_string())
             .chain(runs.iter().map(|r| {
-                r.run
-                    .host
-                    .cpu_model
-                    .clone()
-                    .unwrap_or_else(|| "unknown".into())
+                let h = &r.run.host;
+                let model = h.cpu_model.clone().unwrap_or_else(|| "unknown".into());
+                match &h.uarch {
+                    Some(u) => format!("{model} ({u})"),
+                    None => model,
+                }
             }))
             .collect(),
     );

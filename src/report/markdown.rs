@@ -90,7 +90,7 @@ pub fn markdown(run: &Run) -> String {
             run.host.pinned_to(c.cpu)
         );
         let _ = writeln!(md, "![Latency curve](latency.png)\n");
-        md.push_str(&table(&LEVEL_HEADER, level_rows(mem)));
+        md.push_str(&table(&LEVEL_HEADER, level_rows(mem, &run.host)));
         for line in super::memory_lines(mem, &run.host) {
             let _ = writeln!(md, "\n{line}");
         }

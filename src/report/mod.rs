@@ -21,15 +21,26 @@ pub use table::terminal;
 
 use crate::error::{Error, Result};
 use crate::memory::levels::Level;
+use crate::record::host::Host;
 use crate::record::Run;
 use crate::units::format_size;
 use std::fs;
 use std::path::{Path, PathBuf};
 
-/// A sentence comparing a detected level with what sysfs reports. A capacity within
-/// one grid step (of a grid with `per_octave` points per octave) of the grid point
-/// nearest the sysfs size is a match: the grid cannot say more.
-pub fn level_note(level: &Level, per_octave: u32) -> String {
+/// A sentence comparing a detected level with what sysfs reports and with what its
+/// microarchitecture documents. A capacity within one grid step (of a grid with
+/// `per_octave` points per octave) of the grid point nearest the sysfs size is a match:
+/// the grid cannot say more.
+pub fn level_note(level: &Level, mem: &crate::memory::MemorySection, host: &Host) -> String {
+    let mut note = size_note(level, mem, host);
+    if let Some(doubt) = level.doubt {
+        note.push_str("; ");
+        note.push_str(&doubt_note(level, doubt, host));
+    }
+    note
+}
+
+fn size_note(level: &Level, mem: &crate::memory::MemorySection, host: &Host) -> String {
     if !level.detected {
         return "not detected: the curve shows no plateau for this level".into();
     }
@@ -46,16 +57,16 @@ pub fn level_note(level: &Level, per_octave: u32) -> String {
         };
     };
     let octaves = (found as f64 / sysfs as f64).log2();
-    let step = 1.0 / f64::from(per_octave.max(1));
+    let step = 1.0 / f64::from(mem.config.per_octave.max(1));
     if octaves.abs() <= 1.5 * step + 1e-9 {
         "matches sysfs".into()
     } else if octaves < 0.0 {
         format!(
-            "effective capacity {} is {:.1}x smaller than sysfs says ({}): the cache is shared, \
-             partitioned or polluted (on a VM, other guests use it)",
+            "effective capacity {} is {:.1}x smaller than sysfs says ({}): {}",
             format_size(found),
             2f64.powf(-octaves),
-            format_size(sysfs)
+            format_size(sysfs),
+            smaller_because(level, mem, host)
         )
     } else {
         format!(
@@ -65,6 +76,108 @@ pub fn level_note(level: &Level, per_octave: u32) -> String {
             2f64.powf(octaves),
             format_size(sysfs)
         )
+    }
+}
+
+/// Which of the measurable causes of a cache smaller than sysfs apply to this run.
+fn smaller_because(level: &Level, mem: &crate::memory::MemorySection, host: &Host) -> String {
+    let mut causes = Vec::new();
+    let level_no = match level.name {
+        crate::record::memory::LevelName::Cache(n) => u32::from(n),
+        _ => 0,
+    };
+    let shared = host
+        .caches
+        .iter()
+        .find(|c| c.level == level_no && c.holds_data())
+        .map(|c| c.shared_cpus.as_str())
+        .filter(|cpus| crate::units::parse_cpu_list(cpus).is_some_and(|l| l.len() > 1));
+    if let Some(cpus) = shared {
+        causes.push(format!("it is shared by CPUs {cpus}"));
+    }
+    if host.virtualized {
+        causes.push("this is a VM, so CPUs of other guests share the physical cache too".into());
+    }
+    if let Some(steal) = mem
+        .disturbance
+        .as_ref()
+        .and_then(|d| d.steal_fraction)
+        .filter(|&f| f >= 0.01)
+    {
+        causes.push(format!(
+            "the hypervisor took {:.0}% of the measuring CPU (steal)",
+            steal * 100.0
+        ));
+    }
+    if causes.is_empty() {
+        "nothing this run can see explains it (a busy SMT sibling or a partitioned cache \
+         can)"
+            .into()
+    } else {
+        causes.join("; ")
+    }
+}
+
+/// The doubt the microarchitecture's documented cycles cast on a level, in words.
+fn doubt_note(level: &Level, doubt: crate::record::memory::LevelDoubt, host: &Host) -> String {
+    use crate::record::memory::LevelDoubt;
+    let uarch = host.uarch.as_deref().unwrap_or("this CPU");
+    let cycles = level.latency_cycles.unwrap_or(0.0);
+    match doubt {
+        LevelDoubt::FarFromDocumented => format!(
+            "{cycles:.1} cycles is far from every level {uarch} documents: likely a stretch of \
+             a transition or partial hits in a cache others share, not the cache itself"
+        ),
+        LevelDoubt::NearerTo { level: other } => format!(
+            "{cycles:.1} cycles matches the {other} that {uarch} documents better than its \
+             {}",
+            level.name
+        ),
+    }
+}
+
+/// The CPU's identity and microarchitecture in words: "Zen 3 (x86 family 25 model 1
+/// stepping 1)", "unknown microarchitecture (arm implementer 0x41 part 0xd4f)".
+pub fn cpu_identity(h: &Host) -> String {
+    let id = h.cpu_id.as_ref().map(|id| {
+        let num = |v: Option<u32>| v.map_or("?".into(), |v| v.to_string());
+        let hex = |v: Option<u32>| v.map_or("?".into(), |v| format!("{v:#x}"));
+        let mut s = match (id.implementer, id.cpufamily) {
+            (Some(_), _) => format!(
+                "arm implementer {} part {}",
+                hex(id.implementer),
+                hex(id.part)
+            ),
+            (None, Some(f)) => format!("hw.cpufamily {f:#x}"),
+            (None, None) => format!(
+                "{} family {} model {} stepping {}",
+                id.vendor,
+                num(id.family),
+                num(id.model),
+                num(id.stepping)
+            ),
+        };
+        if let Some(m) = &id.microcode {
+            s.push_str(&format!(", microcode {m}"));
+        }
+        s
+    });
+    match (&h.uarch, id) {
+        (Some(u), Some(id)) => format!("{u} ({id})"),
+        (None, Some(id)) => format!("not in the microarchitecture table ({id})"),
+        (_, None) => "unknown (the OS does not identify the CPU)".into(),
+    }
+}
+
+/// A level's cycles with what its microarchitecture documents: "12.6 (Zen 3: 12)".
+fn cycles_cell(level: &Level, host: &Host) -> String {
+    let Some(c) = level.latency_cycles else {
+        return "—".into();
+    };
+    match (level.documented_cycles, host.uarch.as_deref()) {
+        (Some((lo, hi)), Some(u)) if lo == hi => format!("{c:.1} ({u}: {lo})"),
+        (Some((lo, hi)), Some(u)) => format!("{c:.1} ({u}: {lo}-{hi})"),
+        _ => format!("{c:.1}"),
     }
 }
 
@@ -302,15 +415,61 @@ pub fn write_compare_dir(runs: &[compare::Named], out: &Path, date: &str) -> Res
 /// Redraws the files of an existing run folder from its record (for `ladder report`):
 /// everything is drawn in a temp folder first, then each file is renamed over its old
 /// version, so a failure leaves the folder as it was.
-pub fn rewrite_run_dir(run: &Run, dir: &Path) -> Result<()> {
+pub fn rewrite_run_dir(run: &Run, dir: &Path, with_record: bool) -> Result<()> {
     let tmp = staging(dir)?;
-    write_files(run, tmp.path(), false)?;
+    write_files(run, tmp.path(), with_record)?;
     for entry in fs::read_dir(tmp.path()).map_err(|e| Error::io(tmp.path(), e))? {
         let entry = entry.map_err(|e| Error::io(tmp.path(), e))?;
         let target = dir.join(entry.file_name());
         fs::rename(entry.path(), &target).map_err(|e| Error::io(&target, e))?;
     }
     Ok(())
+}
+
+/// What `ladder report --reanalyse` changed, one line per level: "L2: 10.6 ns (609
+/// KiB) -> 4.26 ns (220 KiB)", "L1d: unchanged (1.36 ns)".
+pub fn level_changes(before: &[Level], after: &[Level]) -> Vec<String> {
+    let show = |l: Option<&Level>| match l.filter(|l| l.detected) {
+        None => "not detected".to_string(),
+        Some(l) => {
+            let ns = l
+                .latency_ns
+                .map(crate::units::format_ns)
+                .unwrap_or_default();
+            match l.size_bytes {
+                Some(b) => format!("{ns} ({})", format_size(b)),
+                None => ns,
+            }
+        }
+    };
+    let mut keys: Vec<(
+        Option<crate::record::memory::PageKind>,
+        crate::record::memory::LevelName,
+    )> = Vec::new();
+    for l in before.iter().chain(after) {
+        if !keys.contains(&(l.pages, l.name)) {
+            keys.push((l.pages, l.name));
+        }
+    }
+    keys.into_iter()
+        .map(|(pages, name)| {
+            let find = |ls: &[Level]| -> Option<Level> {
+                ls.iter()
+                    .find(|l| l.pages == pages && l.name == name)
+                    .cloned()
+            };
+            let (old, new) = (show(find(before).as_ref()), show(find(after).as_ref()));
+            let label = match pages {
+                Some(p) => format!("{name} ({p} pages)"),
+                None => name.to_string(),
+            };
+            if old == new {
+                format!("{label}: unchanged, {new}")
+            } else {
+                format!("{label}: {old} -> {new}")
+            }
+        })
+        .collect()
 }
 
 /// Header of the levels table.
@@ -326,7 +485,7 @@ pub const LEVEL_HEADER: [&str; 7] = [
 
 /// One row per detected (or missing) level: the table shared by the terminal and
 /// report.md.
-pub fn level_rows(mem: &crate::memory::MemorySection) -> Vec<[String; 7]> {
+pub fn level_rows(mem: &crate::memory::MemorySection, host: &Host) -> Vec<[String; 7]> {
     let dash = || "—".to_string();
     mem.levels
         .iter()
@@ -337,12 +496,10 @@ pub fn level_rows(mem: &crate::memory::MemorySection) -> Vec<[String; 7]> {
                 l.latency_ns
                     .map(crate::units::format_ns)
                     .unwrap_or_else(dash),
-                l.latency_cycles
-                    .map(|c| format!("{c:.1}"))
-                    .unwrap_or_else(dash),
+                cycles_cell(l, host),
                 l.size_bytes.map(format_size).unwrap_or_else(dash),
                 l.sysfs_size_bytes.map(format_size).unwrap_or_else(dash),
-                level_note(l, mem.config.per_octave),
+                level_note(l, mem, host),
             ]
         })
         .collect()
@@ -352,8 +509,12 @@ pub fn level_rows(mem: &crate::memory::MemorySection) -> Vec<[String; 7]> {
 pub fn host_line(run: &Run) -> String {
     let h = &run.host;
     format!(
-        "{} · {} CPUs · clock {} · {} · page {} · THP {}",
+        "{}{} · {} CPUs · clock {} · {} · page {} · THP {}",
         h.cpu_model.as_deref().unwrap_or("unknown CPU"),
+        h.uarch
+            .as_deref()
+            .map(|u| format!(" ({u})"))
+            .unwrap_or_default(),
         h.cpus.len(),
         h.clock_ghz
             .map(|g| format!("{g:.2} GHz (calibrated)"))

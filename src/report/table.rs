@@ -23,7 +23,7 @@ pub fn terminal(run: &Run) -> String {
             mem.points.len(),
             mem.config.order,
             run.host.pinned_to(mem.config.cpu),
-            table(LEVEL_HEADER, level_rows(mem))
+            table(LEVEL_HEADER, level_rows(mem, &run.host))
         );
         for line in super::memory_lines(mem, &run.host) {
             let _ = writeln!(out, "  {line}");
