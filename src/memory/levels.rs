@@ -35,6 +35,9 @@ pub const DETECTOR_VERSION: u32 = 2;
 const MERGE_WITHIN: f64 = 0.262_364_264_467_491; // ln(1.3)
 /// Two levels are at least 1.7x apart in latency (see the module docs).
 const MIN_STEP: f64 = 0.530_628_251_062_170_2; // ln(1.7)
+/// A plateau's end point further than 15% from its median (and than three times its
+/// own noise) belongs to the transition beside it.
+const TRIM: f64 = 0.139_761_942_375_158_8; // ln(1.15)
 /// A tail after the last plateau within 35% of it still ends the curve on it.
 const TAIL_WITHIN: f64 = 0.300_104_592_450_338; // ln(1.35)
 
