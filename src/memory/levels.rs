@@ -35,8 +35,8 @@ pub const DETECTOR_VERSION: u32 = 2;
 const MERGE_WITHIN: f64 = 0.262_364_264_467_491; // ln(1.3)
 /// Two levels are at least 1.7x apart in latency (see the module docs).
 const MIN_STEP: f64 = 0.530_628_251_062_170_2; // ln(1.7)
-/// A plateau's end point further than 15% from its median (and than three times its
-/// own noise) belongs to the transition beside it.
+/// A plateau's end point further than 15% from its median belongs to the transition
+/// beside it.
 const TRIM: f64 = 0.139_761_942_375_158_8; // ln(1.15)
 /// A tail after the last plateau within 35% of it still ends the curve on it.
 const TAIL_WITHIN: f64 = 0.300_104_592_450_338; // ln(1.35)
@@ -117,19 +117,35 @@ pub fn plateaus_with_rounds(sizes: &[u64], ns: &[f64], rounds: &[Vec<f64>]) -> V
     let n = sizes.len().min(ns.len());
     let curve = Curve::new(&sizes[..n], &ns[..n], rounds);
     let level = |a: usize, b: usize| median(&ns[a..=b]);
+    // A run's ends can hold the first or last points of the transitions beside it
+    // (a busy host's noisy edge costs the fit little): trim an end that borders a
+    // transition while it is further from the run's median than TRIM. The ends of the
+    // curve border nothing (a creeping DRAM plateau keeps its tail).
+    let trim = |mut a: usize, mut b: usize| loop {
+        let m = level(a, b).ln();
+        let off = |i: usize| (ns[i].ln() - m).abs() > TRIM;
+        if b > a && a > 0 && off(a) {
+            a += 1;
+        } else if b > a && b + 1 < n && off(b) {
+            b -= 1;
+        } else {
+            return (a, b);
+        }
+    };
     // (first, last, strength) of each plateau run of the model.
     let mut found: Vec<(usize, usize, f64)> = Vec::new();
     for s in segments(&curve)
         .into_iter()
         .filter(|s| s.kind == Kind::Plateau)
     {
+        let (a, b) = trim(s.first, s.last);
         if let Some(last) = found.last_mut() {
-            if (level(s.first, s.last).ln() - level(last.0, last.1).ln()).abs() < MERGE_WITHIN {
-                *last = (last.0, s.last, last.2 + s.strength);
+            if (level(a, b).ln() - level(last.0, last.1).ln()).abs() < MERGE_WITHIN {
+                *last = (last.0, b, last.2 + s.strength);
                 continue;
             }
         }
-        found.push((s.first, s.last, s.strength));
+        found.push((a, b, s.strength));
     }
     // Of two levels too close to be two, the one with less evidence goes.
     while let Some(i) = (0..found.len().saturating_sub(1)).find(|&i| {
