@@ -33,50 +33,33 @@ pub unsafe fn increment(p: *mut u64, n: u64, addressing: Addressing) {
     unsafe { imp::increment(p, n, addressing) };
 }
 
+/// One step of the loop in this architecture's assembly: load `{v}` from the counter,
+/// add one, store it back, count `{n}` down and loop to `2:` until it reaches zero.
+/// `base` addresses the counter as `[{p}]`; `indexed` as `{p}` plus `{i}` (zero) times
+/// eight.
 #[cfg(target_arch = "x86_64")]
-mod imp {
-    use super::Addressing;
-
-    /// See [`super::increment`]; `n` > 0.
-    pub unsafe fn increment(p: *mut u64, n: u64, addressing: Addressing) {
-        match addressing {
-            // SAFETY: the caller guarantees p is valid and exclusive; the loop touches
-            // only [p] and its own registers, and runs n (> 0) times.
-            Addressing::Base => unsafe {
-                std::arch::asm!(
-                    "2:",
-                    "mov {v}, qword ptr [{p}]",
-                    "add {v}, 1",
-                    "mov qword ptr [{p}], {v}",
-                    "dec {n}",
-                    "jnz 2b",
-                    p = in(reg) p,
-                    n = inout(reg) n => _,
-                    v = out(reg) _,
-                    options(nostack),
-                )
-            },
-            // SAFETY: as above; the index register holds zero, so [p + i*8] is [p].
-            Addressing::Indexed => unsafe {
-                std::arch::asm!(
-                    "2:",
-                    "mov {v}, qword ptr [{p} + {i}*8]",
-                    "add {v}, 1",
-                    "mov qword ptr [{p} + {i}*8], {v}",
-                    "dec {n}",
-                    "jnz 2b",
-                    p = in(reg) p,
-                    i = in(reg) 0usize,
-                    n = inout(reg) n => _,
-                    v = out(reg) _,
-                    options(nostack),
-                )
-            },
-        }
-    }
+macro_rules! step {
+    (base) => {
+        "mov {v}, qword ptr [{p}]\nadd {v}, 1\nmov qword ptr [{p}], {v}\ndec {n}\njnz 2b"
+    };
+    (indexed) => {
+        "mov {v}, qword ptr [{p} + {i}*8]\nadd {v}, 1\nmov qword ptr [{p} + {i}*8], {v}\n\
+         dec {n}\njnz 2b"
+    };
 }
 
 #[cfg(target_arch = "aarch64")]
+macro_rules! step {
+    (base) => {
+        "ldr {v}, [{p}]\nadd {v}, {v}, #1\nstr {v}, [{p}]\nsubs {n}, {n}, #1\nb.ne 2b"
+    };
+    (indexed) => {
+        "ldr {v}, [{p}, {i}, lsl #3]\nadd {v}, {v}, #1\nstr {v}, [{p}, {i}, lsl #3]\n\
+         subs {n}, {n}, #1\nb.ne 2b"
+    };
+}
+
+#[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
 mod imp {
     use super::Addressing;
 
@@ -88,26 +71,18 @@ mod imp {
             Addressing::Base => unsafe {
                 std::arch::asm!(
                     "2:",
-                    "ldr {v}, [{p}]",
-                    "add {v}, {v}, #1",
-                    "str {v}, [{p}]",
-                    "subs {n}, {n}, #1",
-                    "b.ne 2b",
+                    step!(base),
                     p = in(reg) p,
                     n = inout(reg) n => _,
                     v = out(reg) _,
                     options(nostack),
                 )
             },
-            // SAFETY: as above; the index register holds zero, so [p, i, lsl #3] is [p].
+            // SAFETY: as above; the index register holds zero, so the address is [p].
             Addressing::Indexed => unsafe {
                 std::arch::asm!(
                     "2:",
-                    "ldr {v}, [{p}, {i}, lsl #3]",
-                    "add {v}, {v}, #1",
-                    "str {v}, [{p}, {i}, lsl #3]",
-                    "subs {n}, {n}, #1",
-                    "b.ne 2b",
+                    step!(indexed),
                     p = in(reg) p,
                     i = in(reg) 0usize,
                     n = inout(reg) n => _,
