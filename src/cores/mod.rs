@@ -107,8 +107,12 @@ pub fn measure(
         on_progress(done / total);
     };
     let handoffs = [Handoff::Cas, Handoff::Store];
+    let n = cfg.cpus.len();
+    let bursts = cfg
+        .plan
+        .bursts_for(n * n.saturating_sub(1) * handoffs.len());
     // One unit of progress per pair, shared by its bursts.
-    let per_burst = 1.0 / (f64::from(cfg.plan.bursts()) * handoffs.len() as f64);
+    let per_burst = 1.0 / (f64::from(bursts) * handoffs.len() as f64);
     let pairs = pingpong::matrix(&cfg.cpus, &places, &handoffs, cfg.plan, || tick(per_burst))?;
     let false_sharing = false_sharing::measure(&cfg.cpus, cfg.increments, cfg.sharing_trials)?;
     tick(4.0);
@@ -140,9 +144,9 @@ pub fn measure(
     Ok(CoresSection {
         cpus: cfg.cpus.clone(),
         topology: places,
-        samples_per_pair: cfg.plan.samples,
+        samples_per_pair: bursts * cfg.plan.burst_samples,
         round_trips_per_sample: cfg.plan.round_trips,
-        bursts_per_pair: cfg.plan.bursts(),
+        bursts_per_pair: bursts,
         spread_ms: cfg.plan.spread.as_millis() as u64,
         pairs,
         false_sharing,

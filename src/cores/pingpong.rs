@@ -47,10 +47,26 @@ pub struct PairPlan {
     pub spread: Duration,
 }
 
+/// The most bursts a whole matrix takes (10 to 20 s on a busy 2-vCPU guest, where a
+/// burst with its two thread starts costs 1 to 2 ms): past it, each pair and handoff
+/// gets fewer bursts, never fewer than [`MIN_BURSTS`].
+pub const MAX_MATRIX_BURSTS: u32 = 10_000;
+
+/// The fewest bursts a pair and handoff gets, however many CPUs there are.
+pub const MIN_BURSTS: u32 = 4;
+
 impl PairPlan {
     /// Bursts per pair and handoff: enough for `samples` timed samples.
     pub fn bursts(&self) -> u32 {
         self.samples.max(1).div_ceil(self.burst_samples.max(1))
+    }
+
+    /// Bursts per pair and handoff for a matrix of `jobs` pairs and handoffs: as
+    /// [`PairPlan::bursts`], cut where the matrix would pass [`MAX_MATRIX_BURSTS`] (many
+    /// CPUs), to no fewer than [`MIN_BURSTS`]. Every burst keeps its length.
+    pub fn bursts_for(&self, jobs: usize) -> u32 {
+        let fit = MAX_MATRIX_BURSTS / u32::try_from(jobs.max(1)).unwrap_or(u32::MAX);
+        self.bursts().min(fit.max(MIN_BURSTS))
     }
 }
 
@@ -157,7 +173,7 @@ pub fn ordered_pairs(cpus: &[usize]) -> Vec<(usize, usize)> {
 }
 
 /// Every ordered pair of distinct CPUs, with each handoff: one entry each. The bursts
-/// go round robin over the pairs and handoffs, [`PairPlan::bursts`] rounds, each
+/// go round robin over the pairs and handoffs, [`PairPlan::bursts_for`] rounds, each
 /// round starting no sooner than its share of [`PairPlan::spread`]. `on_burst` is told
 /// after each burst (for progress).
 pub fn matrix(
@@ -171,7 +187,7 @@ pub fn matrix(
         .into_iter()
         .flat_map(|(a, b)| handoffs.iter().map(move |&h| (a, b, h)))
         .collect();
-    let rounds = plan.bursts();
+    let rounds = plan.bursts_for(jobs.len());
     let gap = plan.spread / rounds;
     let mut got: Vec<Vec<Vec<f64>>> = vec![Vec::new(); jobs.len()];
     for round in 0..rounds {
@@ -231,6 +247,21 @@ mod tests {
         assert_eq!(PLAN.bursts(), 3);
         let odd = PairPlan { samples: 7, ..PLAN };
         assert_eq!(odd.bursts(), 4);
+    }
+
+    #[test]
+    fn many_cpus_take_fewer_bursts_each_but_never_too_few() {
+        let plan = PairPlan {
+            samples: 200,
+            burst_samples: 5,
+            ..PLAN
+        };
+        assert_eq!(plan.bursts_for(4), 40);
+        // 32 CPUs: 992 ordered pairs, two handoffs.
+        assert_eq!(plan.bursts_for(1984), MAX_MATRIX_BURSTS / 1984);
+        assert!(1984 * plan.bursts_for(1984) <= MAX_MATRIX_BURSTS);
+        // 256 CPUs.
+        assert_eq!(plan.bursts_for(130_560), MIN_BURSTS);
     }
 
     #[test]
