@@ -485,6 +485,19 @@ fn storage_placement_lines(rungs: &[crate::record::rung::Rung]) -> Vec<String> {
             },
             format_ns(gap.abs()),
         ));
+        // A device with a queue per CPU completes where the read was submitted.
+        let most = poff
+            .interrupts
+            .iter()
+            .max_by_key(|c| c.count)
+            .map(|c| c.cpu);
+        if most == Some(poff.client_cpu) {
+            lines.push(format!(
+                "{}: the reads on CPU {} completed on CPU {} too: the device has a queue \
+                 per CPU (or per group of CPUs) here, so neither row woke another CPU",
+                on.rung, poff.client_cpu, poff.client_cpu
+            ));
+        }
     }
     for r in rungs {
         if let Some(why) = r.no_irq_placement {
@@ -740,6 +753,13 @@ mod tests {
             "{}",
             cell[4]
         );
+        assert!(!notes.iter().any(|l| l.contains("a queue per CPU")));
+        // A device with a queue per CPU: the other CPU's reads completed on it.
+        let mut queues = run.rungs.clone();
+        queues[1].placement.as_mut().unwrap().interrupts = vec![CpuCount { cpu: 0, count: 500 }];
+        assert!(rung_notes(&queues)
+            .iter()
+            .any(|l| l.contains("the reads on CPU 0 completed on CPU 0 too")));
         // The services' sentence about client and server is not said of a disk.
         assert!(placement_lines(&run).iter().all(|l| !l.starts_with("SSD")));
         // Unplaced reads say why.
