@@ -55,10 +55,11 @@ pub struct CpuCount {
 pub enum NoIrqPlacement {
     /// The OS does not show interrupts per CPU (not Linux, or no /proc/interrupts).
     NotShown,
-    /// One CPU here: the reads and the interrupt can only share it.
+    /// This process may use one CPU: no other CPU to compare with.
     OneCpu,
     /// No block device under the path's filesystem (a network, overlay or RAM
-    /// filesystem, or a volume over several devices).
+    /// filesystem, a volume over several devices, or btrfs, whose files carry an
+    /// anonymous device number).
     NoDevice,
     /// The device's interrupts are not listed (not a PCI device with its own
     /// interrupt lines).

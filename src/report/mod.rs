@@ -420,7 +420,9 @@ fn caveat(c: crate::record::rung::Caveat) -> &'static str {
 fn no_irq_placement(why: NoIrqPlacement) -> &'static str {
     match why {
         NoIrqPlacement::NotShown => "this OS does not show interrupts per CPU",
-        NoIrqPlacement::OneCpu => "one CPU here, which the reads and the interrupt share",
+        NoIrqPlacement::OneCpu => {
+            "this process may use one CPU, so there is no other CPU to compare with"
+        }
         NoIrqPlacement::NoDevice => {
             "no single block device under this filesystem (network, overlay, RAM or a \
              volume over several devices)"
@@ -768,7 +770,7 @@ mod tests {
         let json = serde_json::to_string(&unplaced).unwrap();
         assert!(json.contains(r#""no_irq_placement":"one-cpu""#), "{json}");
         let notes = rung_notes(&[unplaced]);
-        assert!(notes[0].contains("ran where the OS put them") && notes[0].contains("one CPU"));
+        assert!(notes[0].contains("ran where the OS put them") && notes[0].contains("one CPU,"));
     }
 
     #[test]
