@@ -144,8 +144,8 @@ fn parallel<M: Measurement>(c: &mut Criterion<M>, ram_bytes: u64) {
 /// included, spread over 8192 round trips), false sharing against padded counters, and
 /// plain and non-temporal stores over an L1-sized and a RAM-sized buffer.
 fn cores<M: Measurement>(c: &mut Criterion<M>, cpus: &[usize], ram_bytes: u64) {
-    use latency_ladder::cores::false_sharing::{trial, Layout};
-    use latency_ladder::cores::pingpong::{round_trips, PairPlan};
+    use latency_ladder::cores::false_sharing::{trial, Bump, Layout};
+    use latency_ladder::cores::pingpong::burst;
     use latency_ladder::cores::Handoff;
     use latency_ladder::memory::buffer::Buffer;
     use latency_ladder::memory::kernels::{stream_write, Isa, Store};
@@ -153,19 +153,17 @@ fn cores<M: Measurement>(c: &mut Criterion<M>, cpus: &[usize], ram_bytes: u64) {
     configure(&mut g);
     match cpus {
         [a, b, ..] => {
-            let plan = PairPlan {
-                samples: 1,
-                round_trips: 4096,
-            };
             g.throughput(Throughput::Elements(8192));
             g.bench_function(format!("CAS ping-pong CPU {a} <-> {b}"), |bench| {
-                bench.iter(|| round_trips(*a, *b, Handoff::Cas, plan).expect("ping-pong"))
+                bench.iter(|| burst(*a, *b, Handoff::Cas, 1, 4096).expect("ping-pong"))
             });
             let two = [*a, *b];
             g.throughput(Throughput::Elements(100_000));
             for layout in [Layout::SameLine, Layout::Padded] {
                 g.bench_function(format!("2 threads {layout:?} counters"), |bench| {
-                    bench.iter(|| trial(layout, &two, 100_000).expect("false sharing"))
+                    bench.iter(|| {
+                        trial(layout, Bump::InMemory, &two, 100_000).expect("false sharing")
+                    })
                 });
             }
         }

@@ -257,8 +257,9 @@ pub struct CoresArgs {
     /// pair of them [default: every CPU this process may use].
     #[arg(long, value_name = "LIST", value_parser = cpu_list)]
     pub cpus: Option<CpuList>,
-    /// Timed samples per pair and handoff, 5 to 10000; a sample is the mean of a batch
-    /// of round trips [default: 100; 20 with --quick].
+    /// Timed samples per pair and handoff, 5 to 10000, taken in bursts of 5 spread
+    /// over the run; a sample is the mean of 200 round trips [default: 200; 60 with
+    /// --quick].
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(5..=10_000))]
     pub samples: Option<u32>,
 }

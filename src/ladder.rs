@@ -134,13 +134,23 @@ fn memory_level(run: &Run, name: LevelName) -> Result<Measured, String> {
 
 /// How well a row's placement stands for a networked service: client and server on
 /// different CPUs first, then a user's server (client placed only), then rows without
-/// placement, and one CPU last.
+/// placement, and one CPU last. Storage reads likewise: away from the device
+/// interrupt's CPU (where most of an application's threads are) before on it.
 fn placement_rank(r: &Rung) -> u8 {
     match r.placement.as_ref().map(|p| p.kind) {
-        Some(PlacementKind::CrossCpu) => 0,
+        Some(PlacementKind::CrossCpu | PlacementKind::OtherThanIrq) => 0,
         Some(PlacementKind::ClientOnly) => 1,
         None => 2,
-        Some(PlacementKind::SameCpu) => 3,
+        Some(PlacementKind::SameCpu | PlacementKind::IrqCpu) => 3,
+    }
+}
+
+/// The placement a row of rank 0 is set beside: one CPU for a service, the
+/// interrupt's CPU for storage reads.
+fn partner(kind: PlacementKind) -> PlacementKind {
+    match kind {
+        PlacementKind::OtherThanIrq => PlacementKind::IrqCpu,
+        _ => PlacementKind::SameCpu,
     }
 }
 
@@ -166,10 +176,10 @@ fn distribution(
         placement: r.placement.clone(),
         same_cpu: (placement_rank(r) == 0)
             .then(|| {
-                run.rungs.iter().find(|s| {
-                    s.id == r.id
-                        && s.placement.as_ref().map(|p| p.kind) == Some(PlacementKind::SameCpu)
-                })
+                let want = r.placement.as_ref().map(|p| partner(p.kind));
+                run.rungs
+                    .iter()
+                    .find(|s| s.id == r.id && s.placement.as_ref().map(|p| p.kind) == want)
             })
             .flatten()
             .map(|s| s.p50_ns),

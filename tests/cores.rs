@@ -42,13 +42,35 @@ fn cores_quick_records_every_part_and_redraws_from_run_json() {
             assert!(!p[key].is_null(), "{key} missing in {p}");
         }
         assert_ne!(p["cpu_a"], p["cpu_b"]);
+        // Bursts spread over the run, and their modes: the figure is one of them.
+        let bursts = p["burst_one_way_ns"].as_array().unwrap();
+        assert_eq!(bursts.len() as u64, c["bursts_per_pair"].as_u64().unwrap());
+        let modes = p["modes"].as_array().unwrap();
+        assert!(!modes.is_empty(), "{p}");
+        let in_modes: u64 = modes.iter().map(|m| m["bursts"].as_u64().unwrap()).sum();
+        assert!(in_modes <= bursts.len() as u64);
+        assert!(
+            modes.iter().any(|m| m["one_way_ns"] == p["one_way_ns"]),
+            "{p}"
+        );
     }
+    assert!(c["bursts_per_pair"].as_u64().unwrap() >= 2);
     if cpus.len() >= 2 {
         let f = &c["false_sharing"];
-        for key in ["same_line_ns", "padded_ns", "atomic_ns", "slowdown"] {
+        for key in [
+            "same_line_ns",
+            "padded_ns",
+            "atomic_ns",
+            "slowdown",
+            "same_line_fetch_add_ns",
+            "padded_fetch_add_ns",
+        ] {
             assert!(f[key].as_f64().unwrap() > 0.0, "{key}: {f}");
         }
         assert_eq!(c["loaded"].as_array().unwrap().len(), 4);
+    }
+    for key in ["store_forward_ns", "renamed_reload_ns"] {
+        assert!(c[key].as_f64().unwrap() > 0.0, "{key}");
     }
     let bw = c["bandwidth"].as_array().unwrap();
     for kind in ["read", "write", "copy"] {

@@ -50,6 +50,42 @@ fn storage_on_a_temp_dir_measures_and_leaves_nothing() {
     );
     let m = methods(&v);
     assert!(m.iter().any(|m| m.contains("4K random read QD1")), "{m:?}");
+    // The uncached reads: on the device interrupt's CPU and on another, each with the
+    // interrupts it saw; or one row that says why they could not be placed.
+    let reads: Vec<&serde_json::Value> = v["rungs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["id"]["op"] == "random-read")
+        .collect();
+    match reads.as_slice() {
+        [on, off] => {
+            let (p, q) = (&on["placement"], &off["placement"]);
+            assert_eq!(
+                (p["kind"].as_str(), q["kind"].as_str()),
+                (Some("irq-cpu"), Some("other-than-irq"))
+            );
+            let irq = p["server_cpus"][0].as_u64().unwrap();
+            assert_eq!(q["server_cpus"][0].as_u64(), Some(irq));
+            assert_eq!(p["client_cpu"].as_u64(), Some(irq));
+            assert_ne!(q["client_cpu"].as_u64(), Some(irq));
+            // The interrupt's CPU took most of the interrupts of the reads on it.
+            let most = p["interrupts"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .max_by_key(|c| c["count"].as_u64().unwrap())
+                .unwrap();
+            assert_eq!(most["cpu"].as_u64(), Some(irq), "{p}");
+        }
+        [one] => {
+            let why = one["no_irq_placement"].as_str().unwrap_or_default();
+            println!("SKIP placement: the reads could not be placed here ({why})");
+            assert!(!why.is_empty(), "an unplaced row says why: {one}");
+            assert!(one["placement"].is_null());
+        }
+        other => panic!("uncached read rows: {other:?}"),
+    }
     assert!(m.iter().any(|m| m.contains("warm page cache")), "{m:?}");
     assert!(m.iter().any(|m| m.contains("fdatasync")), "{m:?}");
     for r in v["rungs"].as_array().unwrap() {

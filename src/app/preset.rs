@@ -64,8 +64,10 @@ pub(super) struct CoresPreset {
 /// `ladder cores`.
 const CORES: CoresPreset = CoresPreset {
     plan: PairPlan {
-        samples: 100,
-        round_trips: 32,
+        samples: 200,
+        burst_samples: 5,
+        round_trips: 200,
+        spread: Duration::from_secs(2),
     },
     increments: 1_000_000,
     sharing_trials: 5,
@@ -74,11 +76,14 @@ const CORES: CoresPreset = CoresPreset {
     small_ram: false,
 };
 
-/// `ladder cores --quick`, and the cores section of `ladder run`.
+/// `ladder cores --quick`, and the cores section of `ladder run`: fewer bursts over a
+/// shorter spread, each sample as long as in the full run (noisier, never biased).
 const CORES_QUICK: CoresPreset = CoresPreset {
     plan: PairPlan {
-        samples: 20,
-        round_trips: 16,
+        samples: 60,
+        burst_samples: 5,
+        round_trips: 200,
+        spread: Duration::from_millis(500),
     },
     increments: 200_000,
     sharing_trials: 3,

@@ -7,6 +7,7 @@
 //! words are in `report::cores`.
 
 pub mod false_sharing;
+pub mod increment;
 pub mod pingpong;
 pub mod scaling;
 pub mod topology;
@@ -16,6 +17,7 @@ use crate::error::{Error, Result};
 use crate::host::Host;
 use crate::measure::TrialPolicy;
 pub use crate::record::cores::{CoresSection, Handoff};
+use increment::Addressing;
 use pingpong::PairPlan;
 use std::sync::Barrier;
 use std::time::Duration;
@@ -60,7 +62,7 @@ pub fn on_cpus<T: Send>(
 pub struct CoresConfig {
     /// The CPUs to measure (the matrix covers every ordered pair of them).
     pub cpus: Vec<usize>,
-    /// Samples and round trips per pair.
+    /// Samples, bursts and round trips per pair.
     pub plan: PairPlan,
     /// Increments per thread in each false-sharing trial.
     pub increments: u64,
@@ -105,7 +107,13 @@ pub fn measure(
         on_progress(done / total);
     };
     let handoffs = [Handoff::Cas, Handoff::Store];
-    let pairs = pingpong::matrix(&cfg.cpus, &places, &handoffs, cfg.plan, |_, _| tick(1.0))?;
+    let n = cfg.cpus.len();
+    let bursts = cfg
+        .plan
+        .bursts_for(n * n.saturating_sub(1) * handoffs.len());
+    // One unit of progress per pair, shared by its bursts.
+    let per_burst = 1.0 / (f64::from(bursts) * handoffs.len() as f64);
+    let pairs = pingpong::matrix(&cfg.cpus, &places, &handoffs, cfg.plan, || tick(per_burst))?;
     let false_sharing = false_sharing::measure(&cfg.cpus, cfg.increments, cfg.sharing_trials)?;
     tick(4.0);
     // The single-thread experiments and the chase run on the last CPU, the loaders on
@@ -116,7 +124,8 @@ pub fn measure(
         .ok_or_else(|| Error::Input("no CPU to measure on".into()))?;
     let pinned = crate::host::Pinned::to(chase_cpu, &host.cpus)?;
     let bandwidth = write::per_level(&sets, cfg.policy, || tick(4.0))?;
-    let store_forward_ns = Some(write::store_forward_ns(cfg.policy)?);
+    let store_forward_ns = Some(write::store_reload_ns(Addressing::Indexed, cfg.policy)?);
+    let renamed_reload_ns = Some(write::store_reload_ns(Addressing::Base, cfg.policy)?);
     let scaling =
         scaling::read_scaling(&cfg.cpus, cfg.ram_bytes, cfg.scaling_trial, 3, || tick(2.0))?;
     // Each loader streams its share of the RAM set (at least 4 MiB, past its 1 MiB
@@ -135,13 +144,16 @@ pub fn measure(
     Ok(CoresSection {
         cpus: cfg.cpus.clone(),
         topology: places,
-        samples_per_pair: cfg.plan.samples,
+        samples_per_pair: bursts * cfg.plan.burst_samples,
         round_trips_per_sample: cfg.plan.round_trips,
+        bursts_per_pair: bursts,
+        spread_ms: cfg.plan.spread.as_millis() as u64,
         pairs,
         false_sharing,
         bandwidth,
         no_nt_store: (!isa.has_nt_store()).then_some(isa),
         store_forward_ns,
+        renamed_reload_ns,
         scaling,
         ram_bytes: cfg.ram_bytes,
         loaded,

@@ -3,6 +3,7 @@
 //! vectors the CPU offers, as the read kernel of `ladder stride`), and the latency of a
 //! store that a dependent load reads back (store forwarding).
 
+use super::increment::{increment, Addressing};
 use crate::error::{Error, Result};
 use crate::host::Host;
 use crate::measure::{per_op_ns, Summary, TrialPolicy};
@@ -109,18 +110,17 @@ pub fn per_level(
     Ok(out)
 }
 
-/// ns per step of a loop that loads a word and stores it back plus one: each load
-/// waits for the store before it, so a step is one store-to-load forwarding.
-pub fn store_forward_ns(policy: TrialPolicy) -> Result<f64> {
+/// ns per step of a loop that loads a word and stores it back plus one
+/// ([`super::increment`]): each load waits for the store before it. With
+/// [`Addressing::Indexed`] a step is one store-to-load forwarding; with
+/// [`Addressing::Base`] a core that renames memory operands skips the forwarding
+/// (about one cycle a step).
+pub fn store_reload_ns(addressing: Addressing, policy: TrialPolicy) -> Result<f64> {
     let mut word = 0u64;
     let p: *mut u64 = &mut word;
     let trials = per_op_ns(
-        |n| {
-            for _ in 0..n {
-                // SAFETY: p points at a live local word; volatile keeps every access.
-                unsafe { p.write_volatile(p.read_volatile().wrapping_add(1)) };
-            }
-        },
+        // SAFETY: p points at a live local word this thread alone uses.
+        |n| unsafe { increment(p, n, addressing) },
         1 << 16,
         policy,
         &mut (),
@@ -170,6 +170,8 @@ mod tests {
                 None => assert!(kind == BandwidthKind::NtStore && !isa.has_nt_store()),
             }
         }
-        assert!(store_forward_ns(TrialPolicy::QUICK).unwrap() > 0.0);
+        for a in [Addressing::Base, Addressing::Indexed] {
+            assert!(store_reload_ns(a, TrialPolicy::QUICK).unwrap() > 0.0);
+        }
     }
 }

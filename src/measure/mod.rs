@@ -5,6 +5,7 @@
 //! (the typical one), the 99th percentile and the coefficient of variation.
 
 pub mod disturbance;
+pub mod modes;
 pub mod rounds;
 mod stats;
 

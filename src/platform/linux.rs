@@ -7,6 +7,7 @@ use super::{Bypass, Pinned};
 use crate::record::cores::CpuPlace;
 use crate::record::host::{CacheInfo, CoreKind, CpuId, NoHugePages};
 use crate::record::memory::{PageKind, PagesObtained};
+use crate::record::placement::NoIrqPlacement;
 use crate::units::parse_cpu_list;
 use std::collections::BTreeMap;
 use std::fs::{self, File, OpenOptions};
@@ -317,6 +318,68 @@ pub fn open_uncached(path: &Path, probe: &mut [u8]) -> io::Result<(File, Bypass)
 pub fn mount(path: &Path) -> Option<Mount> {
     let mountinfo = fs::read_to_string("/proc/self/mountinfo").ok()?;
     super::mount_of(&mountinfo, path)
+}
+
+/// /proc/interrupts: every interrupt line's count per CPU.
+pub fn interrupts() -> Option<String> {
+    fs::read_to_string("/proc/interrupts").ok()
+}
+
+/// The interrupt lines (their labels in /proc/interrupts, "36") of the block device
+/// under `dir`: the filesystem's device number leads to /sys/dev/block, a partition to
+/// its disk, a device-mapper volume over one device to that device; then the nearest
+/// ancestor of the disk's device in sysfs with interrupt lines of its own (a PCI
+/// function's `msi_irqs`, else its legacy `irq`).
+pub fn device_irqs(dir: &Path) -> Result<Vec<String>, NoIrqPlacement> {
+    use std::os::unix::fs::MetadataExt;
+    if fs::metadata("/proc/interrupts").is_err() {
+        return Err(NoIrqPlacement::NotShown);
+    }
+    let dev = fs::metadata(dir)
+        .map_err(|_| NoIrqPlacement::NoDevice)?
+        .dev();
+    // glibc's gnu_dev_major and gnu_dev_minor.
+    let major = ((dev >> 8) & 0xfff) | ((dev >> 32) & !0xfff);
+    let minor = (dev & 0xff) | ((dev >> 12) & !0xff);
+    let canon = |p: &Path| fs::canonicalize(p).map_err(|_| NoIrqPlacement::NoDevice);
+    let mut node = canon(Path::new(&format!("/sys/dev/block/{major}:{minor}")))?;
+    for _ in 0..4 {
+        if node.join("partition").exists() {
+            node = node.parent().ok_or(NoIrqPlacement::NoDevice)?.to_path_buf();
+            continue;
+        }
+        let slaves: Vec<_> = fs::read_dir(node.join("slaves"))
+            .map(|d| d.flatten().map(|e| e.path()).collect())
+            .unwrap_or_default();
+        match slaves.as_slice() {
+            [] => break,
+            [one] => node = canon(one)?,
+            _ => return Err(NoIrqPlacement::NoDevice),
+        }
+    }
+    let device = canon(&node.join("device"))?;
+    for d in device
+        .ancestors()
+        .take_while(|d| d.starts_with("/sys/devices/"))
+    {
+        if let Ok(entries) = fs::read_dir(d.join("msi_irqs")) {
+            let mut irqs: Vec<String> = entries
+                .flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect();
+            if !irqs.is_empty() {
+                irqs.sort();
+                return Ok(irqs);
+            }
+        }
+        if let Ok(irq) = fs::read_to_string(d.join("irq")) {
+            let irq = irq.trim();
+            if !irq.is_empty() && irq != "0" {
+                return Ok(vec![irq.to_string()]);
+            }
+        }
+    }
+    Err(NoIrqPlacement::NoDeviceIrq)
 }
 
 /// Drops the cached pages of `len` bytes at `offset` (POSIX_FADV_DONTNEED).

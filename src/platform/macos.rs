@@ -9,6 +9,7 @@ use super::{Bypass, Pinned};
 use crate::record::cores::CpuPlace;
 use crate::record::host::{CacheInfo, CoreKind, CpuId, NoAffinity, NoHugePages};
 use crate::record::memory::{PageKind, PagesObtained};
+use crate::record::placement::NoIrqPlacement;
 use std::ffi::{CStr, CString};
 use std::fs::{File, OpenOptions};
 use std::io;
@@ -247,6 +248,16 @@ pub fn open_uncached(path: &Path, _probe: &mut [u8]) -> io::Result<(File, Bypass
         return Err(io::Error::last_os_error());
     }
     Ok((f, Bypass::NoCache))
+}
+
+/// Not shown on this platform.
+pub fn interrupts() -> Option<String> {
+    None
+}
+
+/// Not shown on this platform: no per-CPU interrupt counts.
+pub fn device_irqs(_dir: &Path) -> Result<Vec<String>, NoIrqPlacement> {
+    Err(NoIrqPlacement::NotShown)
 }
 
 /// Nothing to drop: F_NOCACHE keeps the data out of the cache.

@@ -6,6 +6,7 @@ use super::{Bypass, Pinned};
 use crate::record::cores::CpuPlace;
 use crate::record::host::{CacheInfo, CoreKind, CpuId, NoAffinity, NoHugePages};
 use crate::record::memory::{PageKind, PagesObtained};
+use crate::record::placement::NoIrqPlacement;
 use std::fs::File;
 use std::io;
 use std::path::Path;
@@ -98,6 +99,16 @@ pub fn open_uncached(_path: &Path, _probe: &mut [u8]) -> io::Result<(File, Bypas
         io::ErrorKind::Unsupported,
         "uncached reads are unsupported on this platform",
     ))
+}
+
+/// Not shown on this platform.
+pub fn interrupts() -> Option<String> {
+    None
+}
+
+/// Not shown on this platform: no per-CPU interrupt counts.
+pub fn device_irqs(_dir: &Path) -> Result<Vec<String>, NoIrqPlacement> {
+    Err(NoIrqPlacement::NotShown)
 }
 
 /// Nothing to drop.

@@ -132,11 +132,17 @@ impl Chart for HeatMap<'_> {
         let (lo, hi) = self.range();
         let root = root
             .titled(
-                &format!(
-                    "Core-to-core latency: {} CPUs, median of {} samples per pair",
-                    self.0.cpus.len(),
-                    self.0.samples_per_pair
-                ),
+                &match self.0.bursts_per_pair {
+                    0 => format!(
+                        "Core-to-core latency: {} CPUs, median of {} samples per pair",
+                        self.0.cpus.len(),
+                        self.0.samples_per_pair
+                    ),
+                    b => format!(
+                        "Core-to-core latency: {} CPUs, {b} bursts per pair (the mode most fell in)",
+                        self.0.cpus.len()
+                    ),
+                },
                 (FONT, 28),
             )
             .map_err(&e)?;

@@ -51,9 +51,14 @@ pub enum Relation {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Handoff {
-    /// Each side spins on a compare-and-swap of the shared word until it wins it.
+    /// Each side spins on a compare-and-swap from the other side's value to its own
+    /// (the standard method, as nviennot's core-to-core-latency). Records written
+    /// before `bursts_per_pair` existed timed an older variant that waited on plain
+    /// loads between its compare-and-swaps (about 12-14 ns more per hop).
     Cas,
-    /// Each side spins on plain loads until the word is its turn, then stores it.
+    /// Each side spins on plain loads until the word is its turn, then stores the next
+    /// value: the handoff of a plain flag (a message-passing queue's), whose line goes
+    /// shared to the waiting reader first and exclusive at the store.
     Store,
 }
 
@@ -74,6 +79,28 @@ pub struct PairLatency {
     pub round_trip_ns: f64,
     /// 99th percentile of the samples' round trips, ns.
     pub p99_ns: f64,
+    /// Each burst's one-way latency (half its median round trip), ns, in the order
+    /// measured; the bursts are spread over the whole measurement. Empty in older
+    /// records (one block per pair).
+    #[serde(default)]
+    pub burst_one_way_ns: Vec<f64>,
+    /// The modes of the bursts, fastest first (see `measure::modes`): one where the
+    /// pair stayed in one placement, more where it moved (a VM's vCPUs moved between
+    /// physical cores) during the run. `one_way_ns` is the median of the mode holding
+    /// the most bursts. Empty in older records.
+    #[serde(default)]
+    pub modes: Vec<PairMode>,
+}
+
+/// One placement a pair was seen in: a mode of its bursts.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PairMode {
+    /// Median one-way latency of the mode's bursts, ns.
+    pub one_way_ns: f64,
+    /// Bursts in the mode.
+    pub bursts: usize,
+    /// The mode's share of the pair's bursts.
+    pub share: f64,
 }
 
 /// Threads incrementing counters in one line, in separate lines, or one shared atomic.
@@ -86,7 +113,9 @@ pub struct FalseSharing {
     /// Increments per thread per trial.
     pub increments: u64,
     /// Each thread its own counter, all counters in one cache line: ns per increment
-    /// (per thread, median of the trials).
+    /// (per thread, median of the trials). Since `padded_fetch_add_ns` exists an
+    /// increment is a load, add and store the core cannot rename; older records timed
+    /// one it may rename (then `padded_ns` is about one cycle, register speed).
     pub same_line_ns: f64,
     /// Each counter in its own line, 128 bytes apart (past the adjacent-line
     /// prefetcher's pair): ns per increment.
@@ -95,6 +124,14 @@ pub struct FalseSharing {
     pub atomic_ns: f64,
     /// same_line_ns / padded_ns.
     pub slowdown: f64,
+    /// Each thread an atomic fetch-add on its own counter, all in one line: ns per
+    /// increment. Null in older records.
+    #[serde(default)]
+    pub same_line_fetch_add_ns: Option<f64>,
+    /// The same, each counter in its own line: ns per increment (an uncontended atomic
+    /// in L1). Null in older records.
+    #[serde(default)]
+    pub padded_fetch_add_ns: Option<f64>,
 }
 
 /// What a bandwidth kernel does with the buffer.
@@ -148,6 +185,14 @@ pub struct CoresSection {
     pub samples_per_pair: u32,
     /// Round trips per sample.
     pub round_trips_per_sample: u32,
+    /// Bursts per pair and handoff, spread over the measurement (each an untimed
+    /// warm-up sample, then timed samples); 0 in older records, which timed each pair
+    /// in one block.
+    #[serde(default)]
+    pub bursts_per_pair: u32,
+    /// The shortest time the bursts of every pair were spread over, ms.
+    #[serde(default)]
+    pub spread_ms: u64,
     /// One entry per ordered pair of distinct CPUs and handoff.
     #[serde(default)]
     pub pairs: Vec<PairLatency>,
@@ -162,9 +207,16 @@ pub struct CoresSection {
     #[serde(default)]
     pub no_nt_store: Option<Isa>,
     /// A store followed by a load of the same word, dependent: ns per pair (the store
-    /// forwarding latency; a store's own latency hides in the store buffer).
+    /// forwarding latency; a store's own latency hides in the store buffer). Since
+    /// `renamed_reload_ns` exists the load uses an indexed address, which no core
+    /// renames; older records timed a form the core may rename (about one cycle).
     #[serde(default)]
     pub store_forward_ns: Option<f64>,
+    /// The same store and reload addressed by one base register, the form memory
+    /// renaming recognises: ns per pair (about one cycle where the core renames it,
+    /// like `store_forward_ns` where it does not). Null in older records.
+    #[serde(default)]
+    pub renamed_reload_ns: Option<f64>,
     /// Read bandwidth with 1..N threads at the RAM set.
     #[serde(default)]
     pub scaling: Vec<ScalingPoint>,

@@ -2,7 +2,7 @@
 //! spacing, query), never as display text. The ladder and the comparisons match on
 //! these; the `rung` and `method` strings of a row are for readers only.
 
-use super::placement::Placement;
+use super::placement::{NoIrqPlacement, Placement};
 use crate::counters::Reading;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -352,6 +352,10 @@ pub struct Rung {
     /// apply, and in records before placement was recorded).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub placement: Option<Placement>,
+    /// Storage reads: why they could not be placed beside the device's completion
+    /// interrupt (absent where they were, and in older records).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub no_irq_placement: Option<NoIrqPlacement>,
 }
 
 /// A fixed fact about how a row was measured (the report words it, so `ladder report`

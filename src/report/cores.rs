@@ -29,6 +29,53 @@ fn kind_name(k: BandwidthKind) -> &'static str {
     }
 }
 
+/// How many modes, in words.
+fn count_word(n: usize) -> String {
+    match n {
+        2 => "two".into(),
+        3 => "three".into(),
+        4 => "four".into(),
+        n => n.to_string(),
+    }
+}
+
+/// The modes of a pair, "25.0 ns (60% of bursts) and 122 ns (40%)".
+fn modes_text(p: &PairLatency) -> String {
+    let parts: Vec<String> = p
+        .modes
+        .iter()
+        .enumerate()
+        .map(|(i, m)| {
+            let of = if i == 0 { " of bursts" } else { "" };
+            format!("{} ({:.0}%{of})", format_ns(m.one_way_ns), m.share * 100.0)
+        })
+        .collect();
+    match parts.split_last() {
+        Some((last, rest)) if !rest.is_empty() => format!("{} and {last}", rest.join(", ")),
+        _ => parts.concat(),
+    }
+}
+
+/// One sentence per pair whose bursts fell into more than one mode: the pair moved
+/// between placements (a VM's vCPUs between physical cores) while it was measured.
+pub fn moved_lines(c: &CoresSection) -> Vec<String> {
+    c.pairs
+        .iter()
+        .filter(|p| p.modes.len() > 1)
+        .map(|p| {
+            format!(
+                "CPU {} → {} ({}): this pair moved between {} placements during the run: {}; \
+                 its figure is the placement it spent most bursts in",
+                p.cpu_a,
+                p.cpu_b,
+                handoff_name(p.handoff),
+                count_word(p.modes.len()),
+                modes_text(p)
+            )
+        })
+        .collect()
+}
+
 /// Per relation and handoff: the pairs' count and the median of their one-way medians.
 pub fn relation_groups(c: &CoresSection) -> Vec<(Relation, Handoff, usize, f64)> {
     let mut keys: Vec<(Relation, Handoff)> = Vec::new();
@@ -104,6 +151,50 @@ fn write_allocate_line(c: &CoresSection) -> Option<String> {
     })
 }
 
+/// No core we know returns an L1 data-cache load in fewer cycles (load-to-use: 4 on
+/// Zen and Skylake-class cores, 5 on Golden Cove, 3 on a few Arm cores with simple
+/// addressing); an in-memory figure below it did not go through the cache.
+const L1_LOAD_CYCLES: f64 = 4.0;
+
+/// "4.0 ns (7.5 cycles)", or the ns alone where the clock is unknown.
+fn timed(ns: f64, host: &Host) -> String {
+    match host.clock_ghz {
+        Some(g) => format!("{} ({:.1} cycles)", format_ns(ns), ns * g),
+        None => format_ns(ns),
+    }
+}
+
+/// A sentence where an in-memory increment took fewer cycles than an L1 load: the core
+/// kept the value out of the cache (it renamed the store and its reload), so the
+/// figure is register speed, not a cache access.
+fn below_l1_line(what: &str, ns: f64, host: &Host) -> Option<String> {
+    let cycles = ns * host.clock_ghz?;
+    (cycles < L1_LOAD_CYCLES).then(|| {
+        format!(
+            "{what} takes {cycles:.1} cycles, below an L1 load ({L1_LOAD_CYCLES:.0}+ cycles): \
+             the core renamed the store and its reload (memory renaming) instead of going \
+             through the cache, so it is register speed, and a ratio against it is not a \
+             ratio against a cache access"
+        )
+    })
+}
+
+/// The renamed form beside store forwarding proper: what memory renaming saves here.
+fn renamed_text(forward_ns: f64, renamed: Option<f64>, host: &Host) -> String {
+    match renamed {
+        Some(r) if r < 0.6 * forward_ns => format!(
+            "; the same store and reload through one base register take {}: the core \
+             renames that form (memory renaming) and skips the forwarding",
+            timed(r, host)
+        ),
+        Some(r) => format!(
+            "; the same through one base register takes {}: no memory renaming seen here",
+            timed(r, host)
+        ),
+        None => String::new(),
+    }
+}
+
 /// The headline figures, one line each (terminal and report).
 pub fn headline(c: &CoresSection, host: &Host) -> Vec<String> {
     let mut lines = Vec::new();
@@ -121,16 +212,48 @@ pub fn headline(c: &CoresSection, host: &Host) -> Vec<String> {
             format_ns(ns)
         ));
     }
+    lines.extend(moved_lines(c));
+    if c.bursts_per_pair == 0 && !c.pairs.is_empty() {
+        lines.push(
+            "core-to-core: recorded by an older ladder, which timed each pair in one block \
+             and whose CAS handoff waited on plain loads between its compare-and-swaps \
+             (about 12-14 ns more per hop than the standard CAS ping-pong)"
+                .into(),
+        );
+    }
     match &c.false_sharing {
-        Some(f) => lines.push(format!(
-            "false sharing ({} threads): {} per increment with the counters in one line, {} \
-             padded apart — {:.1}x slower; one shared atomic counter {}",
-            f.threads,
-            format_ns(f.same_line_ns),
-            format_ns(f.padded_ns),
-            f.slowdown,
-            format_ns(f.atomic_ns)
-        )),
+        Some(f) => {
+            let t = |ns| timed(ns, host);
+            lines.push(format!(
+                "false sharing ({} threads): {} per increment with the counters in one line, \
+                 {} padded apart — {:.1}x slower; one shared atomic counter {}",
+                f.threads,
+                t(f.same_line_ns),
+                t(f.padded_ns),
+                f.slowdown,
+                t(f.atomic_ns)
+            ));
+            if let (Some(same), Some(padded)) = (f.same_line_fetch_add_ns, f.padded_fetch_add_ns) {
+                let atomic = same / padded;
+                let why = if f.slowdown < 1.5 && atomic > 2.0 {
+                    ": the plain stores wait in the store buffer while the line travels, so \
+                     the loop hardly notices; an atomic needs the line at every step"
+                } else {
+                    ""
+                };
+                lines.push(format!(
+                    "false sharing with an atomic fetch-add on each own counter: {} in one \
+                     line, {} padded apart — {atomic:.1}x slower{why}",
+                    t(same),
+                    t(padded),
+                ));
+            }
+            lines.extend(below_l1_line(
+                "false sharing: the padded baseline",
+                f.padded_ns,
+                host,
+            ));
+        }
         None => lines.push("false sharing: not measured, it needs two CPUs".into()),
     }
     for (level, size) in levels(c) {
@@ -151,14 +274,15 @@ pub fn headline(c: &CoresSection, host: &Host) -> Vec<String> {
         ));
     }
     if let Some(ns) = c.store_forward_ns {
-        let cycles = host
-            .clock_ghz
-            .map_or(String::new(), |g| format!(", {:.1} cycles", ns * g));
         lines.push(format!(
             "store latency: hidden by the store buffer; a store read back by a dependent \
-             load (store forwarding) takes {}{cycles}",
-            format_ns(ns)
+             load (store forwarding) takes {}{}",
+            timed(ns, host),
+            renamed_text(ns, c.renamed_reload_ns, host)
         ));
+        if c.renamed_reload_ns.is_none() {
+            lines.extend(below_l1_line("store forwarding", ns, host));
+        }
     }
     if let (Some(one), Some(all)) = (c.scaling.first(), c.scaling.last()) {
         let steps: Vec<String> = c
@@ -216,6 +340,11 @@ fn pair_row(p: &PairLatency) -> Vec<String> {
         format_ns(p.one_way_ns),
         format_ns(p.round_trip_ns),
         format_ns(p.p99_ns),
+        match p.modes.len() {
+            0 => "—".into(),
+            1 => "one".into(),
+            _ => modes_text(p),
+        },
     ]
 }
 
@@ -228,12 +357,23 @@ pub fn section(c: &CoresSection, host: &Host) -> String {
     let _ = writeln!(
         md,
         "\n### Core-to-core latency\n\nTwo threads pinned to two CPUs hand one cache line \
-         back and forth: with a compare-and-swap (CAS) each side spins until it wins the \
-         word; with store/load each spins on loads until it is its turn, then stores. \
-         {} samples per pair and handoff, each the mean of {} round trips; one-way is half \
-         the median round trip, p99 is over the samples.\n\n\
+         back and forth: with a compare-and-swap (CAS, the standard method) each side spins \
+         on a compare-and-swap from the other's value to its own; with store/load (a plain \
+         flag's handoff) each spins on loads until it is its turn, then stores. {} samples \
+         per pair and handoff, each the mean of {} round trips{}; one-way is half the \
+         median round trip, p99 is over the samples. Where a pair's bursts fall into \
+         groups far apart, the pair moved between placements while it was measured: the \
+         table gives the group it spent most bursts in and lists the others.\n\n\
          ![Core-to-core latency](cores.png)\n",
-        c.samples_per_pair, c.round_trips_per_sample
+        c.samples_per_pair,
+        c.round_trips_per_sample,
+        match c.bursts_per_pair {
+            0 => String::new(),
+            b => format!(
+                ", taken in {b} bursts spread over at least {} ms",
+                c.spread_ms
+            ),
+        }
     );
     table(
         &mut md,
@@ -258,6 +398,7 @@ pub fn section(c: &CoresSection, host: &Host) -> String {
                 "one-way",
                 "round trip",
                 "p99",
+                "placements seen",
             ],
             c.pairs.iter().map(pair_row),
         );
@@ -296,27 +437,51 @@ pub fn section(c: &CoresSection, host: &Host) -> String {
         let _ = writeln!(
             md,
             "### False sharing\n\n{} threads on CPUs {}, {} increments each per trial (a \
-             relaxed load and store of the thread's own counter; the shared counter takes an \
-             atomic fetch-add); ns per increment per thread, median trial.\n",
+             load, add and store of the thread's own counter in memory, addressed so the \
+             core cannot rename it: the padded row is an increment through the store \
+             buffer and L1, not register speed; the shared counter takes an atomic \
+             fetch-add); ns per increment per thread, median trial.\n",
             f.threads,
             crate::units::cpu_list(&f.cpus, ", "),
             f.increments
         );
         table(
             &mut md,
-            &["counters", "ns per increment", "against padded"],
+            &[
+                "counters",
+                "ns per increment",
+                "cycles",
+                "against padded (same bump)",
+            ],
             [
-                ("own counters, one cache line", f.same_line_ns),
-                ("own counters, 128 B apart", f.padded_ns),
-                ("one shared atomic counter", f.atomic_ns),
+                (
+                    "own counters, one cache line",
+                    Some(f.same_line_ns),
+                    f.padded_ns,
+                ),
+                ("own counters, 128 B apart", Some(f.padded_ns), f.padded_ns),
+                (
+                    "own atomic counters (fetch-add), one cache line",
+                    f.same_line_fetch_add_ns,
+                    f.padded_fetch_add_ns.unwrap_or(f64::NAN),
+                ),
+                (
+                    "own atomic counters (fetch-add), 128 B apart",
+                    f.padded_fetch_add_ns,
+                    f.padded_fetch_add_ns.unwrap_or(f64::NAN),
+                ),
+                ("one shared atomic counter", Some(f.atomic_ns), f.padded_ns),
             ]
             .iter()
-            .map(|(what, ns)| {
-                vec![
+            .filter_map(|&(what, ns, base)| {
+                let ns = ns?;
+                Some(vec![
                     what.to_string(),
-                    format_ns(*ns),
-                    format!("{:.1}x", ns / f.padded_ns),
-                ]
+                    format_ns(ns),
+                    host.clock_ghz
+                        .map_or("—".into(), |g| format!("{:.1}", ns * g)),
+                    format!("{:.1}x", ns / base),
+                ])
             }),
         );
     }
@@ -421,7 +586,7 @@ pub fn compare_rows(runs: &[&Option<CoresSection>]) -> Vec<Vec<String>> {
 mod tests {
     use super::*;
     use crate::memory::kernels::Isa;
-    use crate::record::cores::LevelBandwidth;
+    use crate::record::cores::{LevelBandwidth, PairMode};
 
     fn section(write: f64, nt: f64) -> CoresSection {
         let pair = |a, b, relation, handoff, ns: f64| PairLatency {
@@ -432,6 +597,12 @@ mod tests {
             one_way_ns: ns,
             round_trip_ns: 2.0 * ns,
             p99_ns: 3.0 * ns,
+            burst_one_way_ns: vec![ns; 3],
+            modes: vec![PairMode {
+                one_way_ns: ns,
+                bursts: 3,
+                share: 1.0,
+            }],
         };
         let bw = |kind, gbps| LevelBandwidth {
             level: LevelName::Ram,
@@ -445,6 +616,8 @@ mod tests {
             topology: Vec::new(),
             samples_per_pair: 10,
             round_trips_per_sample: 4,
+            bursts_per_pair: 3,
+            spread_ms: 20,
             pairs: vec![
                 pair(0, 1, Relation::SameCore, Handoff::Cas, 10.0),
                 pair(1, 0, Relation::SameCore, Handoff::Cas, 20.0),
@@ -458,6 +631,7 @@ mod tests {
             ],
             no_nt_store: None,
             store_forward_ns: None,
+            renamed_reload_ns: None,
             scaling: Vec::new(),
             ram_bytes: 1 << 28,
             loaded: Vec::new(),
@@ -489,6 +663,113 @@ mod tests {
         let mut none = section(5.0, 5.0);
         none.bandwidth.pop();
         assert_eq!(write_allocate_line(&none), None);
+    }
+
+    #[test]
+    fn a_pair_that_moved_is_said_with_both_placements() {
+        let mut c = section(5.0, 9.0);
+        assert!(moved_lines(&c).is_empty());
+        c.pairs[0].modes = vec![
+            PairMode {
+                one_way_ns: 25.0,
+                bursts: 6,
+                share: 0.6,
+            },
+            PairMode {
+                one_way_ns: 122.0,
+                bursts: 4,
+                share: 0.4,
+            },
+        ];
+        let lines = moved_lines(&c);
+        assert_eq!(lines.len(), 1);
+        assert!(
+            lines[0].contains(
+                "this pair moved between two placements during the run: 25.0 ns (60% of \
+                 bursts) and 122 ns (40%)"
+            ),
+            "{}",
+            lines[0]
+        );
+        let host = crate::host::Host::probe();
+        assert!(headline(&c, &host).contains(&lines[0]));
+        assert!(super::section(&c, &host).contains("25.0 ns (60% of bursts) and 122 ns (40%)"));
+    }
+
+    #[test]
+    fn old_records_say_how_they_were_measured() {
+        let mut c = section(5.0, 9.0);
+        let host = crate::host::Host::probe();
+        let older = |c: &CoresSection| {
+            headline(c, &host)
+                .iter()
+                .any(|l| l.contains("older ladder"))
+        };
+        assert!(!older(&c));
+        c.bursts_per_pair = 0;
+        assert!(older(&c));
+    }
+
+    #[test]
+    fn a_baseline_below_an_l1_load_is_said_with_its_cycles() {
+        let mut host = crate::host::Host::probe();
+        host.clock_ghz = Some(3.0);
+        let mut c = section(5.0, 9.0);
+        c.false_sharing = Some(crate::record::cores::FalseSharing {
+            threads: 2,
+            cpus: vec![0, 1],
+            increments: 10,
+            same_line_ns: 9.0,
+            padded_ns: 0.36,
+            atomic_ns: 20.0,
+            slowdown: 9.0 / 0.36,
+            same_line_fetch_add_ns: Some(60.0),
+            padded_fetch_add_ns: Some(6.0),
+        });
+        let said = |c: &CoresSection, host: &Host, what: &str| {
+            headline(c, host).iter().any(|l| l.contains(what))
+        };
+        assert!(said(&c, &host, "0.36 ns (1.1 cycles) padded apart"));
+        assert!(said(
+            &c,
+            &host,
+            "padded baseline takes 1.1 cycles, below an L1 load"
+        ));
+        assert!(said(
+            &c,
+            &host,
+            "fetch-add on each own counter: 60.0 ns (180.0 cycles)"
+        ));
+        assert!(said(
+            &c,
+            &host,
+            "6.00 ns (18.0 cycles) padded apart — 10.0x slower"
+        ));
+        // An increment through the cache is not flagged.
+        c.false_sharing.as_mut().unwrap().padded_ns = 2.5;
+        assert!(said(&c, &host, "(7.5 cycles) padded apart"));
+        assert!(!said(&c, &host, "below an L1 load"));
+        // Store forwarding beside the renamed form.
+        c.store_forward_ns = Some(2.5);
+        c.renamed_reload_ns = Some(0.34);
+        assert!(said(
+            &c,
+            &host,
+            "(7.5 cycles); the same store and reload through one base"
+        ));
+        assert!(said(&c, &host, "memory renaming"));
+        c.renamed_reload_ns = Some(2.4);
+        assert!(said(&c, &host, "no memory renaming seen here"));
+        // An older record's renamed figure is flagged; without a clock nothing is.
+        c.renamed_reload_ns = None;
+        c.store_forward_ns = Some(0.38);
+        assert!(said(
+            &c,
+            &host,
+            "store forwarding takes 1.1 cycles, below an L1 load"
+        ));
+        host.clock_ghz = None;
+        assert!(!said(&c, &host, "below an L1 load"));
     }
 
     #[test]

@@ -312,6 +312,7 @@ mod tests {
             caveat: None,
             counters: Default::default(),
             placement: None,
+            no_irq_placement: None,
         };
         rung.counters
             .insert("context-switches".into(), counted(1.0));

@@ -117,6 +117,7 @@ impl Latencies {
             caveat: None,
             counters,
             placement: None,
+            no_irq_placement: None,
         })
     }
 }

@@ -45,12 +45,14 @@ impl CpuPlan {
             kind: PlacementKind::SameCpu,
             client_cpu: self.server_cpu,
             server_cpus: server.clone(),
+            interrupts: Vec::new(),
         }];
         if let Some(other) = self.other_cpu {
             v.push(Placement {
                 kind: PlacementKind::CrossCpu,
                 client_cpu: other,
                 server_cpus: server,
+                interrupts: Vec::new(),
             });
         }
         v
@@ -62,6 +64,7 @@ impl CpuPlan {
             kind: PlacementKind::ClientOnly,
             client_cpu: self.other_cpu.unwrap_or(self.server_cpu),
             server_cpus: None,
+            interrupts: Vec::new(),
         }]
     }
 }

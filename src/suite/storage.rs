@@ -2,11 +2,21 @@
 //! (O_DIRECT, aligned buffer), the same reads from a warm page cache for contrast, and
 //! fsync'd 4 KiB writes — from a file in a run-owned temp dir on the filesystem asked
 //! for. A tmpfs or ramfs path is refused (it is RAM, not a disk) unless allowed.
+//!
+//! A read's completion is an interrupt, and the interrupt lands on one CPU (a VM's
+//! virtio disk often has one queue whose interrupt goes to one vCPU): a reader on that
+//! CPU is woken there, a reader elsewhere is woken across CPUs, which in a VM costs an
+//! inter-processor interrupt through the hypervisor. So the uncached reads are timed
+//! twice, pinned on the interrupt's CPU and on another, each row placed and with the
+//! device's interrupts per CPU during its reads as evidence; the CPU is found from the
+//! device's own interrupt lines (sysfs), counted in /proc/interrupts over a few probe
+//! reads. Where that cannot be done the one row says why ([`NoIrqPlacement`]).
 
 use super::{Latencies, Rung};
 use crate::error::{Error, Result};
 use crate::platform::Bypass;
 pub use crate::platform::{mount_of, Mount};
+use crate::record::placement::{CpuCount, NoIrqPlacement, Placement, PlacementKind};
 use crate::record::rung::{Caveat, RungId, StorageOp};
 use rand::rngs::SmallRng;
 use rand::{RngExt, SeedableRng};
@@ -230,7 +240,128 @@ impl DirectReads {
     }
 }
 
-/// Runs the storage rung: returns the uncached reads, the warm page-cache reads and the
+/// Reads of the probe that finds the interrupt's CPU.
+const PROBE_READS: u64 = 64;
+
+/// The per-CPU sums of the interrupt lines labelled `irqs` ("36") in the text of
+/// /proc/interrupts: (CPU, count) for every CPU column of its header. None where the
+/// text has no header.
+pub fn irq_counts(text: &str, irqs: &[String]) -> Option<Vec<(usize, u64)>> {
+    let mut lines = text.lines();
+    let cpus: Vec<usize> = lines
+        .next()?
+        .split_whitespace()
+        .map(|t| t.strip_prefix("CPU")?.parse().ok())
+        .collect::<Option<_>>()?;
+    if cpus.is_empty() {
+        return None;
+    }
+    let mut sums = vec![0u64; cpus.len()];
+    for line in lines {
+        let mut tokens = line.split_whitespace();
+        let Some(label) = tokens.next().and_then(|t| t.strip_suffix(':')) else {
+            continue;
+        };
+        if !irqs.iter().any(|i| i == label) {
+            continue;
+        }
+        for (sum, n) in sums
+            .iter_mut()
+            .zip(tokens.map_while(|t| t.parse::<u64>().ok()))
+        {
+            *sum += n;
+        }
+    }
+    Some(cpus.into_iter().zip(sums).collect())
+}
+
+/// What fired between two counts: the CPUs whose count rose, and by how much.
+pub fn fired(before: &[(usize, u64)], after: &[(usize, u64)]) -> Vec<CpuCount> {
+    after
+        .iter()
+        .filter_map(|&(cpu, n)| {
+            let was = before.iter().find(|b| b.0 == cpu).map_or(0, |b| b.1);
+            (n > was).then(|| CpuCount {
+                cpu,
+                count: n - was,
+            })
+        })
+        .collect()
+}
+
+/// The counts of `irqs` now.
+fn counts_now(irqs: &[String]) -> Result<Vec<(usize, u64)>, NoIrqPlacement> {
+    crate::platform::interrupts()
+        .and_then(|t| irq_counts(&t, irqs))
+        .ok_or(NoIrqPlacement::NotShown)
+}
+
+/// The CPU that took most of the device's interrupts; None where none fired.
+pub fn busiest(fired: &[CpuCount]) -> Option<usize> {
+    fired.iter().max_by_key(|c| c.count).map(|c| c.cpu)
+}
+
+/// Where the uncached reads run: the device's interrupt lines, the CPU their interrupts
+/// land on and another CPU this process may use.
+struct IrqPlan {
+    irqs: Vec<String>,
+    irq_cpu: usize,
+    other_cpu: usize,
+}
+
+/// Finds the interrupt's CPU: the device's interrupt lines, counted over a few reads
+/// pinned to the first CPU of `cpus`.
+fn locate(
+    dir: &Path,
+    reads: &mut DirectReads,
+    cpus: &[usize],
+) -> Result<std::result::Result<IrqPlan, NoIrqPlacement>> {
+    let irqs = match (cpus.len(), crate::platform::device_irqs(dir)) {
+        (0 | 1, _) => return Ok(Err(NoIrqPlacement::OneCpu)),
+        (_, Err(why)) => return Ok(Err(why)),
+        (_, Ok(irqs)) => irqs,
+    };
+    let _pin = crate::host::Pinned::to(cpus[0], cpus)?;
+    let Ok(before) = counts_now(&irqs) else {
+        return Ok(Err(NoIrqPlacement::NotShown));
+    };
+    for _ in 0..PROBE_READS {
+        reads.read_one()?;
+    }
+    let Ok(after) = counts_now(&irqs) else {
+        return Ok(Err(NoIrqPlacement::NotShown));
+    };
+    Ok(match busiest(&fired(&before, &after)) {
+        None => Err(NoIrqPlacement::NoneFired),
+        Some(cpu) if !cpus.contains(&cpu) => Err(NoIrqPlacement::IrqCpuNotAllowed),
+        Some(irq_cpu) => Ok(IrqPlan {
+            other_cpu: *cpus.iter().find(|&&c| c != irq_cpu).unwrap_or(&irq_cpu),
+            irqs,
+            irq_cpu,
+        }),
+    })
+}
+
+/// `samples` uncached reads, the caller's thread as placed; `on_read` gets the count
+/// done every 256 reads.
+fn time_reads(
+    reads: &mut DirectReads,
+    samples: u64,
+    mut on_read: impl FnMut(u64),
+) -> Result<Latencies> {
+    let mut cold = Latencies::new();
+    for i in 0..samples {
+        crate::signal::check()?;
+        cold.time(|| reads.read_one())?;
+        if i % 256 == 0 {
+            on_read(i);
+        }
+    }
+    Ok(cold)
+}
+
+/// Runs the storage rung: returns the uncached reads (on the device interrupt's CPU
+/// and on another, or unplaced with the reason), the warm page-cache reads and the
 /// fsync'd writes. `on_progress` is told the fraction done.
 pub fn measure(cfg: &StorageConfig, mut on_progress: impl FnMut(f64)) -> Result<Vec<Rung>> {
     if cfg.samples == 0 {
@@ -240,16 +371,28 @@ pub fn measure(cfg: &StorageConfig, mut on_progress: impl FnMut(f64)) -> Result<
     on_progress(0.25);
     let where_ = tf.where_.clone();
 
-    // 1. Reads that bypass the page cache.
+    // 1. Reads that bypass the page cache, beside the device's interrupt and away.
     let mut reads = DirectReads::open(&tf, cfg.seed)?;
-    let mut cold = Latencies::new();
-    for i in 0..cfg.samples {
-        crate::signal::check()?;
-        cold.time(|| reads.read_one())?;
-        if i % 256 == 0 {
-            on_progress(0.25 + 0.35 * i as f64 / cfg.samples as f64);
-        }
-    }
+    let cpus = crate::host::allowed_cpus();
+    let plan = locate(&tf.path, &mut reads, &cpus)?;
+    let placed: Vec<(Option<Placement>, Option<NoIrqPlacement>)> = match &plan {
+        Ok(p) => [
+            (PlacementKind::IrqCpu, p.irq_cpu),
+            (PlacementKind::OtherThanIrq, p.other_cpu),
+        ]
+        .into_iter()
+        .map(|(kind, cpu)| {
+            let placement = Placement {
+                kind,
+                client_cpu: cpu,
+                server_cpus: Some(vec![p.irq_cpu]),
+                interrupts: Vec::new(),
+            };
+            (Some(placement), None)
+        })
+        .collect(),
+        Err(why) => vec![(None, Some(*why))],
+    };
     let (method, caveat) = match reads.bypass() {
         Bypass::DropAfterRead => (
             "4K random read QD1, page cache dropped (fallback)".to_string(),
@@ -257,15 +400,38 @@ pub fn measure(cfg: &StorageConfig, mut on_progress: impl FnMut(f64)) -> Result<
         ),
         flag => (format!("{} 4K random read QD1", flag.name()), None),
     };
-    let mut read = cold.rung(
-        RungId::Storage {
-            op: StorageOp::RandomRead,
-        },
-        &method,
-        Some(where_.clone()),
-    )?;
-    read.caveat = caveat;
-    let mut rungs = vec![read];
+    let mut rungs = Vec::new();
+    let share = 0.35 / placed.len() as f64;
+    for (k, (placement, why)) in placed.into_iter().enumerate() {
+        let pin = match &placement {
+            Some(p) => Some(crate::host::Pinned::to(p.client_cpu, &cpus)?),
+            None => None,
+        };
+        let irqs = plan.as_ref().map(|p| p.irqs.as_slice()).unwrap_or_default();
+        let before = counts_now(irqs).ok();
+        let mut cold = time_reads(&mut reads, cfg.samples, |i| {
+            on_progress(0.25 + share * (k as f64 + i as f64 / cfg.samples as f64));
+        })?;
+        let after = counts_now(irqs).ok();
+        drop(pin);
+        let mut read = cold.rung(
+            RungId::Storage {
+                op: StorageOp::RandomRead,
+            },
+            &method,
+            Some(where_.clone()),
+        )?;
+        read.caveat = caveat;
+        read.placement = placement.map(|p| Placement {
+            interrupts: match (&before, &after) {
+                (Some(b), Some(a)) => fired(b, a),
+                _ => Vec::new(),
+            },
+            ..p
+        });
+        read.no_irq_placement = why;
+        rungs.push(read);
+    }
 
     // 2. The same reads from a warm page cache.
     let io = |e| Error::io(&tf.path, e);
@@ -356,6 +522,52 @@ mod tests {
         // A sibling whose name merely starts the same is not inside the mount.
         let m = mount_of(MOUNTINFO, Path::new("/dev/shmem")).unwrap();
         assert_eq!(m.fstype, "ext4");
+    }
+
+    const INTERRUPTS: &str = "\
+           CPU0       CPU1       
+ 24:          1          0  IO-APIC   5-edge      ACPI:Ged
+ 35:          0          1 PCI-MSIX-0000:00:02.0   0-edge      virtio1-config
+ 36:          3       9633 PCI-MSIX-0000:00:02.0   1-edge      virtio1-req.0
+ 39:       1293          0 PCI-MSIX-0000:00:03.0   2-edge      virtio2-output.0
+NMI:          0          0   Non-maskable interrupts
+LOC:      71710      85366   Local timer interrupts
+ERR:          0
+";
+
+    #[test]
+    fn a_device_s_interrupts_are_summed_per_cpu() {
+        let irqs = ["35".to_string(), "36".to_string()];
+        assert_eq!(irq_counts(INTERRUPTS, &irqs), Some(vec![(0, 3), (1, 9634)]));
+        assert_eq!(
+            irq_counts(INTERRUPTS, &["39".into()]),
+            Some(vec![(0, 1293), (1, 0)])
+        );
+        // Lines of other devices and the named counters (NMI, LOC) are not ours.
+        assert_eq!(
+            irq_counts(INTERRUPTS, &["99".into()]),
+            Some(vec![(0, 0), (1, 0)])
+        );
+        assert_eq!(irq_counts("garbage\n 36: 1 2", &irqs), None);
+        assert_eq!(irq_counts("", &irqs), None);
+    }
+
+    #[test]
+    fn the_interrupt_s_cpu_is_where_the_count_rose_most() {
+        let before = [(0, 3), (1, 9634)];
+        let after = [(0, 5), (1, 9734)];
+        let f = fired(&before, &after);
+        assert_eq!(
+            f,
+            vec![
+                CpuCount { cpu: 0, count: 2 },
+                CpuCount { cpu: 1, count: 100 }
+            ]
+        );
+        assert_eq!(busiest(&f), Some(1));
+        assert_eq!(busiest(&fired(&after, &after)), None);
+        // A CPU missing before (hot-plugged) counts from zero.
+        assert_eq!(fired(&[], &[(2, 7)]), vec![CpuCount { cpu: 2, count: 7 }]);
     }
 
     #[test]
