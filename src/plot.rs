@@ -362,14 +362,21 @@ impl Chart for LatencyChart<'_> {
                         BLACK.stroke_width(2),
                     ))
                     .map_err(&e)?;
-                // Labels sit under the plateau's bar, anchored at its right end so the
-                // last one stays inside the picture.
+                // Labels sit under the plateau's bar, running right from its left end:
+                // left of a plateau the curve climbs from below (a label there would
+                // cross it), right of it the curve climbs away. RAM's runs to the edge
+                // of the picture, so it ends at the bar's right end instead.
+                let (anchor, x) = if l.is_ram() {
+                    (HPos::Right, b)
+                } else {
+                    (HPos::Left, a)
+                };
                 let style =
-                    TextStyle::from((FONT, 16).into_font()).pos(Pos::new(HPos::Right, VPos::Top));
+                    TextStyle::from((FONT, 16).into_font()).pos(Pos::new(anchor, VPos::Top));
                 chart
                     .draw_series([Text::new(
                         format!("{} {}{cycles}", l.name, format_ns(ns)),
-                        (b, ns * 0.8),
+                        (x, ns * 0.8),
                         style,
                     )])
                     .map_err(&e)?;
