@@ -56,9 +56,16 @@ pub fn run(cli: Cli) -> Result<()> {
     }
 }
 
+/// Prints `text` and a newline on stdout; a reader that went away (`| head -1`) is
+/// [`Error::StdoutClosed`], which ends the command quietly with exit 0.
 fn stdout_line(text: &str) -> Result<()> {
     let mut out = std::io::stdout().lock();
-    writeln!(out, "{text}").map_err(|e| Error::Internal(format!("cannot write to stdout: {e}")))
+    writeln!(out, "{text}")
+        .and_then(|()| out.flush())
+        .map_err(|e| match e.kind() {
+            std::io::ErrorKind::BrokenPipe => Error::StdoutClosed,
+            _ => Error::Internal(format!("cannot write to stdout: {e}")),
+        })
 }
 
 /// The CPU to measure on: the one asked for, checked, else the last this process may use.
