@@ -124,7 +124,7 @@ fn a_rate_sweep_records_one_run_per_rate_and_draws_the_curve() {
     let md = std::fs::read_to_string(dir.path().join("report.md")).unwrap();
     assert!(md.contains("Redis GET against rate: p99"), "{md}");
     assert!(md.contains("load-rate.png"), "{md}");
-    assert!(common::pids_with("ladder-redis-").is_empty());
+    assert_eq!(common::leaked_servers(), Vec::<u32>::new());
 }
 
 #[test]
@@ -191,6 +191,5 @@ fn a_cache_aside_run_warms_up_and_spares_the_database() {
     assert!(dir.path().join("load.png").is_file());
     let md = std::fs::read_to_string(dir.path().join("report.md")).unwrap();
     assert!(md.contains("without cache the database served"), "{md}");
-    assert!(common::pids_with("ladder-memcached-").is_empty());
-    assert!(common::pids_with("ladder-redis-").is_empty());
+    assert_eq!(common::leaked_servers(), Vec::<u32>::new());
 }

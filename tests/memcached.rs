@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{assert_user_error, ladder, pids_with};
+use common::{assert_user_error, ladder, leaked_servers};
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpStream;
 use std::process::{Child, Command, Stdio};
@@ -129,10 +129,7 @@ fn managed_memcached_is_measured_on_both_transports_then_gone() {
         assert_eq!(r["rung"], "memcached");
         assert!(r["p50_ns"].as_f64().unwrap() <= r["p99_ns"].as_f64().unwrap());
     }
-    assert!(
-        pids_with("ladder-memcached-").is_empty(),
-        "a server was left"
-    );
+    assert_eq!(leaked_servers(), Vec::<u32>::new(), "a server was left");
 }
 
 #[test]

@@ -96,7 +96,6 @@ fn managed_redis_is_measured_then_gone() {
         eprintln!("skipped: redis-server is not installed (scripts/setup-services.sh)");
         return;
     }
-    let before = pids_with("ladder-redis-");
     let out = out_dir();
     let v = run_json(&["redis"], out.path());
     let m = methods(&v);
@@ -111,11 +110,7 @@ fn managed_redis_is_measured_then_gone() {
     ] {
         assert!(m.iter().any(|x| x == want), "missing {want} in {m:?}");
     }
-    let after = pids_with("ladder-redis-");
-    assert!(
-        after.iter().all(|p| before.contains(p)),
-        "left running: {after:?}"
-    );
+    assert_eq!(leaked_servers(), Vec::<u32>::new(), "left running");
 }
 
 #[test]

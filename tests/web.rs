@@ -97,10 +97,6 @@ fn web_command_times_a_local_https_server_with_insecure_and_says_so() {
     let o = origin(true);
     let url = format!("https://127.0.0.1:{}/products/3?size=1k", o.port());
     let out = tempfile::tempdir().unwrap();
-    let before: Vec<u32> = pids_with("ladder-nginx-")
-        .into_iter()
-        .chain(pids_with("ladder-dnsmasq-"))
-        .collect();
     let run = ladder(&[
         "web",
         "--quick",
@@ -174,12 +170,7 @@ fn web_command_times_a_local_https_server_with_insecure_and_says_so() {
     if ManagedDnsmasq::binary().is_ok() {
         assert_eq!(v["http"]["dns"]["cached_without_upstream"], true);
     }
-    let left: Vec<u32> = pids_with("ladder-nginx-")
-        .into_iter()
-        .chain(pids_with("ladder-dnsmasq-"))
-        .filter(|p| !before.contains(p))
-        .collect();
-    assert!(left.is_empty(), "left running: {left:?}");
+    assert_eq!(leaked_servers(), Vec::<u32>::new(), "left running");
     // Without --http-insecure the self-signed server is refused before anything runs.
     let refused = ladder(&[
         "web",
@@ -221,10 +212,12 @@ fn the_edge_dies_with_a_sigkilled_ladder() {
         .spawn()
         .unwrap();
     let pid = child.id();
-    let needle = format!("ladder-nginx-{pid}-");
     let start = std::time::Instant::now();
     let nginx = loop {
-        if let Some(&p) = pids_with(&needle).first() {
+        let is_nginx = |p: &u32| {
+            std::fs::read_to_string(format!("/proc/{p}/comm")).is_ok_and(|c| c.trim() == "nginx")
+        };
+        if let Some(p) = servers_of(pid).into_iter().find(is_nginx) {
             break p;
         }
         assert!(start.elapsed().as_secs() < 60, "nginx never started");

@@ -34,6 +34,13 @@ use std::time::Instant;
 
 /// Runs the parsed command line.
 pub fn run(cli: Cli) -> Result<()> {
+    let result = run_command(&cli);
+    // Every guard of the command has removed its keys by now.
+    crate::suite::ledger::release_redis();
+    result
+}
+
+fn run_command(cli: &Cli) -> Result<()> {
     let common = &cli.common;
     match &cli.command {
         Command::Host => host::execute(common),

@@ -237,10 +237,7 @@ fn write_files(run: &Run, dir: &Path, with_record: bool) -> Result<()> {
 
 /// A hidden temp folder inside `parent`, removed on drop unless kept.
 fn staging(parent: &Path) -> Result<tempfile::TempDir> {
-    tempfile::Builder::new()
-        .prefix(&crate::clean::out_temp_prefix("tmp"))
-        .tempdir_in(parent)
-        .map_err(|e| Error::io(parent, e))
+    crate::clean::run_dir(parent, &crate::clean::out_temp_prefix("tmp"))
 }
 
 /// Writes a whole run folder under `out` or nothing: files go to a hidden temp folder
@@ -264,6 +261,9 @@ fn publish(tmp: tempfile::TempDir, names: impl Iterator<Item = PathBuf>) -> Resu
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
             Err(e) => return Err(Error::io(&dir, e)),
         }
+        // The run's marker stays behind: the folder is the user's once published.
+        let marker = tmp.path().join(crate::clean::MARKER);
+        fs::remove_file(&marker).map_err(|e| Error::io(&marker, e))?;
         let tmp_path = tmp.keep();
         return match fs::rename(&tmp_path, &dir) {
             Ok(()) => Ok(dir),

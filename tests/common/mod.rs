@@ -83,17 +83,37 @@ pub fn alive(pid: u32) -> bool {
     Path::new(&format!("/proc/{pid}")).exists()
 }
 
-/// Pids of processes whose command line contains `needle`.
-pub fn pids_with(needle: &str) -> Vec<u32> {
-    entries(Path::new("/proc"))
+/// Managed servers (pids) of the ladder process `pid`: found by what ladder controls,
+/// the marker of its run in their working dir, never by command line (redis-server
+/// rewrites its own, so a check by command line could never see a leaked Redis).
+pub fn servers_of(pid: u32) -> Vec<u32> {
+    latency_ladder::clean::server_processes()
         .into_iter()
-        .filter_map(|n| n.parse::<u32>().ok())
-        .filter(|pid| {
-            std::fs::read(format!("/proc/{pid}/cmdline"))
-                .map(|c| String::from_utf8_lossy(&c).contains(needle))
-                .unwrap_or(false)
-        })
+        .filter(|s| s.owner.pid == pid)
+        .map(|s| s.pid)
         .collect()
+}
+
+/// Managed servers still running whose run is over (by the marker in their working
+/// dir): leaks. Waits up to 5 s for servers being stopped to go.
+pub fn leaked_servers() -> Vec<u32> {
+    let leaked = || -> Vec<u32> {
+        latency_ladder::clean::server_processes()
+            .into_iter()
+            .filter(|s| {
+                matches!(
+                    s.owner.verdict(None),
+                    latency_ladder::clean::Verdict::Over(_)
+                )
+            })
+            .map(|s| s.pid)
+            .collect()
+    };
+    let start = Instant::now();
+    while !leaked().is_empty() && start.elapsed() < Duration::from_secs(5) {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    leaked()
 }
 
 /// A redis-server the test owns (not ladder's managed one), killed on drop.

@@ -167,6 +167,7 @@ pub(super) fn connect_within(config: &postgres::Config, context: &str) -> Result
 /// first, so nothing it holds can block the drop, then a fresh one drops the schema.
 pub(super) struct SchemaGuard {
     client: Option<Client>,
+    heartbeat: Option<crate::clean::Heartbeat>,
     config: postgres::Config,
     pub(super) schema: String,
 }
@@ -174,11 +175,15 @@ pub(super) struct SchemaGuard {
 impl SchemaGuard {
     pub(super) fn create(mut client: Client, config: &postgres::Config) -> Result<SchemaGuard> {
         let schema = crate::clean::schema_name();
-        client
-            .batch_execute(&format!("CREATE SCHEMA {schema}"))
+        crate::suite::ledger::create_schema(&mut client, &schema)
             .map_err(|e| pg_err("cannot create the run's schema", e))?;
+        let beat_config = config.clone();
+        let heartbeat = crate::suite::ledger::schema_heartbeat(schema.clone(), move || {
+            connect_within(&beat_config, "refresh the run's heartbeat")
+        });
         Ok(SchemaGuard {
             client: Some(client),
+            heartbeat: Some(heartbeat),
             config: config.clone(),
             schema,
         })
@@ -198,6 +203,7 @@ impl SchemaGuard {
 
     /// Drops the schema over the run's connection; an error if that fails.
     fn close(mut self) -> Result<()> {
+        drop(self.heartbeat.take());
         let sql = self.drop_sql();
         let mut client = self.client.take().expect("the client lives until close");
         client
@@ -210,6 +216,7 @@ impl SchemaGuard {
 
 impl Drop for SchemaGuard {
     fn drop(&mut self) {
+        drop(self.heartbeat.take());
         if self.schema.is_empty() {
             return;
         }
