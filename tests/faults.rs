@@ -746,6 +746,42 @@ fn secrets_reach_no_output_file_and_an_evicting_redis_gets_a_warning() {
         assert!(texts.iter().all(|t| !t.contains(secret)), "{secret} leaked");
     }
     assert!(pg_schemas(&pg_url).is_empty());
+
+    // libpq's key/value form with spaces around `=` (which it accepts): the password
+    // reaches no output either (terminal, run.json, report.md, CSV).
+    let kv = format!(
+        "host=127.0.0.1 port={} user=postgres password = {pg_secret} dbname=postgres",
+        pg.port
+    );
+    let out = tempfile::tempdir().unwrap();
+    let o = ladder_env(
+        &[
+            "db",
+            "--quick",
+            "--postgres-url",
+            &kv,
+            "--out",
+            out.path().to_str().unwrap(),
+        ],
+        &[],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let dirs = entries(out.path());
+    assert_eq!(dirs.len(), 1, "{dirs:?}");
+    let mut texts = vec![stderr(&o), String::from_utf8_lossy(&o.stdout).into_owned()];
+    for f in entries(&out.path().join(&dirs[0])) {
+        if !f.ends_with(".png") {
+            texts.push(std::fs::read_to_string(out.path().join(&dirs[0]).join(f)).unwrap());
+        }
+    }
+    assert!(
+        texts.iter().any(|t| t.contains("password = ***")),
+        "{texts:?}"
+    );
+    assert!(
+        texts.iter().all(|t| !t.contains(&pg_secret)),
+        "the spaced form leaked"
+    );
 }
 
 #[test]
