@@ -240,8 +240,12 @@ pub struct MemoryArgs {
 pub struct CpuList(pub Vec<usize>);
 
 fn cpu_list(s: &str) -> Result<CpuList, String> {
-    let mut cpus = crate::units::parse_cpu_list(s)
-        .ok_or_else(|| format!("'{s}' is not a CPU list (e.g. 0-3,8,10-11)"))?;
+    let mut cpus = crate::units::parse_cpu_list(s).ok_or_else(|| {
+        format!(
+            "'{s}' is not a CPU list (e.g. 0-3,8,10-11; CPU numbers 0 to {})",
+            crate::units::MAX_CPU
+        )
+    })?;
     cpus.sort_unstable();
     cpus.dedup();
     Ok(CpuList(cpus))

@@ -19,7 +19,8 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-/// One fault: the arguments (`{redis}`, `{silent}`, `{pg}` are filled in with ports), extra environment, the exit code, a substring of the
+/// One fault: the arguments (`{redis}`, `{silent}`, `{drip}`, `{hugechunk}`, `{pg}` are
+/// filled in with ports), extra environment, the exit code, a substring of the
 /// one line on stderr, and secrets that must appear nowhere.
 struct Case {
     args: &'static str,
@@ -84,6 +85,27 @@ const CASES: &[Case] = &[
     case("run --http-url ftp://example.com", 2, "http:// or https://"),
     case("web --http-url ftp://example.com", 2, "http:// or https://"),
     case("web --http-url http://127.0.0.1:1/", 2, "cannot GET"),
+    // An unreachable API fails in the check step, before anything is measured.
+    secret(
+        "run --quick --http-url http://127.0.0.1:1/api?token=runhttpsecret",
+        "cannot GET",
+        &["runhttpsecret"],
+    ),
+    // CPU lists are bounded before anything is allocated, then by the CPUs here.
+    case("cores --cpus 0-100000000000", 2, "not a CPU list"),
+    case("cores --cpus 0-8000", 2, "does not exist"),
+    // Hostile HTTP servers: headers, then a byte every 2 s (the request's deadline ends
+    // it); a chunk size of 2^64-1 (refused, never allocated).
+    case(
+        "web --quick --http-url http://127.0.0.1:{drip}/",
+        2,
+        "within 30 s",
+    ),
+    case(
+        "web --quick --http-url http://127.0.0.1:{hugechunk}/",
+        2,
+        "larger than 16 MiB",
+    ),
     case("report /nonexistent/run", 2, "not a run folder"),
     case("compare /nonexistent/run", 2, "2 values required"),
     case("db --sqlite /etc/hostname", 2, "exists"),
@@ -209,6 +231,28 @@ fn silent_server() -> (u16, std::thread::JoinHandle<()>) {
     (port, h)
 }
 
+/// A listener that answers every request with `head`, then (with `drip`) one more
+/// byte every 2 s for as long as the client reads.
+fn scripted_server(head: &'static str, drip: bool) -> u16 {
+    use std::io::{Read, Write};
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for mut s in l.incoming().flatten() {
+            std::thread::spawn(move || {
+                let mut request = [0u8; 4096];
+                let _ = s.read(&mut request);
+                let mut sent = s.write_all(head.as_bytes());
+                while drip && sent.is_ok() {
+                    std::thread::sleep(Duration::from_secs(2));
+                    sent = s.write_all(b"x");
+                }
+            });
+        }
+    });
+    port
+}
+
 /// Every key on the test's own Redis (KEYS is fine there), as (key, value) pairs.
 fn redis_keys(conn: &mut redis::Connection) -> BTreeSet<(String, String)> {
     let keys: Vec<String> = redis::cmd("KEYS").arg("*").query(conn).unwrap();
@@ -324,6 +368,11 @@ fn shell_words(s: &str) -> Vec<String> {
 fn every_fault_gives_its_exit_code_one_line_no_secret_and_leaves_nothing() {
     assert!(CASES.len() >= 35, "{} cases", CASES.len());
     let (silent, _silent) = silent_server();
+    let drip = scripted_server("HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n", true);
+    let hugechunk = scripted_server(
+        "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\nffffffffffffffff\r\n",
+        false,
+    );
     // The user's Redis: a password, and keys of theirs.
     let user_redis = TestRedis::start(&["--requirepass", "userredissecret"]);
     let pg_installed = ManagedPostgres::bin_dir().is_ok();
@@ -364,6 +413,8 @@ fn every_fault_gives_its_exit_code_one_line_no_secret_and_leaves_nothing() {
         ran += 1;
         let fill = |s: &str| {
             s.replace("{silent}", &silent.to_string())
+                .replace("{drip}", &drip.to_string())
+                .replace("{hugechunk}", &hugechunk.to_string())
                 .replace(
                     "{redis}",
                     &user_redis.as_ref().map_or(0, |r| r.port).to_string(),
@@ -712,8 +763,6 @@ fn secrets_reach_no_output_file_and_an_evicting_redis_gets_a_warning() {
             "--quiet",
             "--skip",
             "memory,ssd",
-            "--http-url",
-            "http://127.0.0.1:1/api?token=httpsecret",
             "--redis-url",
             &redis_url,
             "--postgres-url",
@@ -742,7 +791,7 @@ fn secrets_reach_no_output_file_and_an_evicting_redis_gets_a_warning() {
     for rung in ["\"rung\": \"redis\"", "\"rung\": \"postgres\""] {
         assert!(record.contains(rung), "no {rung} row: {record}");
     }
-    for secret in ["redisfilesecret", "httpsecret", pg_secret.as_str()] {
+    for secret in ["redisfilesecret", pg_secret.as_str()] {
         assert!(texts.iter().all(|t| !t.contains(secret)), "{secret} leaked");
     }
     assert!(pg_schemas(&pg_url).is_empty());

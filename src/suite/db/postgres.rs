@@ -113,6 +113,33 @@ impl PgTarget {
         Ok(client)
     }
 
+    /// Checks, before measuring, that the server takes `wanted` more sessions (`flag`
+    /// asked for them): its max_connections, less the slots reserved for superusers
+    /// and the client sessions open now.
+    pub fn check_room(&self, wanted: usize, flag: &str) -> Result<()> {
+        let row = self
+            .connect(0)?
+            .query_one(
+                "SELECT current_setting('max_connections')::int, \
+                 current_setting('superuser_reserved_connections')::int, \
+                 (SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend')::int",
+                &[],
+            )
+            .map_err(|e| pg_err(&self.server, e))?;
+        let (max, reserved, open): (i32, i32, i32) = (row.get(0), row.get(1), row.get(2));
+        // This check's own session is counted in `open` and closes before the run.
+        let room = (max - reserved - open + 1).max(0) as usize;
+        if wanted > room {
+            return Err(Error::Input(format!(
+                "{flag}: PostgreSQL at {} takes {room} more sessions (max_connections {max}, \
+                 {reserved} reserved, {} open) and the run needs {wanted}",
+                self.server,
+                open - 1
+            )));
+        }
+        Ok(())
+    }
+
     /// Connects once and checks that the run can work there: the server answers and
     /// the user may CREATE a schema in the database. An unreachable, unusable or
     /// read-only target fails here (exit 2), before anything is measured.
