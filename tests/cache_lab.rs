@@ -384,6 +384,7 @@ fn ladder_run_has_a_short_cache_lab_that_skip_leaves_out() {
 #[test]
 fn a_users_redis_gets_only_the_parts_that_need_no_config_and_keeps_nothing() {
     let Some(user) = common::TestRedis::start(&["--maxmemory-policy", "allkeys-lru"]) else {
+        eprintln!("SKIP redis-server is not installed (scripts/setup-services.sh)");
         return;
     };
     let url = format!("redis://127.0.0.1:{}/", user.port);

@@ -408,6 +408,7 @@ fn every_fault_gives_its_exit_code_one_line_no_secret_and_leaves_nothing() {
         if (c.args.contains("{redis}") && user_redis.is_none())
             || ((c.args.contains("{pg}")) && user_pg.is_none())
         {
+            eprintln!("SKIP fault case {:?}: its server is not installed", c.args);
             continue;
         }
         ran += 1;
@@ -469,6 +470,7 @@ fn every_fault_gives_its_exit_code_one_line_no_secret_and_leaves_nothing() {
 #[test]
 fn managed_servers_refuse_a_login_without_the_password() {
     let Ok(server) = latency_ladder::services::redis::ManagedRedis::start() else {
+        eprintln!("SKIP redis-server is not installed (scripts/setup-services.sh)");
         return;
     };
     let mut c = redis::Client::open(format!("redis://127.0.0.1:{}/", server.port))
@@ -488,6 +490,9 @@ fn managed_servers_refuse_a_login_without_the_password() {
     };
     assert_eq!(mode(server.socket.parent().unwrap()), 0o700);
     if ManagedPostgres::bin_dir().is_err() {
+        eprintln!(
+            "SKIP PostgreSQL is not installed: only Redis checked (scripts/setup-services.sh)"
+        );
         return;
     }
     let pg = ManagedPostgres::start().unwrap();
@@ -571,6 +576,7 @@ fn interrupt_when(
 #[test]
 fn a_terminal_ctrl_c_or_hangup_exits_130_writes_nothing_and_stops_the_servers() {
     if latency_ladder::services::redis::ManagedRedis::binary().is_err() {
+        eprintln!("SKIP redis-server is not installed (scripts/setup-services.sh)");
         return;
     }
     for signal in [libc::SIGINT, libc::SIGHUP] {
@@ -597,9 +603,11 @@ fn a_terminal_ctrl_c_or_hangup_exits_130_writes_nothing_and_stops_the_servers() 
 fn after_a_sigkill_the_servers_die_and_ladder_clean_removes_the_rest() {
     let _one_at_a_time = KILL_AND_CLEAN.lock().unwrap_or_else(|e| e.into_inner());
     if ManagedPostgres::bin_dir().is_err() {
+        eprintln!("SKIP PostgreSQL is not installed (scripts/setup-services.sh)");
         return;
     }
     let Some(user_redis) = TestRedis::start(&[]) else {
+        eprintln!("SKIP redis-server is not installed (scripts/setup-services.sh)");
         return;
     };
     let user_pg = ManagedPostgres::start().unwrap();
@@ -734,6 +742,7 @@ fn pg_schemas(url: &str) -> Vec<String> {
 #[test]
 fn secrets_reach_no_output_file_and_an_evicting_redis_gets_a_warning() {
     if ManagedPostgres::bin_dir().is_err() {
+        eprintln!("SKIP PostgreSQL is not installed (scripts/setup-services.sh)");
         return;
     }
     let Some(user_redis) = TestRedis::start(&[
@@ -744,6 +753,7 @@ fn secrets_reach_no_output_file_and_an_evicting_redis_gets_a_warning() {
         "--maxmemory-policy",
         "allkeys-lru",
     ]) else {
+        eprintln!("SKIP redis-server is not installed (scripts/setup-services.sh)");
         return;
     };
     let pg = ManagedPostgres::start().unwrap();
@@ -837,6 +847,7 @@ fn secrets_reach_no_output_file_and_an_evicting_redis_gets_a_warning() {
 fn managed_servers_die_with_a_sigkilled_ladder_and_clean_removes_dirs_and_orphans() {
     let _one_at_a_time = KILL_AND_CLEAN.lock().unwrap_or_else(|e| e.into_inner());
     let Ok(redis_bin) = latency_ladder::services::redis::ManagedRedis::binary() else {
+        eprintln!("SKIP redis-server is not installed (scripts/setup-services.sh)");
         return;
     };
     let out = tempfile::tempdir().unwrap();

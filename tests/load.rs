@@ -79,7 +79,7 @@ fn bad_load_input_exits_2_in_one_line() {
 #[test]
 fn a_rate_sweep_records_one_run_per_rate_and_draws_the_curve() {
     if latency_ladder::services::find_binary("redis-server", &[]).is_none() {
-        eprintln!("redis-server not installed: skipped");
+        eprintln!("SKIP redis-server is not installed (scripts/setup-services.sh)");
         return;
     }
     let out = tempfile::tempdir().unwrap();
@@ -131,7 +131,7 @@ fn a_rate_sweep_records_one_run_per_rate_and_draws_the_curve() {
 fn a_cache_aside_run_warms_up_and_spares_the_database() {
     let find = |b| latency_ladder::services::find_binary(b, &[]).is_some();
     if !find("redis-server") || !find("memcached") {
-        eprintln!("redis-server or memcached not installed: skipped");
+        eprintln!("SKIP redis-server or memcached is not installed (scripts/setup-services.sh)");
         return;
     }
     let out = tempfile::tempdir().unwrap();

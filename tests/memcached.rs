@@ -102,7 +102,7 @@ impl Drop for UsersMemcached {
 #[test]
 fn managed_memcached_is_measured_on_both_transports_then_gone() {
     if latency_ladder::services::find_binary("memcached", &[]).is_none() {
-        eprintln!("memcached not installed: skipped");
+        eprintln!("SKIP memcached is not installed (scripts/setup-services.sh)");
         return;
     }
     let out = tempfile::tempdir().unwrap();
@@ -135,7 +135,7 @@ fn managed_memcached_is_measured_on_both_transports_then_gone() {
 #[test]
 fn a_users_memcached_keeps_its_keys_and_gets_none_of_ours() {
     let Some(server) = UsersMemcached::start() else {
-        eprintln!("memcached not installed: skipped");
+        eprintln!("SKIP memcached is not installed (scripts/setup-services.sh)");
         return;
     };
     let stored = server.ask("set user-precious 0 0 5\r\nhello\r\n", "STORED");

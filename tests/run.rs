@@ -93,7 +93,7 @@ fn quick_run_measures_every_rung_and_leaves_no_server_behind() {
             "{comparisons:?}"
         );
     } else {
-        eprintln!("partly skipped: redis-server or PostgreSQL is not installed (scripts/setup-services.sh)");
+        eprintln!("SKIP (in part) redis-server or PostgreSQL is not installed (scripts/setup-services.sh)");
     }
 
     let dirs = entries(out.path());

@@ -74,7 +74,7 @@ fn storage_refuses_tmpfs() {
         latency_ladder::suite::storage::mount_of(&mountinfo, std::path::Path::new(p))
             .is_some_and(|m| m.fstype == "tmpfs")
     }) else {
-        eprintln!("skipped: no tmpfs mount to try");
+        eprintln!("SKIP no tmpfs mount to try");
         return;
     };
     let out = out_dir();
@@ -93,7 +93,7 @@ fn storage_refuses_tmpfs() {
 #[test]
 fn managed_redis_is_measured_then_gone() {
     if latency_ladder::services::find_binary("redis-server", &[]).is_none() {
-        eprintln!("skipped: redis-server is not installed (scripts/setup-services.sh)");
+        eprintln!("SKIP redis-server is not installed (scripts/setup-services.sh)");
         return;
     }
     let out = out_dir();
@@ -116,7 +116,7 @@ fn managed_redis_is_measured_then_gone() {
 #[test]
 fn a_users_redis_keeps_its_keys_and_gets_none_of_ours() {
     let Some(server) = TestRedis::start(&[]) else {
-        eprintln!("skipped: redis-server is not installed (scripts/setup-services.sh)");
+        eprintln!("SKIP redis-server is not installed (scripts/setup-services.sh)");
         return;
     };
     let url = format!("redis://127.0.0.1:{}/", server.port);
@@ -177,7 +177,7 @@ fn unreachable_redis_exits_2_in_one_line() {
 #[test]
 fn a_wrong_password_exits_2_without_showing_it() {
     let Some(server) = TestRedis::start(&["--requirepass", "right-horse-battery"]) else {
-        eprintln!("skipped: redis-server is not installed (scripts/setup-services.sh)");
+        eprintln!("SKIP redis-server is not installed (scripts/setup-services.sh)");
         return;
     };
     let out = out_dir();

@@ -73,7 +73,7 @@ fn https_origin_is_trusted_by_pinning_and_its_phases_are_timed() {
 #[test]
 fn edge_misses_then_hits_without_the_origin_and_serves_stale_when_it_is_down() {
     if ManagedNginx::binary().is_err() {
-        eprintln!("skipped: nginx is not installed (scripts/setup-services.sh)");
+        eprintln!("SKIP nginx is not installed (scripts/setup-services.sh)");
         return;
     }
     let mut o = origin(false);
@@ -201,7 +201,7 @@ fn bad_web_urls_exit_2_in_one_line() {
 #[test]
 fn the_edge_dies_with_a_sigkilled_ladder() {
     if ManagedNginx::binary().is_err() {
-        eprintln!("skipped: nginx is not installed (scripts/setup-services.sh)");
+        eprintln!("SKIP nginx is not installed (scripts/setup-services.sh)");
         return;
     }
     let out = tempfile::tempdir().unwrap();
