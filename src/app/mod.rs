@@ -34,6 +34,8 @@ use std::time::Instant;
 
 /// Runs the parsed command line.
 pub fn run(cli: Cli) -> Result<()> {
+    // The process's CPUs, before any thread pins itself: managed servers go there.
+    crate::host::process_cpus();
     let result = run_command(&cli);
     // Every guard of the command has removed its keys by now.
     crate::suite::ledger::release_redis();

@@ -169,7 +169,7 @@ impl ManagedProcess {
     /// [`crate::suite::placement::CpuPlan`]).
     pub fn spawn(name: &str, cmd: &mut Command) -> Result<ManagedProcess> {
         detach_but_tie(cmd);
-        if let Some(cpu) = server_cpu(&crate::host::allowed_cpus()) {
+        if let Some(cpu) = server_cpu(&crate::host::process_cpus()) {
             // Every process it forks too (PostgreSQL's backends): a managed server's
             // placement is decided, never inherited from the spawning thread's pin.
             crate::platform::pin_child(cmd, cpu);

@@ -210,14 +210,27 @@ impl Client {
     /// Opens a connection, timing its phases into `t`.
     fn connect(&mut self, t: &mut Timing) -> Result<Conn> {
         let start = Instant::now();
-        let addr = (self.url.host.as_str(), self.url.port)
+        let addrs: Vec<_> = (self.url.host.as_str(), self.url.port)
             .to_socket_addrs()
             .map_err(|e| self.unusable(e))?
-            .next()
-            .ok_or_else(|| Error::Unusable(format!("cannot resolve {}", self.shown)))?;
+            .collect();
+        if addrs.is_empty() {
+            return Err(Error::Unusable(format!("cannot resolve {}", self.shown)));
+        }
         let resolved = Instant::now();
         t.dns = Some(resolved - start);
-        let sock = TcpStream::connect_timeout(&addr, TIMEOUT).map_err(|e| self.unusable(e))?;
+        // Each address in the resolver's order until one answers, as curl does: a name
+        // whose first address is ::1 still reaches a server on 127.0.0.1 (the refused
+        // attempt is part of the connect phase, as it is for any client).
+        let mut last = None;
+        let sock = addrs
+            .iter()
+            .find_map(|a| {
+                TcpStream::connect_timeout(a, TIMEOUT)
+                    .map_err(|e| last = Some(e))
+                    .ok()
+            })
+            .ok_or_else(|| self.unusable(last.map_or_else(String::new, |e| e.to_string())))?;
         let connected = Instant::now();
         t.connect = Some(connected - resolved);
         sock.set_read_timeout(Some(TIMEOUT))
