@@ -846,10 +846,10 @@ fn secrets_reach_no_output_file_and_an_evicting_redis_gets_a_warning() {
 #[test]
 fn managed_servers_die_with_a_sigkilled_ladder_and_clean_removes_dirs_and_orphans() {
     let _one_at_a_time = KILL_AND_CLEAN.lock().unwrap_or_else(|e| e.into_inner());
-    let Ok(redis_bin) = latency_ladder::services::redis::ManagedRedis::binary() else {
+    if latency_ladder::services::redis::ManagedRedis::binary().is_err() {
         eprintln!("SKIP redis-server is not installed (scripts/setup-services.sh)");
         return;
-    };
+    }
     let out = tempfile::tempdir().unwrap();
     let o = out.path().to_str().unwrap();
     let (output, pid) = interrupt_with_servers_up(o, libc::SIGKILL);
@@ -865,24 +865,9 @@ fn managed_servers_die_with_a_sigkilled_ladder_and_clean_removes_dirs_and_orphan
     assert!(!server_dirs(pid).is_empty(), "a SIGKILL leaves the dirs");
     // An orphan as an older version would leave it: a server in a dead run's dir.
     let orphan_dir = server_dirs(pid)[0].clone();
-    let port = latency_ladder::services::free_port().unwrap();
-    let mut orphan = Command::new(redis_bin)
-        .args([
-            "--port",
-            &port.to_string(),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-        ])
-        .arg("--dir")
-        .arg(&orphan_dir)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut orphan = TestRedis::start_in(&orphan_dir, &[]).unwrap();
     let start = Instant::now();
-    while !servers_of(pid).contains(&orphan.id()) {
+    while !servers_of(pid).contains(&orphan.pid()) {
         assert!(
             start.elapsed() < Duration::from_secs(5),
             "orphan did not start"
@@ -893,13 +878,10 @@ fn managed_servers_die_with_a_sigkilled_ladder_and_clean_removes_dirs_and_orphan
     let text = String::from_utf8_lossy(&clean.stdout);
     assert_eq!(clean.status.code(), Some(0), "{}", stderr(&clean));
     assert!(
-        text.contains(&format!("managed server pid {}", orphan.id())),
+        text.contains(&format!("managed server pid {}", orphan.pid())),
         "{text}"
     );
-    assert!(
-        orphan.wait().unwrap().code().is_none(),
-        "the orphan was killed"
-    );
+    assert_eq!(orphan.wait(), None, "the orphan was killed");
     assert!(our_leftovers(pid).is_empty(), "{:?}", our_leftovers(pid));
 }
 
@@ -950,58 +932,24 @@ fn marked_dir(parent: &Path, name: &str, owner: &Owner) -> std::path::PathBuf {
     dir
 }
 
-/// A redis-server of "the user's" working in `dir` (its --dir), on a free port.
-fn redis_in(dir: &Path) -> Option<std::process::Child> {
-    let bin = latency_ladder::services::find_binary("redis-server", &[])?;
-    let port = latency_ladder::services::free_port().unwrap();
-    let child = Command::new(bin)
-        .args([
-            "--port",
-            &port.to_string(),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-        ])
-        .arg("--dir")
-        .arg(dir)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let start = Instant::now();
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(
-            start.elapsed() < Duration::from_secs(10),
-            "redis did not start"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    Some(child)
-}
-
 #[test]
 fn the_leak_check_sees_a_planted_leak() {
     let _one_at_a_time = KILL_AND_CLEAN.lock().unwrap_or_else(|e| e.into_inner());
     let tmp = std::env::temp_dir();
     let dead = owner_record(|o| o.pid = exited_pid());
     let dir = marked_dir(&tmp, &format!("ladder-redis-{}-planted", dead.pid), &dead);
-    let Some(mut leak) = redis_in(&dir) else {
+    let Some(leak) = TestRedis::start_in(&dir, &[]) else {
         eprintln!("SKIP redis-server is not installed (scripts/setup-services.sh)");
         let _ = std::fs::remove_dir_all(&dir);
         return;
     };
     // redis-server rewrites its command line: only the marker in its cwd shows it.
     let seen = leaked_servers();
-    let _ = leak.kill();
-    let _ = leak.wait();
+    let pid = leak.pid();
+    drop(leak);
     let _ = std::fs::remove_dir_all(&dir);
-    assert!(
-        seen.contains(&leak.id()),
-        "planted leak {} not seen: {seen:?}",
-        leak.id()
-    );
-    eprintln!("planted leak seen: redis-server pid {}", leak.id());
+    assert!(seen.contains(&pid), "planted leak {pid} not seen: {seen:?}");
+    eprintln!("planted leak seen: redis-server pid {pid}");
 }
 
 #[test]
@@ -1115,7 +1063,7 @@ fn clean_removes_only_what_a_record_proves_ours_and_over() {
         .tempdir()
         .unwrap();
     let user_server_dir = user_server_tmp.path().to_path_buf();
-    let mut user_server = redis_in(&user_server_dir).unwrap();
+    let mut user_server = TestRedis::start_in(&user_server_dir, &[]).unwrap();
     let over_dir = marked_dir(out.path(), ".ladder-tmp-2-over", &over_here);
     let live_dir = marked_dir(out.path(), ".ladder-tmp-3-live", &Owner::this_run());
 
@@ -1218,11 +1166,10 @@ fn clean_removes_only_what_a_record_proves_ours_and_over() {
     );
     check(format!("dir {}", live_dir.display()), live_dir.is_dir());
     check(
-        format!("the user's redis-server pid {}", user_server.id()),
-        user_server.try_wait().unwrap().is_none(),
+        format!("the user's redis-server pid {}", user_server.pid()),
+        user_server.runs(),
     );
-    let _ = user_server.kill();
-    let _ = user_server.wait();
+    drop(user_server);
     let removed: Vec<&String> = survived
         .iter()
         .filter(|(_, ok)| !ok)

@@ -120,18 +120,26 @@ pub fn leaked_servers() -> Vec<u32> {
 pub struct TestRedis {
     child: Child,
     pub port: u16,
-    _dir: tempfile::TempDir,
+    _dir: Option<tempfile::TempDir>,
 }
 
 impl TestRedis {
     /// Starts one on a free loopback port, with `extra` arguments; `None` when
     /// redis-server is not installed.
     pub fn start(extra: &[&str]) -> Option<TestRedis> {
-        let bin = latency_ladder::services::find_binary("redis-server", &[])?;
         let dir = tempfile::Builder::new()
             .prefix("test-redis-")
             .tempdir()
             .unwrap();
+        let mut redis = TestRedis::start_in(dir.path(), extra)?;
+        redis._dir = Some(dir);
+        Some(redis)
+    }
+
+    /// Starts one working in `dir` (its --dir, and so its working directory), which
+    /// the caller keeps; `None` when redis-server is not installed.
+    pub fn start_in(dir: &Path, extra: &[&str]) -> Option<TestRedis> {
+        let bin = latency_ladder::services::find_binary("redis-server", &[])?;
         let port = latency_ladder::services::free_port().unwrap();
         let child = Command::new(bin)
             .args([
@@ -143,7 +151,7 @@ impl TestRedis {
                 "",
             ])
             .args(["--appendonly", "no", "--dir"])
-            .arg(dir.path())
+            .arg(dir)
             .args(extra)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -160,8 +168,23 @@ impl TestRedis {
         Some(TestRedis {
             child,
             port,
-            _dir: dir,
+            _dir: None,
         })
+    }
+
+    /// The server's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Whether the server still runs (not exited, not killed).
+    pub fn runs(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+
+    /// Waits for the server to end; its exit code (None: killed by a signal).
+    pub fn wait(&mut self) -> Option<i32> {
+        self.child.wait().ok().and_then(|s| s.code())
     }
 }
 
