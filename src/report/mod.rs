@@ -307,6 +307,10 @@ pub fn rewrite_run_dir(run: &Run, dir: &Path) -> Result<()> {
     write_files(run, tmp.path(), false)?;
     for entry in fs::read_dir(tmp.path()).map_err(|e| Error::io(tmp.path(), e))? {
         let entry = entry.map_err(|e| Error::io(tmp.path(), e))?;
+        // The staging dir's own marker stays in it (and goes with it).
+        if entry.file_name() == crate::clean::MARKER {
+            continue;
+        }
         let target = dir.join(entry.file_name());
         fs::rename(entry.path(), &target).map_err(|e| Error::io(&target, e))?;
     }
