@@ -314,7 +314,7 @@ fn a_cache_outage_is_answered_from_the_database() {
         "{what}"
     );
     // Redis runs again, on the same socket and password.
-    let mut c = latency_ladder::suite::redis::connect(&redis.unix_url()).unwrap();
+    let mut c = latency_ladder::suite::redis::connect_unregistered(&redis.unix_url()).unwrap();
     let pong: String = redis::cmd("PING").query(&mut c).unwrap();
     assert_eq!(pong, "PONG");
 }
@@ -322,7 +322,7 @@ fn a_cache_outage_is_answered_from_the_database() {
 #[test]
 fn longer_ttls_hit_more_and_expired_keys_are_reclaimed() {
     let redis = ManagedRedis::start().unwrap();
-    let mut c = latency_ladder::suite::redis::connect(&redis.unix_url()).unwrap();
+    let mut c = latency_ladder::suite::redis::connect_unregistered(&redis.unix_url()).unwrap();
     let mut plan = ttl::default_plan(1.0 / 4000.0, 7);
     plan.keys = 2000;
     plan.linger_keys = 2000;
@@ -387,7 +387,7 @@ fn a_users_redis_gets_only_the_parts_that_need_no_config_and_keeps_nothing() {
         return;
     };
     let url = format!("redis://127.0.0.1:{}/", user.port);
-    let mut c = latency_ladder::suite::redis::connect(&url).unwrap();
+    let mut c = latency_ladder::suite::redis::connect_unregistered(&url).unwrap();
     let _: () = redis::cmd("SET")
         .arg("theirs")
         .arg("1")
