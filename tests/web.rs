@@ -57,6 +57,28 @@ fn origin_answers_with_an_etag_and_a_304_has_no_body() {
 }
 
 #[test]
+fn the_origin_answers_on_both_loopback_families() {
+    let o = origin(false);
+    if !o.on_ipv6_loopback() {
+        eprintln!("SKIP no IPv6 loopback on this host: the origin listens on 127.0.0.1 only");
+        return;
+    }
+    for host in ["127.0.0.1", "[::1]", "localhost"] {
+        let url = o.url(host, 1, BodySize::K1);
+        let mut c = Client::new(parse_url(&url).unwrap(), url.clone(), Trust::Roots).unwrap();
+        assert_eq!(
+            c.get(c.path().to_string().as_str(), &[], false)
+                .unwrap()
+                .status,
+            200,
+            "{url}"
+        );
+    }
+    // Counted by the origin itself: each request reached it.
+    assert_eq!(o.served(), 3);
+}
+
+#[test]
 fn https_origin_is_trusted_by_pinning_and_its_phases_are_timed() {
     let o = origin(true);
     let mut c = client_of(&o);
