@@ -11,5 +11,8 @@ root=$(mktemp -d)
 trap 'rm -rf "$root"' EXIT
 cargo install --quiet --path . --locked --root "$root" --target-dir target
 "$root/bin/ladder" --version
-"$root/bin/ladder" man | grep -q '^\.TH ladder' || { echo "check-install: the installed ladder prints no man page" >&2; exit 1; }
+# Captured whole, then searched: `ladder man | grep -q` would close the pipe at the
+# first match (ladder stops quietly on that, but the check must not depend on it).
+man_page=$("$root/bin/ladder" man)
+grep -q '^\.TH ladder' <<<"$man_page" || { echo "check-install: the installed ladder prints no man page" >&2; exit 1; }
 echo "check-install: cargo install --path . works"

@@ -11,7 +11,9 @@ msrv=$(sed -n 's/^rust-version *= *"\([0-9.]*\)".*/\1/p' Cargo.toml)
 [ -n "$msrv" ] || { echo "check-msrv: no rust-version in Cargo.toml" >&2; exit 1; }
 # rustup names 1.89 toolchains by their full version.
 [[ $msrv =~ ^[0-9]+\.[0-9]+$ ]] && msrv="$msrv.0"
-rustup toolchain list | grep -q "^$msrv-" || rustup toolchain install "$msrv" --profile minimal
+# Captured, then searched: under pipefail a `| grep -q` that exits early can fail the list.
+toolchains=$(rustup toolchain list)
+grep -q "^$msrv-" <<<"$toolchains" || rustup toolchain install "$msrv" --profile minimal
 echo "== cargo +$msrv check --all-targets --locked"
 CARGO_TARGET_DIR=target/msrv cargo "+$msrv" check --all-targets --locked --quiet
 echo "check-msrv: builds on Rust $msrv"

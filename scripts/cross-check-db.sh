@@ -6,7 +6,9 @@
 # Server: DATABASE_URL if set (pgbench then works in a scratch database it creates and
 # drops: the URL's role needs CREATEDB), else a throwaway PostgreSQL started like the
 # managed one (initdb into a temp dir, `postgres` on a free loopback port, as the
-# postgres user when run as root), stopped and removed at the end.
+# postgres user when run as root; locked down like it: a random password, SCRAM on
+# every connection, never trust, the password in 0600 files and the environment, never
+# on a command line), stopped and removed at the end.
 #
 # Usage: scripts/cross-check-db.sh [path/to/ladder]   (default: target/release/ladder)
 set -euo pipefail
@@ -43,7 +45,12 @@ else
     as=()
     if [ "$(id -u)" -eq 0 ]; then chown postgres: "$tmp"; as=(runuser -u postgres --); fi
     port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-    (cd "$tmp" && "${as[@]}" "$bindir/initdb" -D "$tmp/data" -U postgres -E UTF8 --locale=C --no-sync --auth=trust >/dev/null)
+    pw=$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')
+    (umask 077 && printf '%s\n' "$pw" >"$tmp/pwfile")
+    if [ "$(id -u)" -eq 0 ]; then chown postgres: "$tmp/pwfile"; fi
+    export PGPASSWORD=$pw
+    (cd "$tmp" && "${as[@]}" "$bindir/initdb" -D "$tmp/data" -U postgres -E UTF8 --locale=C --no-sync \
+        --auth=scram-sha-256 --pwfile="$tmp/pwfile" >/dev/null)
     (cd "$tmp" && exec "${as[@]}" "$bindir/postgres" -D "$tmp/data" -p "$port" -k "$tmp" \
         -c listen_addresses=127.0.0.1 >"$tmp/postgres.log" 2>&1) &
     pid=$!
@@ -53,7 +60,9 @@ else
     scratch="ladder_xcheck"
     "$bindir/psql" -q -d "$admin_url" -c "CREATE DATABASE $scratch" >/dev/null
     bench_url="postgres://postgres@127.0.0.1:$port/$scratch"
-    ladder_url=$admin_url
+    # ladder is given the password in its URL (it prints it redacted); psql and pgbench
+    # read PGPASSWORD.
+    ladder_url="postgres://postgres:$pw@127.0.0.1:$port/postgres"
     echo "cross-check-db: throwaway PostgreSQL $(basename "$(dirname "$bindir")") on 127.0.0.1:$port"
 fi
 

@@ -3,7 +3,9 @@
 # server pinned to the first CPU and the client pinned (taskset) to the same CPU, then
 # to the last one — beside `ladder redis` and `ladder db`, which measure their managed
 # servers in the same two placements. Prints p50 (redis-benchmark, ladder) and pgbench's
-# average, in µs. Throwaway servers on loopback, stopped and removed at the end.
+# average, in µs. Throwaway servers on loopback, locked down like the managed ones (a
+# random password in 0600 files and the environment; SCRAM, never trust, for
+# PostgreSQL), stopped and removed at the end.
 #
 # Usage: scripts/cross-check-placement.sh [path/to/ladder]   (default: target/release/ladder)
 set -euo pipefail
@@ -29,20 +31,26 @@ free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",
 
 echo "server on CPU $server; clients on CPU $server (same) and CPU $other (different)"
 port=$(free_port)
-taskset -c "$server" redis-server --port "$port" --bind 127.0.0.1 --save '' --appendonly no \
-    --dir "$tmp" >/dev/null 2>&1 &
+pw=$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')
+(umask 077 && printf 'port %s\nbind 127.0.0.1\nsave ""\nappendonly no\ndir %s\nrequirepass %s\n' \
+    "$port" "$tmp" "$pw" >"$tmp/redis.conf")
+export REDISCLI_AUTH=$pw PGPASSWORD=$pw
+taskset -c "$server" redis-server "$tmp/redis.conf" >/dev/null 2>&1 &
 rpid=$!
 for _ in $(seq 50); do redis-cli -p "$port" ping >/dev/null 2>&1 && break; sleep 0.1; done
 redis-cli -p "$port" set key:__rand_int__ x >/dev/null
 for cpu in "$server" "$other"; do
-    taskset -c "$cpu" redis-benchmark -p "$port" -c 1 -P 1 -n 30000 -t get --csv 2>/dev/null \
+    taskset -c "$cpu" redis-benchmark -a "$pw" -p "$port" -c 1 -P 1 -n 30000 -t get --csv 2>/dev/null \
         | awk -F'"' -v cpu="$cpu" '/^"GET"/ {printf "redis-benchmark GET, client CPU %s: p50 %.0f us\n", cpu, $6 * 1000}'
 done
 kill "$rpid"; rpid=""
 
 chown postgres: "$tmp"
 pport=$(free_port)
-(cd "$tmp" && runuser -u postgres -- "$bindir/initdb" -D "$tmp/data" -U postgres --auth=trust >/dev/null)
+(umask 077 && printf '%s\n' "$pw" >"$tmp/pwfile")
+chown postgres: "$tmp/pwfile"
+(cd "$tmp" && runuser -u postgres -- "$bindir/initdb" -D "$tmp/data" -U postgres \
+    --auth=scram-sha-256 --pwfile="$tmp/pwfile" >/dev/null)
 (cd "$tmp" && exec taskset -c "$server" runuser -u postgres -- "$bindir/postgres" -D "$tmp/data" \
     -p "$pport" -k "$tmp" -c listen_addresses=127.0.0.1 >"$tmp/pg.log" 2>&1) &
 for _ in $(seq 100); do "$bindir/pg_isready" -q -h 127.0.0.1 -p "$pport" && break; sleep 0.2; done

@@ -49,12 +49,18 @@ ours_disk=$("$ladder" storage --path "$work" --file-size 1G --samples 20000 --qu
 
 echo "== redis: GET, one client, no pipelining, same server"
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-redis-server --port "$port" --bind 127.0.0.1 --save '' --appendonly no --dir "$work" >/dev/null &
+# Locked down like ladder's managed Redis: a random password, in a 0600 config file and
+# the environment (redis-benchmark only takes it as -a).
+redis_pw=$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')
+(umask 077 && printf 'port %s\nbind 127.0.0.1\nsave ""\nappendonly no\ndir %s\nrequirepass %s\n' \
+    "$port" "$(cd "$work" && pwd)" "$redis_pw" >"$work/redis.conf")
+export REDISCLI_AUTH=$redis_pw
+redis-server "$work/redis.conf" >/dev/null &
 redis_pid=$!
 for _ in $(seq 100); do redis-cli -p "$port" ping >/dev/null 2>&1 && break; sleep 0.05; done
 redis-cli -p "$port" set key:__rand_int__ x >/dev/null
-bench_p50=$(redis-benchmark -p "$port" -c 1 -P 1 -n 50000 -t get --csv | awk -F'"' '$2=="GET"{printf "%.1f", $10*1000}')
-ours_redis=$("$ladder" redis --url "redis://127.0.0.1:$port/" --quiet --json --out "$work/runs" | p50_us "GET hit over TCP, back-to-back")
+bench_p50=$(redis-benchmark -a "$redis_pw" -p "$port" -c 1 -P 1 -n 50000 -t get --csv | awk -F'"' '$2=="GET"{printf "%.1f", $10*1000}')
+ours_redis=$("$ladder" redis --url "redis://:$redis_pw@127.0.0.1:$port/" --quiet --json --out "$work/runs" | p50_us "GET hit over TCP, back-to-back")
 
 echo
 printf '%-34s %13s %13s %8s\n' "p50" "ladder" "reference" "ratio"

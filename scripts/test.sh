@@ -4,18 +4,34 @@
 # both macOS targets, and a qemu-aarch64 smoke of the aarch64 Linux binary) and the
 # declared minimum Rust version (scripts/check-msrv.sh), and the README's install command
 # (scripts/check-install.sh).
-# Installs the server packages the tests need first (scripts/setup-services.sh) when
-# that script exists and can install them.
+# Installs the server packages the tests need first (scripts/setup-services.sh) and
+# fails when one is still missing: a test without its server prints `SKIP <why>` and
+# passes, so CI must not run without them. LADDER_ALLOW_SKIPS=1 lets a machine without
+# them run the rest. The tests' SKIP lines are counted at the end.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-if [ -x scripts/setup-services.sh ]; then
-    scripts/setup-services.sh || echo "test.sh: could not install every service; tests that need one will say so" >&2
+if ! scripts/setup-services.sh; then
+    if [ "${LADDER_ALLOW_SKIPS:-0}" != 1 ]; then
+        echo "test.sh: a server scripts/setup-services.sh installs is missing; the tests that need it would only skip (LADDER_ALLOW_SKIPS=1 to run anyway)" >&2
+        exit 1
+    fi
+    echo "test.sh: a server is missing; LADDER_ALLOW_SKIPS=1, the tests that need it will skip" >&2
 fi
 
 cargo fmt --check
 cargo clippy --release --all-targets -- -D warnings
-cargo test --release
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+# --nocapture: a passing test's SKIP line is shown, and counted.
+cargo test --release -- --nocapture 2>&1 | tee "$log"
+skips=$(grep -c '^SKIP ' "$log" || true)
+missing=$(grep -c '^SKIP .*not installed' "$log" || true)
+echo "test.sh: $skips tests skipped (lines starting SKIP above), $missing for a missing server"
+if [ "$missing" -gt 0 ] && [ "${LADDER_ALLOW_SKIPS:-0}" != 1 ]; then
+    echo "test.sh: tests skipped for a server setup-services.sh should have installed" >&2
+    exit 1
+fi
 cargo bench --no-run
 scripts/check-install.sh
 scripts/check-targets.sh

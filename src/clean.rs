@@ -1,41 +1,67 @@
-//! What a run leaves while it runs, and `ladder clean` for what a killed run left.
+//! Ownership by proof: what a run makes carries its run id, and `ladder clean` removes
+//! only what a record proves is ours and whose run is over. A name that merely looks
+//! like ours never counts.
 //!
-//! Every name a run makes carries its owner: the process id and the run's start time
-//! (Unix seconds), so a later run can tell old from live:
+//! Every run has a random 128-bit run id ([`run_id`]) and an [`Owner`] record: the run
+//! id, host name, boot id, pid namespace, pid and the pid's start time, the run's start
+//! and (on servers) a heartbeat.
 //!
-//! - hidden temp dirs under `--out`: `.ladder-<kind>-<pid>-<random>`;
-//! - managed servers' dirs under the system temp dir: `ladder-<kind>-<pid>-<random>`;
-//! - Redis keys: `ladder:<start>:<pid>:<hex>:<name>`, each with an expiry;
-//! - PostgreSQL schemas: `ladder_run_<start>_<pid>_<hex>`.
+//! - Every temp dir a run makes ([`run_dir`]) is created 0700 (the mode given to mkdir,
+//!   not set after) and holds a marker file [`MARKER`] with the owner record.
+//! - A process is ours only if its working directory is inside such a dir and its uid
+//!   is ours (or we are root, which starts PostgreSQL as the `postgres` user).
+//! - Redis keys live under `ladder:<run id>:`, and the run is named in the server's
+//!   ledger hash before its first key ([`crate::suite::ledger`]); PostgreSQL schemas
+//!   are `ladder_run_<run id>_<hex>`, created with a COMMENT that carries the record.
+//!
+//! An owner's run is over ([`Owner::verdict`]) when it ran on this machine (same host
+//! name, boot and pid namespace) and its process (pid and start time) is gone, or when
+//! its last heartbeat is older than [`STALE_AFTER_S`]; a run of another host is judged
+//! by its heartbeat alone. Anything without a record is left alone and reported.
 //!
 //! The finding and removing on a user's Redis and PostgreSQL is in
 //! [`crate::suite::leftovers`] (it needs their clients).
-//!
-//! [`find`] lists what belongs to no live `ladder` process; [`remove`] removes it:
-//! keys by SCAN in bounded batches (never KEYS or FLUSH*), schemas with DROP ... CASCADE
-//! (only `ladder_run_*` ones), dirs, and managed servers still running from a dir.
 
 use crate::error::{Error, Result};
+use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
+use std::sync::mpsc::{self, RecvTimeoutError};
 use std::sync::OnceLock;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// How many keys one SCAN step asks for, and one UNLINK removes at most.
 pub const SCAN_BATCH: usize = 1000;
 
-/// Seconds since the Unix epoch at the first call: the run's start time in names.
-pub fn started_unix() -> u64 {
-    static STARTED: OnceLock<u64> = OnceLock::new();
-    *STARTED.get_or_init(|| unix_now().as_secs())
+/// The marker file in every dir a run makes: the owner record, JSON.
+pub const MARKER: &str = ".ladder-run.json";
+
+/// How often a live run refreshes its heartbeat on a server.
+pub const HEARTBEAT_EVERY: Duration = Duration::from_secs(60);
+
+/// A run whose last heartbeat is older than this (seconds, by the server's clock) is
+/// over: ten missed heartbeats.
+pub const STALE_AFTER_S: u64 = 600;
+
+/// This run's id: 32 hex digits (128 random bits), the same for the whole process.
+pub fn run_id() -> &'static str {
+    static ID: OnceLock<String> = OnceLock::new();
+    ID.get_or_init(|| format!("{:032x}", rand::random::<u128>()))
 }
 
-fn unix_now() -> Duration {
+/// Whether `s` has the shape of a run id (32 lowercase hex digits).
+pub fn is_run_id(s: &str) -> bool {
+    s.len() == 32 && s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+}
+
+/// Seconds since the Unix epoch now.
+pub fn unix_now() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .unwrap_or_default()
+        .as_secs()
 }
 
-/// The prefix of a hidden temp dir or file of this process under `--out`.
+/// The prefix of a hidden temp dir of this process under `--out`.
 pub fn out_temp_prefix(kind: &str) -> String {
     format!(".ladder-{kind}-{}-", std::process::id())
 }
@@ -45,78 +71,250 @@ pub fn server_dir_prefix(kind: &str) -> String {
     format!("ladder-{kind}-{}-", std::process::id())
 }
 
-/// A fresh Redis key prefix of this run: `ladder:<start>:<pid>:<hex>:`.
+/// The Redis key prefix every key of this run starts with: `ladder:<run id>:`.
+pub fn redis_run_prefix(id: &str) -> String {
+    format!("ladder:{id}:")
+}
+
+/// A fresh Redis key prefix under this run's: `ladder:<run id>:<hex>:`.
 pub fn redis_prefix() -> String {
     format!(
-        "ladder:{}:{}:{:08x}:",
-        started_unix(),
-        std::process::id(),
+        "{}{:08x}:",
+        redis_run_prefix(run_id()),
         rand::random::<u32>()
     )
 }
 
-/// A fresh PostgreSQL schema name of this run: `ladder_run_<start>_<pid>_<hex>`.
+/// The PostgreSQL schema name prefix of run `id`: `ladder_run_<run id>_`.
+pub fn schema_run_prefix(id: &str) -> String {
+    format!("ladder_run_{id}_")
+}
+
+/// A fresh PostgreSQL schema name of this run: `ladder_run_<run id>_<hex>`.
 pub fn schema_name() -> String {
     format!(
-        "ladder_run_{}_{}_{:08x}",
-        started_unix(),
-        std::process::id(),
+        "{}{:08x}",
+        schema_run_prefix(run_id()),
         rand::random::<u32>()
     )
 }
 
-/// Who made a name: the pid and start time in it, where it has them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Who made something: the facts `ladder clean` judges a run by.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Owner {
-    /// The process that made it.
-    pub pid: Option<u32>,
-    /// The run's start, Unix seconds (keys and schemas).
-    pub started: Option<u64>,
+    /// The run id (32 hex digits).
+    pub run_id: String,
+    /// The host name of the machine the run ran on.
+    pub host: String,
+    /// The kernel's boot id there (empty where unknown).
+    pub boot_id: String,
+    /// The run's pid namespace there (empty where unknown).
+    pub pid_ns: String,
+    /// The run's process id.
+    pub pid: u32,
+    /// The process's start time (clock ticks after boot; 0 where unknown), so a reused
+    /// pid is not taken for the run.
+    pub pid_start: u64,
+    /// The run's start, Unix seconds by its own clock.
+    pub started: u64,
+    /// The last heartbeat, Unix seconds by the server's clock (0 in a dir's marker).
+    #[serde(default)]
+    pub heartbeat: u64,
+}
+
+/// Whether an owner's run may still be running, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verdict {
+    /// Its run may be running: leave its things.
+    Live(String),
+    /// Its run is over: its things may go.
+    Over(String),
 }
 
 impl Owner {
-    /// The owner fields of a name made by the functions above (older names without
-    /// them give `None`s). `fields` is how many numeric fields to expect at the start
-    /// of the part after the fixed prefix: 2 (start, pid) or 1 (pid).
-    pub fn parse(rest: &str, sep: char, fields: usize) -> Owner {
-        let mut nums = rest.split(sep).map(|f| f.parse::<u64>().ok());
-        let first = nums.next().flatten();
-        let second = nums.next().flatten();
-        match fields {
-            2 if second.is_some() => Owner {
-                pid: second.and_then(|p| u32::try_from(p).ok()),
-                started: first,
-            },
-            _ => Owner {
-                pid: first.and_then(|p| u32::try_from(p).ok()),
-                started: None,
-            },
+    /// This run's record (heartbeat 0: a server's ledger sets it by the server's clock).
+    pub fn this_run() -> Owner {
+        let pid = std::process::id();
+        Owner {
+            run_id: run_id().to_string(),
+            host: crate::host::hostname(),
+            boot_id: boot_id(),
+            pid_ns: pid_ns(),
+            pid,
+            pid_start: pid_start(pid).unwrap_or(0),
+            started: started_unix(),
+            heartbeat: 0,
         }
     }
 
-    /// Whether the owner may still be running: its pid exists on this machine (a
-    /// reused pid only delays the cleaning; a name without a pid never counts as live).
-    pub fn is_live(&self) -> bool {
-        self.pid
-            .is_some_and(|pid| Path::new(&format!("/proc/{pid}")).exists())
+    /// Whether the run ran on this machine, in this pid namespace: only then does its
+    /// pid mean anything here.
+    pub fn same_machine(&self) -> bool {
+        !self.boot_id.is_empty()
+            && !self.pid_ns.is_empty()
+            && self.host == crate::host::hostname()
+            && self.boot_id == boot_id()
+            && self.pid_ns == pid_ns()
     }
+
+    /// Whether the run's process (its pid, started when it was) still runs here.
+    fn process_runs(&self) -> bool {
+        pid_start(self.pid).is_some_and(|s| self.pid_start == 0 || s == self.pid_start)
+    }
+
+    /// Whether the run is over. `now` is the server's clock (None for a dir, which has
+    /// no heartbeat): a run of this machine is judged by its process, another's by its
+    /// heartbeat; a dir of another machine is never judged over.
+    pub fn verdict(&self, now: Option<u64>) -> Verdict {
+        let who = format!("run {} (host {}, pid {})", self.run_id, self.host, self.pid);
+        if self.same_machine() {
+            return if self.process_runs() {
+                Verdict::Live(format!("{who}: its process runs on this host"))
+            } else {
+                Verdict::Over(format!("{who}: ran on this host, its process is gone"))
+            };
+        }
+        match now {
+            Some(now) => {
+                let age = now.saturating_sub(self.heartbeat);
+                let told = format!(
+                    "{who}: last heartbeat {} ago (bound {})",
+                    format_age(age),
+                    format_age(STALE_AFTER_S)
+                );
+                if self.heartbeat > 0 && age > STALE_AFTER_S {
+                    Verdict::Over(told)
+                } else {
+                    Verdict::Live(told)
+                }
+            }
+            None if self.host == crate::host::hostname()
+                && !self.boot_id.is_empty()
+                && self.boot_id != boot_id()
+                && self.pid_ns == pid_ns() =>
+            {
+                Verdict::Over(format!("{who}: made on this host before its last boot"))
+            }
+            None => Verdict::Live(format!(
+                "{who}: made on another machine or pid namespace; not judged from here"
+            )),
+        }
+    }
+}
+
+/// Seconds since the Unix epoch at the first call: the run's start.
+pub fn started_unix() -> u64 {
+    static STARTED: OnceLock<u64> = OnceLock::new();
+    *STARTED.get_or_init(unix_now)
+}
+
+/// The kernel's boot id (Linux), else empty.
+fn boot_id() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/random/boot_id")
+        .map(|s| s.trim().to_string())
+        .unwrap_or_default()
+}
+
+/// This process's pid namespace (Linux: `pid:[4026531836]`), else empty.
+fn pid_ns() -> String {
+    std::fs::read_link("/proc/self/ns/pid")
+        .map(|p| p.to_string_lossy().into_owned())
+        .unwrap_or_default()
+}
+
+/// The start time of process `pid` (clock ticks after boot), None where it does not
+/// run (or the OS does not say).
+fn pid_start(pid: u32) -> Option<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Field 22; the name (field 2) is in parentheses and may hold spaces.
+    let after_name = &stat[stat.rfind(')')? + 1..];
+    after_name.split_whitespace().nth(19)?.parse().ok()
+}
+
+/// Calls a function every interval on a thread of its own, until dropped: a live run's
+/// heartbeat on a server.
+pub struct Heartbeat {
+    stop: Option<mpsc::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Heartbeat {
+    /// Calls `beat` every `every` until the heartbeat is dropped.
+    pub fn start(every: Duration, mut beat: impl FnMut() + Send + 'static) -> Heartbeat {
+        let (stop, stopped) = mpsc::channel::<()>();
+        let thread = std::thread::Builder::new()
+            .name("ladder-heartbeat".into())
+            .spawn(move || {
+                while let Err(RecvTimeoutError::Timeout) = stopped.recv_timeout(every) {
+                    beat();
+                }
+            })
+            .ok();
+        Heartbeat {
+            stop: Some(stop),
+            thread,
+        }
+    }
+}
+
+impl Drop for Heartbeat {
+    fn drop(&mut self) {
+        drop(self.stop.take());
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// A fresh run dir `<parent>/<prefix><random>`: created 0700 (mkdir's mode) with the
+/// marker file [`MARKER`] (0600) holding this run's owner record; removed on drop.
+pub fn run_dir(parent: &Path, prefix: &str) -> Result<tempfile::TempDir> {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::Builder::new()
+        .prefix(prefix)
+        .permissions(std::fs::Permissions::from_mode(0o700))
+        .tempdir_in(parent)
+        .map_err(|e| Error::io(parent, e))?;
+    let record = serde_json::to_string(&Owner::this_run())
+        .map_err(|e| Error::Internal(format!("cannot serialise the run's owner: {e}")))?;
+    crate::services::write_private(&dir.path().join(MARKER), &record)?;
+    Ok(dir)
+}
+
+/// The owner record in `dir`'s marker, if `dir` is a real dir (not a link) holding a
+/// marker file of ours (a regular file owned by our uid).
+pub fn marker_owner(dir: &Path) -> Option<Owner> {
+    use std::os::unix::fs::MetadataExt;
+    let meta = std::fs::symlink_metadata(dir).ok()?;
+    if !meta.is_dir() {
+        return None;
+    }
+    let marker = dir.join(MARKER);
+    let m = std::fs::symlink_metadata(&marker).ok()?;
+    // SAFETY: geteuid has no preconditions and touches no memory.
+    let uid = unsafe { libc::geteuid() };
+    if !m.is_file() || m.uid() != uid {
+        return None;
+    }
+    let owner: Owner = serde_json::from_str(&std::fs::read_to_string(marker).ok()?).ok()?;
+    is_run_id(&owner.run_id).then_some(owner)
 }
 
 /// Something a run left behind.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Leftover {
-    /// Keys on a Redis under one run prefix.
+    /// Keys on a Redis under one run's prefix, and the run's ledger entry.
     RedisKeys {
-        /// `ladder:<start>:<pid>:<hex>:`.
-        prefix: String,
+        /// The run id.
+        run_id: String,
         /// How many keys.
         count: usize,
     },
     /// A run schema on a PostgreSQL.
     Schema(String),
-    /// A temp dir (or file) under `--out` or the system temp dir.
+    /// A run dir under `--out` or the system temp dir.
     Dir(PathBuf),
-    /// A managed server still running from a leftover dir.
+    /// A managed server still running from a run dir.
     Server {
         /// Its pid.
         pid: u32,
@@ -125,29 +323,47 @@ pub enum Leftover {
     },
 }
 
-/// A leftover with its age (seconds; None where unknown).
+/// A leftover with the proof that it is ours and its run is over.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Found {
     /// What it is.
     pub what: Leftover,
-    /// How old it is.
-    pub age_s: Option<u64>,
+    /// Why it is ours and over: where the record is and what it says.
+    pub proof: String,
 }
 
 impl std::fmt::Display for Found {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match &self.what {
-            Leftover::RedisKeys { prefix, count } => write!(f, "redis keys {prefix}* ({count})")?,
+            Leftover::RedisKeys { run_id, count } => write!(
+                f,
+                "redis keys {}* ({count}) and ledger entry",
+                redis_run_prefix(run_id)
+            )?,
             Leftover::Schema(s) => write!(f, "postgres schema {s}")?,
             Leftover::Dir(p) => write!(f, "dir {}", p.display())?,
             Leftover::Server { pid, dir } => {
                 write!(f, "managed server pid {pid} ({})", dir.display())?
             }
         }
-        match self.age_s {
-            Some(s) => write!(f, ", age {}", format_age(s)),
-            None => write!(f, ", age unknown"),
-        }
+        write!(f, "; proof: {}", self.proof)
+    }
+}
+
+/// What `clean` looked at: what it may remove, and what it leaves and why.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Survey {
+    /// Proven ours, of runs that are over.
+    pub found: Vec<Found>,
+    /// Left alone: what looks like ours without a proof, or a run that may be live.
+    pub left: Vec<String>,
+}
+
+impl Survey {
+    /// Adds `other`'s findings to these.
+    pub fn extend(&mut self, other: Survey) {
+        self.found.extend(other.found);
+        self.left.extend(other.left);
     }
 }
 
@@ -161,83 +377,75 @@ pub fn format_age(s: u64) -> String {
     }
 }
 
-pub fn age_since(started: Option<u64>) -> Option<u64> {
-    started.map(|s| unix_now().as_secs().saturating_sub(s))
+/// Run dirs of runs that are over under `out` (`.ladder-*`).
+pub fn find_out_dirs(out: &Path) -> Survey {
+    find_dirs(out, ".ladder-")
 }
 
-fn age_of(path: &Path) -> Option<u64> {
-    let modified = std::fs::symlink_metadata(path).ok()?.modified().ok()?;
-    SystemTime::now()
-        .duration_since(modified)
-        .ok()
-        .map(|d| d.as_secs())
-}
-
-/// Hidden temp dirs and files of dead runs under `out` (`.ladder-*`).
-pub fn find_out_dirs(out: &Path) -> Vec<Found> {
-    find_dirs(out, ".ladder-", &OUT_KINDS)
-}
-
-/// The kinds of hidden temp dirs and files under `--out` (see [`out_temp_prefix`]).
-const OUT_KINDS: [&str; 4] = ["tmp", "probe", "storage", "sqlite"];
-/// The kinds of managed servers' dirs (see [`server_dir_prefix`]).
-const SERVER_KINDS: [&str; 4] = ["redis", "pg", "nginx", "dnsmasq"];
-
-/// Managed servers' dirs of dead runs under the system temp dir (`ladder-*`), and the
-/// servers of dead runs still running (from such a dir, or from one already gone).
-pub fn find_server_dirs() -> Vec<Found> {
-    let mut found: Vec<Found> = server_processes()
+/// Managed servers' dirs of runs that are over under the system temp dir
+/// (`ladder-*`), and the servers still running from them.
+pub fn find_server_dirs() -> Survey {
+    let mut survey = find_dirs(&std::env::temp_dir(), "ladder-");
+    let servers: Vec<Found> = server_processes()
         .into_iter()
-        .filter(|s| s.owner.pid.is_some() && !s.owner.is_live())
-        .map(|s| Found {
-            age_s: age_of(&s.dir),
-            what: Leftover::Server {
-                pid: s.pid,
-                dir: s.dir,
-            },
+        .filter_map(|s| match s.owner.verdict(None) {
+            Verdict::Over(why) => Some(Found {
+                proof: format!(
+                    "working dir {} holds the marker of {why}; uid ours",
+                    s.dir.display()
+                ),
+                what: Leftover::Server {
+                    pid: s.pid,
+                    dir: s.dir,
+                },
+            }),
+            Verdict::Live(_) => None,
         })
         .collect();
-    found.extend(find_dirs(&std::env::temp_dir(), "ladder-", &SERVER_KINDS));
-    found
+    // Servers first: their dirs go after them.
+    survey.found.splice(0..0, servers);
+    survey
 }
 
-/// The entries of `parent` named `<prefix><kind>-<pid>-<random>` for one of `kinds`
-/// whose owner is gone (a name without a pid: an hour after its last change).
-fn find_dirs(parent: &Path, prefix: &str, kinds: &[&str]) -> Vec<Found> {
+/// The entries of `parent` whose names start with `prefix`: a dir with our marker
+/// whose run is over is found; anything else of that shape is left, and said so.
+fn find_dirs(parent: &Path, prefix: &str) -> Survey {
+    let mut survey = Survey::default();
     let Ok(entries) = std::fs::read_dir(parent) else {
-        return Vec::new();
+        return survey;
     };
-    let mut found: Vec<Found> = entries
+    let mut paths: Vec<PathBuf> = entries
         .filter_map(|e| e.ok())
-        .filter_map(|e| {
-            let name = e.file_name().into_string().ok()?;
-            let rest = name.strip_prefix(prefix)?;
-            let (kind, after_kind) = rest.split_once('-')?;
-            if !kinds.contains(&kind) {
-                return None;
-            }
-            let owner = Owner::parse(after_kind, '-', 1);
-            let age_s = age_of(&e.path());
-            // Without a pid in the name (an older version's), only what is an hour old.
-            let stale = owner.pid.is_some() || age_s.is_some_and(|a| a >= 3600);
-            (stale && !owner.is_live()).then(|| Found {
-                age_s,
-                what: Leftover::Dir(e.path()),
-            })
-        })
+        .filter(|e| e.file_name().to_string_lossy().starts_with(prefix))
+        .map(|e| e.path())
         .collect();
-    found.sort_by(|a, b| format!("{a}").cmp(&format!("{b}")));
-    found
+    paths.sort();
+    for path in paths {
+        match marker_owner(&path) {
+            None => survey.left.push(format!(
+                "{}: no marker of ours ({MARKER}) in it",
+                path.display()
+            )),
+            Some(owner) => match owner.verdict(None) {
+                Verdict::Over(why) => survey.found.push(Found {
+                    proof: format!("its marker names {why}"),
+                    what: Leftover::Dir(path),
+                }),
+                Verdict::Live(_) => {}
+            },
+        }
+    }
+    survey
 }
 
-/// A process working in a managed server's dir.
+/// A process working in a run dir.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ServerProcess {
     /// The server's pid.
     pub pid: u32,
-    /// Its dir, `<tmp>/ladder-<kind>-<pid>-<random>` (it may be gone).
+    /// The run dir its working directory is in.
     pub dir: PathBuf,
-    /// The ladder process that started it.
+    /// The run that made the dir.
     pub owner: Owner,
 }
 
@@ -251,80 +459,64 @@ const SERVER_NAMES: [&str; 6] = [
     "memcached",
 ];
 
-/// Every process working in a managed server's dir: redis-server and postgres both
-/// change into it, and postgres names it on its command line (redis-server rewrites
-/// its command line, so that alone would miss it). A dir already deleted still shows
-/// in the working directory's path.
+/// Every server process (by name) whose working directory is inside a run dir with our
+/// marker, and whose uid is ours (any uid when we are root: root starts PostgreSQL as
+/// `postgres`). redis-server rewrites its command line, so the command line is never
+/// the evidence; a working dir already deleted has no marker and is left alone.
 pub fn server_processes() -> Vec<ServerProcess> {
-    let marker = format!("{}/ladder-", std::env::temp_dir().display());
+    use std::os::unix::fs::MetadataExt;
+    // SAFETY: geteuid has no preconditions and touches no memory.
+    let uid = unsafe { libc::geteuid() };
     let Ok(entries) = std::fs::read_dir("/proc") else {
         return Vec::new();
     };
     entries
         .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
         .filter(|&pid| {
-            // Only the servers we start: never a shell or a tool that names the dir.
             std::fs::read_to_string(format!("/proc/{pid}/comm"))
                 .is_ok_and(|c| SERVER_NAMES.contains(&c.trim()))
         })
+        .filter(|&pid| {
+            std::fs::metadata(format!("/proc/{pid}")).is_ok_and(|m| uid == 0 || m.uid() == uid)
+        })
         .filter_map(|pid| {
-            let cwd = std::fs::read_link(format!("/proc/{pid}/cwd"))
-                .map(|c| c.to_string_lossy().into_owned())
-                .unwrap_or_default();
-            let cmdline = std::fs::read(format!("/proc/{pid}/cmdline"))
-                .map(|c| String::from_utf8_lossy(&c).replace('\0', " "))
-                .unwrap_or_default();
-            [cwd, cmdline].iter().find_map(|text| {
-                let start = text.find(&marker)? + marker.len();
-                let name: String = text[start..]
-                    .chars()
-                    .take_while(|c| !matches!(c, '/' | ' '))
-                    .collect();
-                let (_, after_kind) = name.split_once('-')?;
+            let cwd = std::fs::read_link(format!("/proc/{pid}/cwd")).ok()?;
+            // The server's own dir, or a dir inside it (PostgreSQL's data dir).
+            cwd.ancestors().take(3).find_map(|dir| {
                 Some(ServerProcess {
                     pid,
-                    dir: std::env::temp_dir().join(format!("ladder-{name}")),
-                    owner: Owner::parse(after_kind, '-', 1),
+                    owner: marker_owner(dir)?,
+                    dir: dir.to_path_buf(),
                 })
             })
         })
         .collect()
 }
 
-/// The run prefix of a key (`ladder:<start>:<pid>:<hex>:`, or the older
-/// `ladder:<pid>:<hex>:` of earlier versions) and its owner.
-pub fn key_owner(key: &str) -> Option<(String, Owner)> {
-    let rest = key.strip_prefix("ladder:")?;
-    let fields: Vec<&str> = rest.splitn(4, ':').collect();
-    let numeric = |f: &str| !f.is_empty() && f.bytes().all(|b| b.is_ascii_digit());
-    let n = match fields.as_slice() {
-        [a, b, _, _] if numeric(a) && numeric(b) => 3,
-        [a, _, ..] if numeric(a) => 2,
-        _ => return None,
-    };
-    let prefix = format!("ladder:{}:", fields[..n].join(":"));
-    Some((prefix, Owner::parse(rest, ':', n - 1)))
-}
-
 /// Removes leftover dirs and stops leftover servers (SIGKILL: their data is a
-/// throwaway copy).
+/// throwaway copy). Each is checked again just before: a server must still work in
+/// a dir with the same marker, a dir must still hold it.
 pub fn remove_local(found: &[Found]) -> Result<()> {
     for f in found {
-        if let Leftover::Server { pid, .. } = f.what {
-            // SAFETY: kill(2) touches no memory; the pid ran from a leftover dir of ours.
-            unsafe {
-                libc::kill(pid as libc::pid_t, libc::SIGKILL);
+        if let Leftover::Server { pid, dir } = &f.what {
+            let still = server_processes()
+                .iter()
+                .any(|s| s.pid == *pid && &s.dir == dir);
+            if still {
+                // SAFETY: kill(2) touches no memory; the pid works in a dir of ours
+                // whose run is over (checked just now).
+                unsafe {
+                    libc::kill(*pid as libc::pid_t, libc::SIGKILL);
+                }
             }
         }
     }
     for f in found {
         if let Leftover::Dir(p) = &f.what {
-            let gone = if p.is_dir() {
-                std::fs::remove_dir_all(p)
-            } else {
-                std::fs::remove_file(p)
-            };
-            match gone {
+            if marker_owner(p).is_none() {
+                continue;
+            }
+            match std::fs::remove_dir_all(p) {
                 Ok(()) => {}
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
                 Err(e) => return Err(Error::io(p, e)),
@@ -339,30 +531,81 @@ mod tests {
     use super::*;
 
     #[test]
-    fn names_carry_their_owner() {
-        let prefix = redis_prefix();
-        let (p, owner) = key_owner(&format!("{prefix}hit")).unwrap();
-        assert_eq!(p, prefix);
-        assert_eq!(owner.pid, Some(std::process::id()));
-        assert_eq!(owner.started, Some(started_unix()));
-        let schema = schema_name();
-        let rest = schema.strip_prefix("ladder_run_").unwrap();
-        let owner = Owner::parse(rest, '_', 2);
-        assert_eq!(
-            (owner.pid, owner.started),
-            (Some(std::process::id()), Some(started_unix()))
-        );
-        let dir = out_temp_prefix("tmp");
-        let owner = Owner::parse(dir.strip_prefix(".ladder-tmp-").unwrap(), '-', 1);
-        assert_eq!(owner.pid, Some(std::process::id()));
+    fn names_carry_the_run_id() {
+        let id = run_id();
+        assert!(is_run_id(id), "{id}");
+        assert!(redis_prefix().starts_with(&format!("ladder:{id}:")));
+        assert!(schema_name().starts_with(&format!("ladder_run_{id}_")));
+        assert!(!is_run_id("2024") && !is_run_id(&"A".repeat(32)));
     }
 
     #[test]
-    fn older_and_foreign_keys_are_told_apart() {
-        let (p, owner) = key_owner("ladder:123:0abc:hit").unwrap();
-        assert_eq!((p.as_str(), owner.pid), ("ladder:123:0abc:", Some(123)));
-        assert!(key_owner("ladder:users:42").is_none());
-        assert!(key_owner("session:ladder:1").is_none());
+    fn a_run_dir_is_0700_from_birth_and_holds_its_marker() {
+        use std::os::unix::fs::PermissionsExt;
+        let parent = tempfile::tempdir().unwrap();
+        let dir = run_dir(parent.path(), ".ladder-test-").unwrap();
+        let mode = std::fs::metadata(dir.path()).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o700);
+        let owner = marker_owner(dir.path()).expect("marker");
+        assert_eq!(owner.pid, std::process::id());
+        assert_eq!(owner.run_id, run_id());
+        // This process runs: its dir is live, and nothing is found.
+        assert!(matches!(owner.verdict(None), Verdict::Live(_)));
+        assert!(find_out_dirs(parent.path()).found.is_empty());
+    }
+
+    #[test]
+    fn an_owner_is_judged_by_its_process_here_and_by_its_heartbeat_elsewhere() {
+        let me = Owner::this_run();
+        if !me.same_machine() {
+            eprintln!("SKIP no boot id or pid namespace here: the pid rule cannot apply");
+            return;
+        }
+        // A process that has exited: same machine, pid gone.
+        let mut child = std::process::Command::new("true").spawn().unwrap();
+        let gone = child.id();
+        child.wait().unwrap();
+        let dead = Owner {
+            pid: gone,
+            ..me.clone()
+        };
+        assert!(matches!(dead.verdict(Some(0)), Verdict::Over(_)));
+        // Another host: the heartbeat alone decides, a fresh one is live.
+        let other = Owner {
+            host: "elsewhere".into(),
+            heartbeat: 1_000_000,
+            ..me.clone()
+        };
+        assert!(matches!(
+            other.verdict(Some(1_000_000 + STALE_AFTER_S)),
+            Verdict::Live(_)
+        ));
+        assert!(matches!(
+            other.verdict(Some(1_000_001 + STALE_AFTER_S)),
+            Verdict::Over(_)
+        ));
+        assert!(matches!(other.verdict(None), Verdict::Live(_)));
+    }
+
+    #[test]
+    fn a_heartbeat_beats_until_dropped() {
+        let (tx, rx) = mpsc::channel();
+        let beat = Heartbeat::start(Duration::from_millis(1), move || {
+            let _ = tx.send(());
+        });
+        rx.recv().unwrap();
+        drop(beat);
+        // The thread has ended: the sender it held is gone once the queue drains.
+        while rx.recv().is_ok() {}
+    }
+
+    #[test]
+    fn a_dir_without_our_marker_is_left_and_said_so() {
+        let parent = tempfile::tempdir().unwrap();
+        std::fs::create_dir(parent.path().join(".ladder-tmp-1-abc")).unwrap();
+        let survey = find_out_dirs(parent.path());
+        assert!(survey.found.is_empty());
+        assert_eq!(survey.left.len(), 1, "{:?}", survey.left);
     }
 
     #[test]

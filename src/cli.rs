@@ -86,8 +86,8 @@ pub enum Command {
         #[arg(long)]
         reanalyse: bool,
     },
-    /// Remove what killed runs left: ladder_run_* schemas, ladder:* keys, .ladder-*
-    /// temp dirs under --out, managed servers' dirs and processes.
+    /// Remove what runs that are over left, by proof only: keys and schemas their
+    /// records name, temp dirs holding their marker, servers working in those dirs.
     Clean(CleanArgs),
     /// Print a shell completion script (e.g. `ladder completions bash >
     /// ~/.local/share/bash-completion/completions/ladder`).
@@ -106,10 +106,12 @@ pub struct CleanArgs {
     /// List what would be removed, remove nothing.
     #[arg(long)]
     pub dry_run: bool,
-    /// A Redis to remove the ladder:* keys of dead runs from (SCAN, never KEYS/FLUSH).
+    /// A Redis to remove the keys of runs that are over from: only runs its ledger
+    /// (ladder:runs) names (SCAN, never KEYS/FLUSH).
     #[arg(long, value_name = "URL")]
     pub redis_url: Option<String>,
-    /// A PostgreSQL to drop the ladder_run_* schemas of dead runs from.
+    /// A PostgreSQL to drop the run schemas of runs that are over from: only schemas
+    /// whose comment names their run.
     #[arg(long, value_name = "URL")]
     pub postgres_url: Option<String>,
 }
@@ -243,8 +245,12 @@ pub struct MemoryArgs {
 pub struct CpuList(pub Vec<usize>);
 
 fn cpu_list(s: &str) -> Result<CpuList, String> {
-    let mut cpus = crate::units::parse_cpu_list(s)
-        .ok_or_else(|| format!("'{s}' is not a CPU list (e.g. 0-3,8,10-11)"))?;
+    let mut cpus = crate::units::parse_cpu_list(s).ok_or_else(|| {
+        format!(
+            "'{s}' is not a CPU list (e.g. 0-3,8,10-11; CPU numbers 0 to {})",
+            crate::units::MAX_CPU
+        )
+    })?;
     cpus.sort_unstable();
     cpus.dedup();
     Ok(CpuList(cpus))

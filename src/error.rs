@@ -28,15 +28,21 @@ pub enum Error {
     /// Anything else: a bug or an environment we did not expect.
     #[error("{0}")]
     Internal(String),
+    /// Stdout's reader went away (a broken pipe: `ladder man | head -1`): the command
+    /// stops quietly with exit 0, as the coreutils do.
+    #[error("stdout was closed")]
+    StdoutClosed,
 }
 
 impl Error {
-    /// The process exit code this error maps to (2 for the user's, 1 for ours).
+    /// The process exit code this error maps to (2 for the user's, 1 for ours, 0 for a
+    /// reader that stopped reading).
     pub fn exit_code(&self) -> u8 {
         match self {
             Error::Input(_) | Error::Unusable(_) => 2,
             Error::Io { .. } | Error::Internal(_) => 1,
             Error::Interrupted => 130,
+            Error::StdoutClosed => 0,
         }
     }
 

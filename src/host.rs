@@ -174,6 +174,14 @@ impl Drop for Pinned {
     }
 }
 
+/// The CPUs this process may run on, as they were at the first call (made at the start
+/// of every command, before any thread pins itself): where managed servers go, whatever
+/// CPU the thread that starts them is pinned to at the time.
+pub fn process_cpus() -> Vec<usize> {
+    static PROCESS: std::sync::OnceLock<Vec<usize>> = std::sync::OnceLock::new();
+    PROCESS.get_or_init(allowed_cpus).clone()
+}
+
 /// The CPUs the calling thread may run on now.
 pub fn allowed_cpus() -> Vec<usize> {
     core_affinity::get_core_ids()
@@ -305,10 +313,13 @@ mod tests {
     #[test]
     fn a_pin_is_undone_when_it_ends() {
         let before = allowed_cpus();
+        let process = process_cpus();
         let Some(&cpu) = before.last() else { return };
         std::thread::spawn(move || {
             let pinned = Pinned::to(cpu, &before).unwrap();
             assert_eq!(allowed_cpus(), vec![cpu]);
+            // A pinned thread still places servers on the process's CPUs.
+            assert_eq!(process_cpus(), process);
             drop(pinned);
             assert_eq!(allowed_cpus(), before);
         })

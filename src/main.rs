@@ -39,7 +39,8 @@ fn main() -> ExitCode {
             eprintln!("ladder: {}", latency_ladder::Error::Interrupted);
             ExitCode::from(130)
         }
-        Ok(()) => ExitCode::SUCCESS,
+        // The reader of stdout went away (`ladder man | head -1`): stop quietly.
+        Ok(()) | Err(latency_ladder::Error::StdoutClosed) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("ladder: {}", redact_text(&e.to_string()));
             ExitCode::from(e.exit_code())

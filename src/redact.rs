@@ -6,7 +6,12 @@
 //!   `pa/ss`; the last `@` covers that and every stricter parser);
 //! - secret parameters anywhere: `password=`, `?pass=` (redis+unix), `&token=`,
 //!   `api_key=`... in query strings and in key/value connection strings
-//!   (`host=h password='a b'`), quoted values included;
+//!   (`host=h password='a b'`), quoted values and spaces around `=` included (libpq
+//!   accepts `password = s3cret`);
+//! - and then by the clients' own parsers: where the PostgreSQL client (`postgres`
+//!   crate's `Config`, which accepts exactly what it will use) or the Redis client
+//!   parses a password out of the string, every occurrence of that password left is
+//!   masked too, whatever form the string had;
 //! - free text (clap's error line, a client's message): every word that looks like a
 //!   URL or a `key=value` pair is redacted the same way.
 
@@ -42,7 +47,31 @@ pub fn redact_url(url: &str) -> String {
         Some(at) => format!("{}@{}", mask_userinfo(&rest[..at]), &rest[at + 1..]),
         None => rest.to_string(),
     };
-    format!("{head}{}", redact_params(&rest))
+    let mut shown = format!("{head}{}", redact_params(&rest));
+    for secret in parsed_passwords(url) {
+        shown = shown.replace(&secret, MASK);
+    }
+    shown
+}
+
+/// The passwords the PostgreSQL and Redis clients parse out of `s` (none where they
+/// do not accept it).
+fn parsed_passwords(s: &str) -> Vec<String> {
+    let mut found = Vec::new();
+    if let Ok(config) = s.parse::<postgres::Config>() {
+        if let Some(p) = config.get_password() {
+            found.push(String::from_utf8_lossy(p).into_owned());
+        }
+    }
+    if s.contains("://") {
+        if let Ok(info) = redis::IntoConnectionInfo::into_connection_info(s) {
+            if let Some(p) = info.redis_settings().password() {
+                found.push(p.to_string());
+            }
+        }
+    }
+    found.retain(|p| !p.is_empty());
+    found
 }
 
 /// `user:***` for `user:password`, `***` where the user part could itself be a
@@ -64,26 +93,30 @@ pub fn redact_params(text: &str) -> String {
     let mut rest = text;
     while let Some(eq) = rest.find('=') {
         let (before, after) = (&rest[..eq], &rest[eq + 1..]);
-        let key_start = before
+        // The key may be followed, and the value preceded, by spaces (libpq).
+        let key_part = before.trim_end();
+        let key_start = key_part
             .rfind(|c: char| c.is_whitespace() || "?&;#'\"".contains(c))
             .map_or(0, |i| {
-                i + before[i..].chars().next().map_or(1, char::len_utf8)
+                i + key_part[i..].chars().next().map_or(1, char::len_utf8)
             });
-        let key = before[key_start..].trim();
+        let key = &key_part[key_start..];
         out.push_str(before);
         out.push('=');
+        let value = after.trim_start();
+        out.push_str(&after[..after.len() - value.len()]);
         // Already masked (text redacted twice): keep what follows the mask.
-        let value_len = if after.starts_with(MASK) {
+        let value_len = if value.starts_with(MASK) {
             MASK.len()
         } else {
-            value_len(after)
+            value_len(value)
         };
         if is_secret_key(key) && value_len > 0 {
             out.push_str(MASK);
         } else {
-            out.push_str(&after[..value_len]);
+            out.push_str(&value[..value_len]);
         }
-        rest = &after[value_len..];
+        rest = &value[value_len..];
     }
     out.push_str(rest);
     out
@@ -211,7 +244,76 @@ mod tests {
             "b\\' c",
             "host=h password=*** dbname=x",
         );
-        assert_eq!(redact_url("password = spaced"), "password = spaced");
+        // libpq accepts spaces around `=`: the value is a password all the same.
+        assert_hidden(
+            "host=127.0.0.1 port=5 user=postgres password = s3cret",
+            "s3cret",
+            "host=127.0.0.1 port=5 user=postgres password = ***",
+        );
+        assert_hidden(
+            "host=h password= 'a b' dbname=x",
+            "a b",
+            "host=h password= *** dbname=x",
+        );
+    }
+
+    /// A random password of 12 to 24 characters, some needing quoting or escaping in
+    /// some forms (space, quote, backslash, `@`, `/`, `%`).
+    fn password() -> impl proptest::strategy::Strategy<Value = String> {
+        proptest::string::string_regex("[A-Za-z0-9][A-Za-z0-9 '\\\\@/%:?#&=!*]{11,23}").unwrap()
+    }
+
+    /// `s` percent-encoded for a URL's user info or query (every byte but [A-Za-z0-9]).
+    fn pct(s: &str) -> String {
+        s.bytes()
+            .map(|b| match b {
+                b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' => (b as char).to_string(),
+                _ => format!("%{b:02X}"),
+            })
+            .collect()
+    }
+
+    /// `s` as a libpq single-quoted value.
+    fn quoted(s: &str) -> String {
+        format!("'{}'", s.replace('\\', "\\\\").replace('\'', "\\'"))
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn a_password_in_any_accepted_form_never_shows(pw in password(), gap in 0usize..3) {
+            let sp = " ".repeat(gap);
+            let pg = [
+                format!("postgres://u:{}@127.0.0.1:5432/db", pct(&pw)),
+                format!("postgresql://u:{}@h/db?sslmode=disable", pct(&pw)),
+                format!("postgres://u@h/db?password={}", pct(&pw)),
+                format!("host=127.0.0.1 port=5 user=postgres password{sp}={sp}{} dbname=x", quoted(&pw)),
+                format!("password{sp}={sp}{} host=h", quoted(&pw)),
+            ];
+            for s in &pg {
+                let parsed = s.parse::<postgres::Config>().unwrap();
+                proptest::prop_assert_eq!(parsed.get_password(), Some(pw.as_bytes()), "{}", s);
+            }
+            let redis = [
+                format!("redis://:{}@127.0.0.1:6379/0", pct(&pw)),
+                format!("redis://user:{}@h:1/", pct(&pw)),
+                format!("redis+unix:///tmp/r.sock?pass={}", pct(&pw)),
+            ];
+            for s in &redis {
+                let info = redis::IntoConnectionInfo::into_connection_info(s.as_str()).unwrap();
+                proptest::prop_assert_eq!(info.redis_settings().password(), Some(pw.as_str()), "{}", s);
+            }
+            let memcached = format!("memcache://u:{}@127.0.0.1:11211", pct(&pw));
+            for s in pg.iter().chain(&redis).chain([&memcached]) {
+                let shown = [
+                    redact_url(s),
+                    redact_text(&format!("cannot use {s}: refused")),
+                    redact_text(&format!("invalid value '{s}' for '--url <URL>'")),
+                ];
+                for t in shown {
+                    proptest::prop_assert!(!t.contains(&pw) && !t.contains(&pct(&pw)), "{} -> {}", s, t);
+                }
+            }
+        }
     }
 
     #[test]

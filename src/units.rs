@@ -30,8 +30,13 @@ pub fn parse_size(text: &str) -> Result<usize, String> {
         .ok_or_else(|| format!("'{text}' is too large a size"))
 }
 
+/// The highest CPU number a list may name: Linux builds for at most 8192 CPUs, so a
+/// larger number names no CPU anywhere (and `0-100000000000` is not a list to expand).
+pub const MAX_CPU: usize = 8191;
+
 /// Parses a kernel CPU list ("0-3,8,10-11"), as sysfs writes it and `--cpus` takes it;
-/// None for anything else (an empty list, a reversed range, a word).
+/// None for anything else (an empty list, a reversed range, a word, a CPU number past
+/// [`MAX_CPU`]).
 pub fn parse_cpu_list(s: &str) -> Option<Vec<usize>> {
     let mut cpus = Vec::new();
     for part in s.trim().split(',').filter(|p| !p.is_empty()) {
@@ -41,12 +46,12 @@ pub fn parse_cpu_list(s: &str) -> Option<Vec<usize>> {
                     a.trim().parse::<usize>().ok()?,
                     b.trim().parse::<usize>().ok()?,
                 );
-                if a > b {
+                if a > b || b > MAX_CPU {
                     return None;
                 }
                 cpus.extend(a..=b);
             }
-            None => cpus.push(part.trim().parse().ok()?),
+            None => cpus.push(part.trim().parse().ok().filter(|&c| c <= MAX_CPU)?),
         }
     }
     (!cpus.is_empty()).then_some(cpus)
@@ -128,6 +133,9 @@ mod tests {
         assert_eq!(parse_cpu_list(""), None);
         assert_eq!(parse_cpu_list("x"), None);
         assert_eq!(parse_cpu_list("3-1"), None);
+        assert_eq!(parse_cpu_list("0-100000000000"), None);
+        assert_eq!(parse_cpu_list("8192"), None);
+        assert_eq!(parse_cpu_list("8191").map(|c| c.len()), Some(1));
     }
 
     #[test]

@@ -193,3 +193,73 @@ fn host_ends_with_what_can_run_here_and_how_to_enable_the_rest() {
         "{line}"
     );
 }
+
+/// Runs `ladder ARGS` with stdout a pipe whose reader is already gone (what `| head -1`
+/// leaves once head has exited): the first write fails with EPIPE every time.
+fn ladder_into_closed_pipe(args: &[&str]) -> std::process::Output {
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_ladder"))
+        .args(args)
+        .env_remove("REDIS_URL")
+        .env_remove("DATABASE_URL")
+        .stdout(writer)
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.wait_with_output().unwrap()
+}
+
+#[test]
+fn a_closed_stdout_ends_every_printing_command_quietly_with_exit_0() {
+    let out = tempfile::tempdir().unwrap();
+    let run_dir = out.path().join("run-a");
+    std::fs::create_dir(&run_dir).unwrap();
+    let fixture = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/run-a");
+    for name in entries(&fixture) {
+        std::fs::copy(fixture.join(&name), run_dir.join(&name)).unwrap();
+    }
+    let (out_s, run_s) = (out.path().to_str().unwrap(), run_dir.to_str().unwrap());
+    let cases: [&[&str]; 10] = [
+        &["man"],
+        &["completions", "bash"],
+        &["host"],
+        &["host", "--json"],
+        &["--quiet", "report", run_s],
+        &["--quiet", "--json", "report", run_s],
+        &["--quiet", "--out", out_s, "compare", run_s, run_s],
+        &["--out", out_s, "clean", "--dry-run"],
+        &[
+            "--quiet", "--out", out_s, "memory", "--min", "4K", "--max", "64K", "--quick",
+        ],
+        &[
+            "--quiet", "--json", "--out", out_s, "memory", "--min", "4K", "--max", "64K", "--quick",
+        ],
+    ];
+    for args in cases {
+        let o = ladder_into_closed_pipe(args);
+        assert_eq!(o.status.code(), Some(0), "{args:?}: {}", stderr(&o));
+        assert_eq!(stderr(&o), "", "{args:?} said something on stderr");
+    }
+}
+
+#[test]
+fn a_reader_that_stops_after_one_line_sees_exit_0_and_silence() {
+    use std::io::BufRead;
+    for args in [&["man"][..], &["completions", "bash"]] {
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_ladder"))
+            .args(args)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut first = String::new();
+        std::io::BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut first)
+            .unwrap();
+        assert!(!first.is_empty(), "{args:?} printed nothing");
+        let o = child.wait_with_output().unwrap();
+        assert_eq!(o.status.code(), Some(0), "{args:?}: {}", stderr(&o));
+        assert_eq!(stderr(&o), "", "{args:?}");
+    }
+}

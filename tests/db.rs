@@ -14,7 +14,7 @@ fn pg_installed() -> bool {
     match ManagedPostgres::bin_dir() {
         Ok(_) => true,
         Err(e) => {
-            eprintln!("skipped: {e}");
+            eprintln!("SKIP {e}");
             false
         }
     }

@@ -9,15 +9,18 @@
 
 mod common;
 
-use common::{alive, entries, ladder_env, stderr, TestRedis};
+use common::{alive, entries, ladder_env, leaked_servers, servers_of, stderr, TestRedis};
+use latency_ladder::clean::Owner;
 use latency_ladder::services::postgres::ManagedPostgres;
+use latency_ladder::suite::ledger::{RedisEntry, LEDGER_KEY, SCHEMA_COMMENT_TAG};
 use std::collections::BTreeSet;
 use std::net::TcpListener;
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-/// One fault: the arguments (`{redis}`, `{silent}`, `{pg}` are filled in with ports), extra environment, the exit code, a substring of the
+/// One fault: the arguments (`{redis}`, `{silent}`, `{drip}`, `{hugechunk}`, `{pg}` are
+/// filled in with ports), extra environment, the exit code, a substring of the
 /// one line on stderr, and secrets that must appear nowhere.
 struct Case {
     args: &'static str,
@@ -82,6 +85,27 @@ const CASES: &[Case] = &[
     case("run --http-url ftp://example.com", 2, "http:// or https://"),
     case("web --http-url ftp://example.com", 2, "http:// or https://"),
     case("web --http-url http://127.0.0.1:1/", 2, "cannot GET"),
+    // An unreachable API fails in the check step, before anything is measured.
+    secret(
+        "run --quick --http-url http://127.0.0.1:1/api?token=runhttpsecret",
+        "cannot GET",
+        &["runhttpsecret"],
+    ),
+    // CPU lists are bounded before anything is allocated, then by the CPUs here.
+    case("cores --cpus 0-100000000000", 2, "not a CPU list"),
+    case("cores --cpus 0-8000", 2, "does not exist"),
+    // Hostile HTTP servers: headers, then a byte every 2 s (the request's deadline ends
+    // it); a chunk size of 2^64-1 (refused, never allocated).
+    case(
+        "web --quick --http-url http://127.0.0.1:{drip}/",
+        2,
+        "within 30 s",
+    ),
+    case(
+        "web --quick --http-url http://127.0.0.1:{hugechunk}/",
+        2,
+        "larger than 16 MiB",
+    ),
     case("report /nonexistent/run", 2, "not a run folder"),
     case("compare /nonexistent/run", 2, "2 values required"),
     case("db --sqlite /etc/hostname", 2, "exists"),
@@ -207,6 +231,28 @@ fn silent_server() -> (u16, std::thread::JoinHandle<()>) {
     (port, h)
 }
 
+/// A listener that answers every request with `head`, then (with `drip`) one more
+/// byte every 2 s for as long as the client reads.
+fn scripted_server(head: &'static str, drip: bool) -> u16 {
+    use std::io::{Read, Write};
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for mut s in l.incoming().flatten() {
+            std::thread::spawn(move || {
+                let mut request = [0u8; 4096];
+                let _ = s.read(&mut request);
+                let mut sent = s.write_all(head.as_bytes());
+                while drip && sent.is_ok() {
+                    std::thread::sleep(Duration::from_secs(2));
+                    sent = s.write_all(b"x");
+                }
+            });
+        }
+    });
+    port
+}
+
 /// Every key on the test's own Redis (KEYS is fine there), as (key, value) pairs.
 fn redis_keys(conn: &mut redis::Connection) -> BTreeSet<(String, String)> {
     let keys: Vec<String> = redis::cmd("KEYS").arg("*").query(conn).unwrap();
@@ -240,15 +286,6 @@ fn server_dirs(pid: u32) -> Vec<std::path::PathBuf> {
             n.starts_with("ladder-") && n.split('-').nth(2) == Some(pid.to_string().as_str())
         })
         .map(|n| tmp.join(n))
-        .collect()
-}
-
-/// Pids of managed servers started by ladder process `pid`.
-fn servers_of(pid: u32) -> Vec<u32> {
-    latency_ladder::clean::server_processes()
-        .into_iter()
-        .filter(|s| s.owner.pid == Some(pid))
-        .map(|s| s.pid)
         .collect()
 }
 
@@ -331,6 +368,11 @@ fn shell_words(s: &str) -> Vec<String> {
 fn every_fault_gives_its_exit_code_one_line_no_secret_and_leaves_nothing() {
     assert!(CASES.len() >= 35, "{} cases", CASES.len());
     let (silent, _silent) = silent_server();
+    let drip = scripted_server("HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n", true);
+    let hugechunk = scripted_server(
+        "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\nffffffffffffffff\r\n",
+        false,
+    );
     // The user's Redis: a password, and keys of theirs.
     let user_redis = TestRedis::start(&["--requirepass", "userredissecret"]);
     let pg_installed = ManagedPostgres::bin_dir().is_ok();
@@ -366,11 +408,14 @@ fn every_fault_gives_its_exit_code_one_line_no_secret_and_leaves_nothing() {
         if (c.args.contains("{redis}") && user_redis.is_none())
             || ((c.args.contains("{pg}")) && user_pg.is_none())
         {
+            eprintln!("SKIP fault case {:?}: its server is not installed", c.args);
             continue;
         }
         ran += 1;
         let fill = |s: &str| {
             s.replace("{silent}", &silent.to_string())
+                .replace("{drip}", &drip.to_string())
+                .replace("{hugechunk}", &hugechunk.to_string())
                 .replace(
                     "{redis}",
                     &user_redis.as_ref().map_or(0, |r| r.port).to_string(),
@@ -425,6 +470,7 @@ fn every_fault_gives_its_exit_code_one_line_no_secret_and_leaves_nothing() {
 #[test]
 fn managed_servers_refuse_a_login_without_the_password() {
     let Ok(server) = latency_ladder::services::redis::ManagedRedis::start() else {
+        eprintln!("SKIP redis-server is not installed (scripts/setup-services.sh)");
         return;
     };
     let mut c = redis::Client::open(format!("redis://127.0.0.1:{}/", server.port))
@@ -444,6 +490,9 @@ fn managed_servers_refuse_a_login_without_the_password() {
     };
     assert_eq!(mode(server.socket.parent().unwrap()), 0o700);
     if ManagedPostgres::bin_dir().is_err() {
+        eprintln!(
+            "SKIP PostgreSQL is not installed: only Redis checked (scripts/setup-services.sh)"
+        );
         return;
     }
     let pg = ManagedPostgres::start().unwrap();
@@ -527,6 +576,7 @@ fn interrupt_when(
 #[test]
 fn a_terminal_ctrl_c_or_hangup_exits_130_writes_nothing_and_stops_the_servers() {
     if latency_ladder::services::redis::ManagedRedis::binary().is_err() {
+        eprintln!("SKIP redis-server is not installed (scripts/setup-services.sh)");
         return;
     }
     for signal in [libc::SIGINT, libc::SIGHUP] {
@@ -553,9 +603,11 @@ fn a_terminal_ctrl_c_or_hangup_exits_130_writes_nothing_and_stops_the_servers() 
 fn after_a_sigkill_the_servers_die_and_ladder_clean_removes_the_rest() {
     let _one_at_a_time = KILL_AND_CLEAN.lock().unwrap_or_else(|e| e.into_inner());
     if ManagedPostgres::bin_dir().is_err() {
+        eprintln!("SKIP PostgreSQL is not installed (scripts/setup-services.sh)");
         return;
     }
     let Some(user_redis) = TestRedis::start(&[]) else {
+        eprintln!("SKIP redis-server is not installed (scripts/setup-services.sh)");
         return;
     };
     let user_pg = ManagedPostgres::start().unwrap();
@@ -660,7 +712,10 @@ fn after_a_sigkill_the_servers_die_and_ladder_clean_removes_the_rest() {
     );
     let text = String::from_utf8_lossy(&clean.stdout);
     assert_eq!(clean.status.code(), Some(0), "{}", stderr(&clean));
-    assert!(text.contains("age"), "{text}");
+    assert!(
+        text.contains("proof: ") && text.contains("its process is gone"),
+        "{text}"
+    );
     assert!(keys(&mut rc).is_empty());
     assert!(schemas(&pg_url).is_empty());
     assert!(entries(out.path()).is_empty(), "{:?}", entries(out.path()));
@@ -687,6 +742,7 @@ fn pg_schemas(url: &str) -> Vec<String> {
 #[test]
 fn secrets_reach_no_output_file_and_an_evicting_redis_gets_a_warning() {
     if ManagedPostgres::bin_dir().is_err() {
+        eprintln!("SKIP PostgreSQL is not installed (scripts/setup-services.sh)");
         return;
     }
     let Some(user_redis) = TestRedis::start(&[
@@ -697,6 +753,7 @@ fn secrets_reach_no_output_file_and_an_evicting_redis_gets_a_warning() {
         "--maxmemory-policy",
         "allkeys-lru",
     ]) else {
+        eprintln!("SKIP redis-server is not installed (scripts/setup-services.sh)");
         return;
     };
     let pg = ManagedPostgres::start().unwrap();
@@ -716,8 +773,6 @@ fn secrets_reach_no_output_file_and_an_evicting_redis_gets_a_warning() {
             "--quiet",
             "--skip",
             "memory,ssd",
-            "--http-url",
-            "http://127.0.0.1:1/api?token=httpsecret",
             "--redis-url",
             &redis_url,
             "--postgres-url",
@@ -746,18 +801,55 @@ fn secrets_reach_no_output_file_and_an_evicting_redis_gets_a_warning() {
     for rung in ["\"rung\": \"redis\"", "\"rung\": \"postgres\""] {
         assert!(record.contains(rung), "no {rung} row: {record}");
     }
-    for secret in ["redisfilesecret", "httpsecret", pg_secret.as_str()] {
+    for secret in ["redisfilesecret", pg_secret.as_str()] {
         assert!(texts.iter().all(|t| !t.contains(secret)), "{secret} leaked");
     }
     assert!(pg_schemas(&pg_url).is_empty());
+
+    // libpq's key/value form with spaces around `=` (which it accepts): the password
+    // reaches no output either (terminal, run.json, report.md, CSV).
+    let kv = format!(
+        "host=127.0.0.1 port={} user=postgres password = {pg_secret} dbname=postgres",
+        pg.port
+    );
+    let out = tempfile::tempdir().unwrap();
+    let o = ladder_env(
+        &[
+            "db",
+            "--quick",
+            "--postgres-url",
+            &kv,
+            "--out",
+            out.path().to_str().unwrap(),
+        ],
+        &[],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let dirs = entries(out.path());
+    assert_eq!(dirs.len(), 1, "{dirs:?}");
+    let mut texts = vec![stderr(&o), String::from_utf8_lossy(&o.stdout).into_owned()];
+    for f in entries(&out.path().join(&dirs[0])) {
+        if !f.ends_with(".png") {
+            texts.push(std::fs::read_to_string(out.path().join(&dirs[0]).join(f)).unwrap());
+        }
+    }
+    assert!(
+        texts.iter().any(|t| t.contains("password = ***")),
+        "{texts:?}"
+    );
+    assert!(
+        texts.iter().all(|t| !t.contains(&pg_secret)),
+        "the spaced form leaked"
+    );
 }
 
 #[test]
 fn managed_servers_die_with_a_sigkilled_ladder_and_clean_removes_dirs_and_orphans() {
     let _one_at_a_time = KILL_AND_CLEAN.lock().unwrap_or_else(|e| e.into_inner());
-    let Ok(redis_bin) = latency_ladder::services::redis::ManagedRedis::binary() else {
+    if latency_ladder::services::redis::ManagedRedis::binary().is_err() {
+        eprintln!("SKIP redis-server is not installed (scripts/setup-services.sh)");
         return;
-    };
+    }
     let out = tempfile::tempdir().unwrap();
     let o = out.path().to_str().unwrap();
     let (output, pid) = interrupt_with_servers_up(o, libc::SIGKILL);
@@ -773,24 +865,9 @@ fn managed_servers_die_with_a_sigkilled_ladder_and_clean_removes_dirs_and_orphan
     assert!(!server_dirs(pid).is_empty(), "a SIGKILL leaves the dirs");
     // An orphan as an older version would leave it: a server in a dead run's dir.
     let orphan_dir = server_dirs(pid)[0].clone();
-    let port = latency_ladder::services::free_port().unwrap();
-    let mut orphan = Command::new(redis_bin)
-        .args([
-            "--port",
-            &port.to_string(),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-        ])
-        .arg("--dir")
-        .arg(&orphan_dir)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut orphan = TestRedis::start_in(&orphan_dir, &[]).unwrap();
     let start = Instant::now();
-    while !servers_of(pid).contains(&orphan.id()) {
+    while !servers_of(pid).contains(&orphan.pid()) {
         assert!(
             start.elapsed() < Duration::from_secs(5),
             "orphan did not start"
@@ -801,13 +878,10 @@ fn managed_servers_die_with_a_sigkilled_ladder_and_clean_removes_dirs_and_orphan
     let text = String::from_utf8_lossy(&clean.stdout);
     assert_eq!(clean.status.code(), Some(0), "{}", stderr(&clean));
     assert!(
-        text.contains(&format!("managed server pid {}", orphan.id())),
+        text.contains(&format!("managed server pid {}", orphan.pid())),
         "{text}"
     );
-    assert!(
-        orphan.wait().unwrap().code().is_none(),
-        "the orphan was killed"
-    );
+    assert_eq!(orphan.wait(), None, "the orphan was killed");
     assert!(our_leftovers(pid).is_empty(), "{:?}", our_leftovers(pid));
 }
 
@@ -826,4 +900,284 @@ fn ctrl_c_in_the_memory_sweep_stops_between_trials_with_130_and_no_folder() {
     );
     assert_eq!(output.status.code(), Some(130), "{}", stderr(&output));
     assert!(entries(out.path()).is_empty(), "{:?}", entries(out.path()));
+}
+
+/// An owner record like a run's: a fresh run id, this machine's facts, then `edit`.
+fn owner_record(edit: impl FnOnce(&mut Owner)) -> Owner {
+    let mut o = Owner {
+        run_id: format!("{:032x}", rand::random::<u128>()),
+        ..Owner::this_run()
+    };
+    edit(&mut o);
+    o
+}
+
+/// The pid of a process that has exited (a run of this machine that is over).
+fn exited_pid() -> u32 {
+    let mut child = Command::new("true").spawn().unwrap();
+    let pid = child.id();
+    child.wait().unwrap();
+    pid
+}
+
+/// A dir `parent/name` holding `owner`'s marker (what `ladder` writes in its dirs).
+fn marked_dir(parent: &Path, name: &str, owner: &Owner) -> std::path::PathBuf {
+    let dir = parent.join(name);
+    std::fs::create_dir(&dir).unwrap();
+    std::fs::write(
+        dir.join(latency_ladder::clean::MARKER),
+        serde_json::to_string(owner).unwrap(),
+    )
+    .unwrap();
+    dir
+}
+
+#[test]
+fn the_leak_check_sees_a_planted_leak() {
+    let _one_at_a_time = KILL_AND_CLEAN.lock().unwrap_or_else(|e| e.into_inner());
+    let tmp = std::env::temp_dir();
+    let dead = owner_record(|o| o.pid = exited_pid());
+    let dir = marked_dir(&tmp, &format!("ladder-redis-{}-planted", dead.pid), &dead);
+    let Some(leak) = TestRedis::start_in(&dir, &[]) else {
+        eprintln!("SKIP redis-server is not installed (scripts/setup-services.sh)");
+        let _ = std::fs::remove_dir_all(&dir);
+        return;
+    };
+    // redis-server rewrites its command line: only the marker in its cwd shows it.
+    let seen = leaked_servers();
+    let pid = leak.pid();
+    drop(leak);
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(seen.contains(&pid), "planted leak {pid} not seen: {seen:?}");
+    eprintln!("planted leak seen: redis-server pid {pid}");
+}
+
+#[test]
+fn clean_removes_only_what_a_record_proves_ours_and_over() {
+    let _one_at_a_time = KILL_AND_CLEAN.lock().unwrap_or_else(|e| e.into_inner());
+    let Some(user_redis) = TestRedis::start(&[]) else {
+        eprintln!("SKIP redis-server is not installed (scripts/setup-services.sh)");
+        return;
+    };
+    if ManagedPostgres::bin_dir().is_err() {
+        eprintln!("SKIP PostgreSQL is not installed (scripts/setup-services.sh)");
+        return;
+    }
+    let user_pg = ManagedPostgres::start().unwrap();
+    let pg_url = user_pg.tcp_url();
+    let redis_url = format!("redis://127.0.0.1:{}/", user_redis.port);
+    let mut rc = redis::Client::open(redis_url.as_str())
+        .unwrap()
+        .get_connection()
+        .unwrap();
+    let mut pg = postgres::Client::connect(&pg_url, postgres::NoTls).unwrap();
+    let (now, _): (u64, u64) = redis::cmd("TIME").query(&mut rc).unwrap();
+
+    // Runs in the ledger: one of another host, over by its heartbeat; one of another
+    // host, live (fresh heartbeat); one of this host whose process is gone.
+    let over_elsewhere = owner_record(|o| {
+        o.host = "gone-host".into();
+        o.heartbeat = now - 3600;
+    });
+    let live_elsewhere = owner_record(|o| {
+        o.host = "busy-host".into();
+        o.heartbeat = now;
+    });
+    let over_here = owner_record(|o| {
+        o.pid = exited_pid();
+        o.heartbeat = now;
+    });
+    let unnamed = format!("{:032x}", rand::random::<u128>());
+    for o in [&over_elsewhere, &live_elsewhere, &over_here] {
+        let entry = RedisEntry {
+            key_prefix: format!("ladder:{}:", o.run_id),
+            owner: o.clone(),
+        };
+        let _: () = redis::cmd("HSET")
+            .arg(LEDGER_KEY)
+            .arg(&o.run_id)
+            .arg(serde_json::to_string(&entry).unwrap())
+            .query(&mut rc)
+            .unwrap();
+        for i in 0..3 {
+            let _: () = redis::cmd("SET")
+                .arg(format!("ladder:{}:0badcafe:k{i}", o.run_id))
+                .arg("x")
+                .query(&mut rc)
+                .unwrap();
+        }
+    }
+    // The user's look-alikes: leaderboard keys, an old-style name, and one with a run
+    // id's shape that no ledger names.
+    let lookalike_keys = [
+        "ladder:2024:season-1".to_string(),
+        "ladder:users:42".to_string(),
+        "ladder:123:456:0abc:hit".to_string(),
+        format!("ladder:{unnamed}:0:k"),
+    ];
+    for k in &lookalike_keys {
+        let _: () = redis::cmd("SET")
+            .arg(k)
+            .arg("theirs")
+            .query(&mut rc)
+            .unwrap();
+    }
+    // PostgreSQL: the user's schemas (one with a table and a row), one with a run
+    // schema's exact shape and no comment, one whose comment names another run id;
+    // and run schemas with their comments (over elsewhere, live elsewhere, over here).
+    let comment = |o: &Owner| {
+        format!("{SCHEMA_COMMENT_TAG}{}", serde_json::to_string(o).unwrap()).replace('\'', "''")
+    };
+    let schema = |o: &Owner| format!("ladder_run_{}_0", o.run_id);
+    let forged = format!("ladder_run_{unnamed}_1");
+    pg.batch_execute(&format!(
+        "CREATE SCHEMA ladder_run_archive; CREATE TABLE ladder_run_archive.t (v text);
+         INSERT INTO ladder_run_archive.t VALUES ('row');
+         CREATE SCHEMA ladder_run_2024;
+         CREATE SCHEMA ladder_run_{unnamed}_0;
+         CREATE SCHEMA {forged}; COMMENT ON SCHEMA {forged} IS '{}';
+         CREATE SCHEMA {}; COMMENT ON SCHEMA {} IS '{}';
+         CREATE SCHEMA {}; COMMENT ON SCHEMA {} IS '{}';
+         CREATE SCHEMA {}; COMMENT ON SCHEMA {} IS '{}';",
+        comment(&over_elsewhere),
+        schema(&over_elsewhere),
+        schema(&over_elsewhere),
+        comment(&over_elsewhere),
+        schema(&live_elsewhere),
+        schema(&live_elsewhere),
+        comment(&live_elsewhere),
+        schema(&over_here),
+        schema(&over_here),
+        comment(&over_here),
+    ))
+    .unwrap();
+    // Dirs: the user's look-alike (no marker) under --out and the temp dir, a dir of
+    // a run that is over, a dir of this live process; and a user's server working in
+    // a look-alike dir.
+    let out = tempfile::tempdir().unwrap();
+    let user_dir = out.path().join(".ladder-tmp-1-mine");
+    std::fs::create_dir(&user_dir).unwrap();
+    std::fs::write(user_dir.join("notes.txt"), "mine").unwrap();
+    let user_server_tmp = tempfile::Builder::new()
+        .prefix(&format!("ladder-redis-{}-", std::process::id()))
+        .tempdir()
+        .unwrap();
+    let user_server_dir = user_server_tmp.path().to_path_buf();
+    let mut user_server = TestRedis::start_in(&user_server_dir, &[]).unwrap();
+    let over_dir = marked_dir(out.path(), ".ladder-tmp-2-over", &over_here);
+    let live_dir = marked_dir(out.path(), ".ladder-tmp-3-live", &Owner::this_run());
+
+    let args = |dry: bool| {
+        let mut a = vec![
+            "clean",
+            "--out",
+            out.path().to_str().unwrap(),
+            "--redis-url",
+            &redis_url,
+            "--postgres-url",
+            &pg_url,
+        ];
+        if dry {
+            a.push("--dry-run");
+        }
+        a.into_iter().map(String::from).collect::<Vec<_>>()
+    };
+    let run = |dry: bool| {
+        let a = args(dry);
+        let o = ladder_env(&a.iter().map(String::as_str).collect::<Vec<_>>(), &[]);
+        assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    };
+    let exists = |c: &mut redis::Connection, k: &str| -> bool {
+        redis::cmd("EXISTS").arg(k).query::<i64>(c).unwrap() == 1
+    };
+    let key_count = |c: &mut redis::Connection, o: &Owner| -> usize {
+        (0..3)
+            .filter(|i| exists(c, &format!("ladder:{}:0badcafe:k{i}", o.run_id)))
+            .count()
+    };
+
+    let dry = run(true);
+    assert!(
+        dry.contains(&format!(
+            "would remove redis keys ladder:{}:* (3)",
+            over_elsewhere.run_id
+        )) && dry.contains("last heartbeat 60 min ago")
+            && dry.contains("its process is gone"),
+        "{dry}"
+    );
+    assert_eq!(
+        key_count(&mut rc, &over_elsewhere),
+        3,
+        "the dry run removed keys"
+    );
+    assert!(over_dir.exists(), "the dry run removed a dir");
+
+    let text = run(false);
+    eprintln!("{text}");
+    // Removed: what a record proves ours and over.
+    let pg_schemas_now = pg_schemas(&pg_url);
+    for o in [&over_elsewhere, &over_here] {
+        assert_eq!(key_count(&mut rc, o), 0, "{} keys left", o.run_id);
+        let field: bool = redis::cmd("HEXISTS")
+            .arg(LEDGER_KEY)
+            .arg(&o.run_id)
+            .query(&mut rc)
+            .unwrap();
+        assert!(!field, "ledger entry of {} left", o.run_id);
+        assert!(!pg_schemas_now.contains(&schema(o)), "{} left", schema(o));
+    }
+    assert!(!over_dir.exists(), "the dir of a run that is over was left");
+    // Survived: the live run of another host, this live process's dir, and every
+    // look-alike of the user's.
+    let mut survived = Vec::new();
+    let mut check = |what: String, ok: bool| {
+        eprintln!("{what}: {}", if ok { "survived" } else { "REMOVED" });
+        survived.push((what, ok));
+    };
+    for k in &lookalike_keys {
+        check(format!("redis key {k}"), exists(&mut rc, k));
+    }
+    check(
+        "live run of another host (redis)".into(),
+        key_count(&mut rc, &live_elsewhere) == 3,
+    );
+    for s in [
+        "ladder_run_archive".to_string(),
+        "ladder_run_2024".to_string(),
+        format!("ladder_run_{unnamed}_0"),
+        forged.clone(),
+        schema(&live_elsewhere),
+    ] {
+        check(format!("postgres schema {s}"), pg_schemas_now.contains(&s));
+    }
+    let row: String = pg
+        .query_one("SELECT v FROM ladder_run_archive.t", &[])
+        .map(|r| r.get(0))
+        .unwrap_or_default();
+    check("the row in ladder_run_archive.t".into(), row == "row");
+    check(
+        format!("dir {}", user_dir.display()),
+        user_dir.join("notes.txt").is_file(),
+    );
+    check(
+        format!("dir {}", user_server_dir.display()),
+        user_server_dir.is_dir(),
+    );
+    check(format!("dir {}", live_dir.display()), live_dir.is_dir());
+    check(
+        format!("the user's redis-server pid {}", user_server.pid()),
+        user_server.runs(),
+    );
+    drop(user_server);
+    let removed: Vec<&String> = survived
+        .iter()
+        .filter(|(_, ok)| !ok)
+        .map(|(w, _)| w)
+        .collect();
+    assert!(removed.is_empty(), "removed: {removed:?}\n{text}");
+    assert!(
+        text.contains("left alone: redis: 4 keys under ladder: that no entry"),
+        "{text}"
+    );
 }

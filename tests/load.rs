@@ -79,7 +79,7 @@ fn bad_load_input_exits_2_in_one_line() {
 #[test]
 fn a_rate_sweep_records_one_run_per_rate_and_draws_the_curve() {
     if latency_ladder::services::find_binary("redis-server", &[]).is_none() {
-        eprintln!("redis-server not installed: skipped");
+        eprintln!("SKIP redis-server is not installed (scripts/setup-services.sh)");
         return;
     }
     let out = tempfile::tempdir().unwrap();
@@ -124,14 +124,14 @@ fn a_rate_sweep_records_one_run_per_rate_and_draws_the_curve() {
     let md = std::fs::read_to_string(dir.path().join("report.md")).unwrap();
     assert!(md.contains("Redis GET against rate: p99"), "{md}");
     assert!(md.contains("load-rate.png"), "{md}");
-    assert!(common::pids_with("ladder-redis-").is_empty());
+    assert_eq!(common::leaked_servers(), Vec::<u32>::new());
 }
 
 #[test]
 fn a_cache_aside_run_warms_up_and_spares_the_database() {
     let find = |b| latency_ladder::services::find_binary(b, &[]).is_some();
     if !find("redis-server") || !find("memcached") {
-        eprintln!("redis-server or memcached not installed: skipped");
+        eprintln!("SKIP redis-server or memcached is not installed (scripts/setup-services.sh)");
         return;
     }
     let out = tempfile::tempdir().unwrap();
@@ -191,6 +191,5 @@ fn a_cache_aside_run_warms_up_and_spares_the_database() {
     assert!(dir.path().join("load.png").is_file());
     let md = std::fs::read_to_string(dir.path().join("report.md")).unwrap();
     assert!(md.contains("without cache the database served"), "{md}");
-    assert!(common::pids_with("ladder-memcached-").is_empty());
-    assert!(common::pids_with("ladder-redis-").is_empty());
+    assert_eq!(common::leaked_servers(), Vec::<u32>::new());
 }

@@ -6,7 +6,7 @@ mod common;
 #[test]
 fn managed_redis_measures_each_persistence_setting_and_leaves_no_aof() {
     if latency_ladder::services::find_binary("redis-server", &[]).is_none() {
-        eprintln!("redis-server not installed: skipped");
+        eprintln!("SKIP redis-server is not installed (scripts/setup-services.sh)");
         return;
     }
     // On the target dir's filesystem: the AOF lands under --out.

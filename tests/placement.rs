@@ -37,7 +37,7 @@ fn run_json(args: &[&str]) -> Value {
 #[test]
 fn redis_and_run_place_the_managed_redis_the_same_way() {
     if latency_ladder::services::find_binary("redis-server", &[]).is_none() {
-        eprintln!("redis-server not installed; skipped");
+        eprintln!("SKIP redis-server is not installed (scripts/setup-services.sh)");
         return;
     }
     let cpus = latency_ladder::host::allowed_cpus();
@@ -74,7 +74,7 @@ fn redis_and_run_place_the_managed_redis_the_same_way() {
 #[test]
 fn a_user_redis_gets_only_the_client_placed() {
     let Some(server) = TestRedis::start(&[]) else {
-        eprintln!("redis-server not installed; skipped");
+        eprintln!("SKIP redis-server is not installed (scripts/setup-services.sh)");
         return;
     };
     let url = format!("redis://127.0.0.1:{}/0", server.port);

@@ -110,7 +110,7 @@ fn storage_refuses_tmpfs() {
         latency_ladder::suite::storage::mount_of(&mountinfo, std::path::Path::new(p))
             .is_some_and(|m| m.fstype == "tmpfs")
     }) else {
-        eprintln!("skipped: no tmpfs mount to try");
+        eprintln!("SKIP no tmpfs mount to try");
         return;
     };
     let out = out_dir();
@@ -129,10 +129,9 @@ fn storage_refuses_tmpfs() {
 #[test]
 fn managed_redis_is_measured_then_gone() {
     if latency_ladder::services::find_binary("redis-server", &[]).is_none() {
-        eprintln!("skipped: redis-server is not installed (scripts/setup-services.sh)");
+        eprintln!("SKIP redis-server is not installed (scripts/setup-services.sh)");
         return;
     }
-    let before = pids_with("ladder-redis-");
     let out = out_dir();
     let v = run_json(&["redis"], out.path());
     let m = methods(&v);
@@ -147,17 +146,13 @@ fn managed_redis_is_measured_then_gone() {
     ] {
         assert!(m.iter().any(|x| x == want), "missing {want} in {m:?}");
     }
-    let after = pids_with("ladder-redis-");
-    assert!(
-        after.iter().all(|p| before.contains(p)),
-        "left running: {after:?}"
-    );
+    assert_eq!(leaked_servers(), Vec::<u32>::new(), "left running");
 }
 
 #[test]
 fn a_users_redis_keeps_its_keys_and_gets_none_of_ours() {
     let Some(server) = TestRedis::start(&[]) else {
-        eprintln!("skipped: redis-server is not installed (scripts/setup-services.sh)");
+        eprintln!("SKIP redis-server is not installed (scripts/setup-services.sh)");
         return;
     };
     let url = format!("redis://127.0.0.1:{}/", server.port);
@@ -218,7 +213,7 @@ fn unreachable_redis_exits_2_in_one_line() {
 #[test]
 fn a_wrong_password_exits_2_without_showing_it() {
     let Some(server) = TestRedis::start(&["--requirepass", "right-horse-battery"]) else {
-        eprintln!("skipped: redis-server is not installed (scripts/setup-services.sh)");
+        eprintln!("SKIP redis-server is not installed (scripts/setup-services.sh)");
         return;
     };
     let out = out_dir();

@@ -57,6 +57,28 @@ fn origin_answers_with_an_etag_and_a_304_has_no_body() {
 }
 
 #[test]
+fn the_origin_answers_on_both_loopback_families() {
+    let o = origin(false);
+    if !o.on_ipv6_loopback() {
+        eprintln!("SKIP no IPv6 loopback on this host: the origin listens on 127.0.0.1 only");
+        return;
+    }
+    for host in ["127.0.0.1", "[::1]", "localhost"] {
+        let url = o.url(host, 1, BodySize::K1);
+        let mut c = Client::new(parse_url(&url).unwrap(), url.clone(), Trust::Roots).unwrap();
+        assert_eq!(
+            c.get(c.path().to_string().as_str(), &[], false)
+                .unwrap()
+                .status,
+            200,
+            "{url}"
+        );
+    }
+    // Counted by the origin itself: each request reached it.
+    assert_eq!(o.served(), 3);
+}
+
+#[test]
 fn https_origin_is_trusted_by_pinning_and_its_phases_are_timed() {
     let o = origin(true);
     let mut c = client_of(&o);
@@ -73,7 +95,7 @@ fn https_origin_is_trusted_by_pinning_and_its_phases_are_timed() {
 #[test]
 fn edge_misses_then_hits_without_the_origin_and_serves_stale_when_it_is_down() {
     if ManagedNginx::binary().is_err() {
-        eprintln!("skipped: nginx is not installed (scripts/setup-services.sh)");
+        eprintln!("SKIP nginx is not installed (scripts/setup-services.sh)");
         return;
     }
     let mut o = origin(false);
@@ -97,10 +119,6 @@ fn web_command_times_a_local_https_server_with_insecure_and_says_so() {
     let o = origin(true);
     let url = format!("https://127.0.0.1:{}/products/3?size=1k", o.port());
     let out = tempfile::tempdir().unwrap();
-    let before: Vec<u32> = pids_with("ladder-nginx-")
-        .into_iter()
-        .chain(pids_with("ladder-dnsmasq-"))
-        .collect();
     let run = ladder(&[
         "web",
         "--quick",
@@ -174,12 +192,7 @@ fn web_command_times_a_local_https_server_with_insecure_and_says_so() {
     if ManagedDnsmasq::binary().is_ok() {
         assert_eq!(v["http"]["dns"]["cached_without_upstream"], true);
     }
-    let left: Vec<u32> = pids_with("ladder-nginx-")
-        .into_iter()
-        .chain(pids_with("ladder-dnsmasq-"))
-        .filter(|p| !before.contains(p))
-        .collect();
-    assert!(left.is_empty(), "left running: {left:?}");
+    assert_eq!(leaked_servers(), Vec::<u32>::new(), "left running");
     // Without --http-insecure the self-signed server is refused before anything runs.
     let refused = ladder(&[
         "web",
@@ -210,7 +223,7 @@ fn bad_web_urls_exit_2_in_one_line() {
 #[test]
 fn the_edge_dies_with_a_sigkilled_ladder() {
     if ManagedNginx::binary().is_err() {
-        eprintln!("skipped: nginx is not installed (scripts/setup-services.sh)");
+        eprintln!("SKIP nginx is not installed (scripts/setup-services.sh)");
         return;
     }
     let out = tempfile::tempdir().unwrap();
@@ -221,10 +234,12 @@ fn the_edge_dies_with_a_sigkilled_ladder() {
         .spawn()
         .unwrap();
     let pid = child.id();
-    let needle = format!("ladder-nginx-{pid}-");
     let start = std::time::Instant::now();
     let nginx = loop {
-        if let Some(&p) = pids_with(&needle).first() {
+        let is_nginx = |p: &u32| {
+            std::fs::read_to_string(format!("/proc/{p}/comm")).is_ok_and(|c| c.trim() == "nginx")
+        };
+        if let Some(p) = servers_of(pid).into_iter().find(is_nginx) {
             break p;
         }
         assert!(start.elapsed().as_secs() < 60, "nginx never started");

@@ -1,45 +1,48 @@
-//! `ladder clean`: finds and removes what killed runs left behind.
+//! `ladder clean`: finds and removes what runs that are over left behind, by proof
+//! (see [`crate::clean`]).
 
 use super::stdout_line;
 use crate::cli::{CleanArgs, Common};
 use crate::error::Result;
 
-/// `ladder clean`: lists what dead runs left (with its age) and removes it, or only
-/// lists it with --dry-run.
+/// `ladder clean`: lists what runs that are over left, each with its proof, and
+/// removes it (or only lists it with --dry-run); says what it leaves alone and why.
 pub(super) fn execute(common: &Common, args: &CleanArgs) -> Result<()> {
-    use crate::clean;
+    use crate::clean::{self, Survey};
     use crate::suite::leftovers;
     let verb = if args.dry_run {
         "would remove"
     } else {
         "removing"
     };
-    let show = |found: &[clean::Found]| -> Result<usize> {
-        for f in found {
+    let show = |survey: &Survey| -> Result<usize> {
+        for f in &survey.found {
             stdout_line(&format!("{verb} {f}"))?;
         }
-        Ok(found.len())
+        for l in &survey.left {
+            stdout_line(&format!("left alone: {l}"))?;
+        }
+        Ok(survey.found.len())
     };
     let mut total = 0;
-    // Servers first: their dirs go after them.
     let mut local = clean::find_server_dirs();
     local.extend(clean::find_out_dirs(&common.out));
     total += show(&local)?;
     if !args.dry_run {
-        clean::remove_local(&local)?;
+        clean::remove_local(&local.found)?;
     }
     if let Some(url) = &args.redis_url {
-        let found = leftovers::find_redis(url)?;
-        total += show(&found)?;
+        let survey = leftovers::find_redis(url)?;
+        total += show(&survey)?;
         if !args.dry_run {
-            leftovers::remove_redis(url, &found)?;
+            leftovers::remove_redis(url, &survey.found)?;
         }
     }
     if let Some(url) = &args.postgres_url {
-        let found = leftovers::find_postgres(url)?;
-        total += show(&found)?;
+        let survey = leftovers::find_postgres(url)?;
+        total += show(&survey)?;
         if !args.dry_run {
-            leftovers::remove_postgres(url, &found)?;
+            leftovers::remove_postgres(url, &survey.found)?;
         }
     }
     stdout_line(&match (total, args.dry_run) {

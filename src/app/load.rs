@@ -379,6 +379,16 @@ pub(super) fn execute(common: &Common, args: &LoadArgs) -> Result<()> {
     let rec = Recorder::start();
     let plans = plan(args, common.quick)?;
     report::check_writable(&common.out)?;
+    let on_postgres = matches!(
+        args.target,
+        LoadTargetArg::Postgres | LoadTargetArg::CacheAside
+    );
+    if let Some(pg) = asked_postgres(args.postgres_url.as_ref())?.filter(|_| on_postgres) {
+        pg.probe()?;
+        // Every connection a session, and the run's own setup session beside them.
+        let connections = plans.iter().map(|p| p.connections).max().unwrap_or(0);
+        pg.check_room(connections + 1, &format!("--connections {connections}"))?;
+    }
     let kv = |runs| LoadSection {
         product_page: None,
         runs,

@@ -34,6 +34,15 @@ use std::time::Instant;
 
 /// Runs the parsed command line.
 pub fn run(cli: Cli) -> Result<()> {
+    // The process's CPUs, before any thread pins itself: managed servers go there.
+    crate::host::process_cpus();
+    let result = run_command(&cli);
+    // Every guard of the command has removed its keys by now.
+    crate::suite::ledger::release_redis();
+    result
+}
+
+fn run_command(cli: &Cli) -> Result<()> {
     let common = &cli.common;
     match &cli.command {
         Command::Host => host::execute(common),
@@ -56,9 +65,16 @@ pub fn run(cli: Cli) -> Result<()> {
     }
 }
 
+/// Prints `text` and a newline on stdout; a reader that went away (`| head -1`) is
+/// [`Error::StdoutClosed`], which ends the command quietly with exit 0.
 fn stdout_line(text: &str) -> Result<()> {
     let mut out = std::io::stdout().lock();
-    writeln!(out, "{text}").map_err(|e| Error::Internal(format!("cannot write to stdout: {e}")))
+    writeln!(out, "{text}")
+        .and_then(|()| out.flush())
+        .map_err(|e| match e.kind() {
+            std::io::ErrorKind::BrokenPipe => Error::StdoutClosed,
+            _ => Error::Internal(format!("cannot write to stdout: {e}")),
+        })
 }
 
 /// The CPU to measure on: the one asked for, checked, else the last this process may use.

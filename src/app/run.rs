@@ -59,6 +59,9 @@ pub(super) struct RunPlan {
     pub postgres: Option<suite::db::PgTarget>,
     /// Orders in the data set of the database and web rungs.
     pub db_rows: u64,
+    /// The user's API (--http-url, parsed, not yet reached) and --http-insecure; none
+    /// where the http family is skipped.
+    pub http_url: Option<(String, bool)>,
 }
 
 impl RunPlan {
@@ -96,6 +99,11 @@ pub(super) fn plan(common: &Common, args: &RunArgs, host: &Host) -> Result<RunPl
     } else {
         None
     };
+    let http_url = args
+        .http_url
+        .clone()
+        .filter(|_| wants(RungName::Http))
+        .map(|u| (u, args.http_insecure));
     Ok(RunPlan {
         storage: wants(RungName::Ssd)
             .then(|| storage_config(common, args.storage_path.as_deref(), None)),
@@ -106,13 +114,17 @@ pub(super) fn plan(common: &Common, args: &RunArgs, host: &Host) -> Result<RunPl
         memcached_url: args.memcached_url.clone(),
         postgres,
         db_rows: db_rows(common.quick, None),
+        http_url,
     })
 }
 
 /// What needs the outside world before measuring: the --out folder is writable, the
 /// user's Redis answers (with a warning where the run's keys could evict theirs), the
-/// user's PostgreSQL answers.
+/// user's PostgreSQL answers, the user's API answers HTTP (one GET).
 pub(super) fn check(common: &Common, plan: &RunPlan) -> Result<()> {
+    if let Some((url, insecure)) = &plan.http_url {
+        suite::http::probe(url, *insecure)?;
+    }
     if let Some(url) = &plan.redis_url {
         warn_eviction(url)?;
     }

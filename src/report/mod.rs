@@ -351,10 +351,7 @@ fn write_files(run: &Run, dir: &Path, with_record: bool) -> Result<()> {
 
 /// A hidden temp folder inside `parent`, removed on drop unless kept.
 fn staging(parent: &Path) -> Result<tempfile::TempDir> {
-    tempfile::Builder::new()
-        .prefix(&crate::clean::out_temp_prefix("tmp"))
-        .tempdir_in(parent)
-        .map_err(|e| Error::io(parent, e))
+    crate::clean::run_dir(parent, &crate::clean::out_temp_prefix("tmp"))
 }
 
 /// Writes a whole run folder under `out` or nothing: files go to a hidden temp folder
@@ -378,6 +375,9 @@ fn publish(tmp: tempfile::TempDir, names: impl Iterator<Item = PathBuf>) -> Resu
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
             Err(e) => return Err(Error::io(&dir, e)),
         }
+        // The run's marker stays behind: the folder is the user's once published.
+        let marker = tmp.path().join(crate::clean::MARKER);
+        fs::remove_file(&marker).map_err(|e| Error::io(&marker, e))?;
         let tmp_path = tmp.keep();
         return match fs::rename(&tmp_path, &dir) {
             Ok(()) => Ok(dir),
@@ -421,6 +421,10 @@ pub fn rewrite_run_dir(run: &Run, dir: &Path, with_record: bool) -> Result<()> {
     write_files(run, tmp.path(), with_record)?;
     for entry in fs::read_dir(tmp.path()).map_err(|e| Error::io(tmp.path(), e))? {
         let entry = entry.map_err(|e| Error::io(tmp.path(), e))?;
+        // The staging dir's own marker stays in it (and goes with it).
+        if entry.file_name() == crate::clean::MARKER {
+            continue;
+        }
         let target = dir.join(entry.file_name());
         fs::rename(entry.path(), &target).map_err(|e| Error::io(&target, e))?;
     }

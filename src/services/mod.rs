@@ -40,17 +40,13 @@ pub fn random_password() -> String {
     format!("{:032x}", rand::random::<u128>())
 }
 
-/// A fresh temp dir for a managed server (`<tmp>/ladder-<kind>-<pid>-<random>`), mode
-/// 0700.
+/// A fresh run dir for a managed server (`<tmp>/ladder-<kind>-<pid>-<random>`), made
+/// 0700 with the run's marker (see [`crate::clean::run_dir`]).
 pub fn private_dir(kind: &str) -> Result<tempfile::TempDir> {
-    use std::os::unix::fs::PermissionsExt;
-    let dir = tempfile::Builder::new()
-        .prefix(&crate::clean::server_dir_prefix(kind))
-        .tempdir()
-        .map_err(|e| Error::Internal(format!("cannot make a temp dir: {e}")))?;
-    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o700))
-        .map_err(|e| Error::io(dir.path(), e))?;
-    Ok(dir)
+    crate::clean::run_dir(
+        &std::env::temp_dir(),
+        &crate::clean::server_dir_prefix(kind),
+    )
 }
 
 /// Writes `text` to a new file only its owner can read (0600).
@@ -173,7 +169,7 @@ impl ManagedProcess {
     /// [`crate::suite::placement::CpuPlan`]).
     pub fn spawn(name: &str, cmd: &mut Command) -> Result<ManagedProcess> {
         detach_but_tie(cmd);
-        if let Some(cpu) = server_cpu(&crate::host::allowed_cpus()) {
+        if let Some(cpu) = server_cpu(&crate::host::process_cpus()) {
             // Every process it forks too (PostgreSQL's backends): a managed server's
             // placement is decided, never inherited from the spawning thread's pin.
             crate::platform::pin_child(cmd, cpu);

@@ -118,6 +118,9 @@ impl ManagedPostgres {
             .arg("-k")
             .arg(dir.path())
             .args(["-c", "listen_addresses=127.0.0.1"])
+            // Room for the most clients a flag may ask for (256: --connections,
+            // --clients) and the run's own sessions beside them.
+            .args(["-c", "max_connections=300"])
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(log);

@@ -46,16 +46,10 @@ impl ManagedRedis {
         let bin = Self::binary()?;
         let dir = private_dir("redis")?;
         let data = match aof {
-            Some((_, under)) => {
-                use std::os::unix::fs::PermissionsExt;
-                let d = tempfile::Builder::new()
-                    .prefix(&crate::clean::out_temp_prefix("redis-aof"))
-                    .tempdir_in(under)
-                    .map_err(|e| Error::io(under, e))?;
-                std::fs::set_permissions(d.path(), std::fs::Permissions::from_mode(0o700))
-                    .map_err(|e| Error::io(d.path(), e))?;
-                Some(d)
-            }
+            Some((_, under)) => Some(crate::clean::run_dir(
+                under,
+                &crate::clean::out_temp_prefix("redis-aof"),
+            )?),
             None => None,
         };
         let persistence = match aof {

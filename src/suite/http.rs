@@ -14,6 +14,10 @@ use std::time::Duration;
 /// Connect, read and write timeout per request.
 pub const TIMEOUT: Duration = Duration::from_secs(10);
 
+/// The most one request may take, whole (connect, TLS, request, every byte of the
+/// answer): a server that drips its answer a byte at a time cannot hold us longer.
+pub const DEADLINE: Duration = Duration::from_secs(30);
+
 /// The most of a response that is read: an endless answer must not eat memory.
 pub const MAX_RESPONSE: u64 = 16 << 20;
 

@@ -1,10 +1,22 @@
-//! `ladder clean` on a user's Redis and PostgreSQL: the run keys and schemas of dead
-//! runs (named by [`crate::clean`]), found by SCAN in bounded batches (never KEYS or
-//! FLUSH*) and removed with UNLINK; schemas with DROP ... CASCADE (only `ladder_run_*`).
+//! `ladder clean` on a user's Redis and PostgreSQL: only what a run's record names
+//! (see [`crate::clean`] and [`super::ledger`]) and whose run is over.
+//!
+//! - Redis: the runs in the ledger hash whose heartbeat (by the server's clock) is
+//!   older than the bound, or whose process on this machine is gone; their keys
+//!   (`ladder:<run id>:*`) are found by one SCAN pass in bounded batches (never KEYS or
+//!   FLUSH*) and removed with UNLINK, then their ledger entries. Keys under `ladder:`
+//!   that no ledger entry names are left alone, and counted.
+//! - PostgreSQL: the `ladder_run_<run id>_*` schemas whose comment carries the record
+//!   of that same run id, and whose run is over, dropped with CASCADE. A schema of that
+//!   shape without such a comment is left alone, and named.
 
-use crate::clean::{age_since, key_owner, Found, Leftover, Owner, SCAN_BATCH};
+use super::ledger::{redis_time, RedisEntry, LEDGER_KEY, SCHEMA_COMMENT_TAG};
+use crate::clean::{
+    is_run_id, schema_run_prefix, Found, Leftover, Owner, Survey, Verdict, SCAN_BATCH,
+};
 use crate::error::{Error, Result};
 use crate::redact::redact_url;
+use std::collections::BTreeMap;
 
 /// Calls `batch` with each batch of `ladder:*` keys on `conn`: one pass of `SCAN ...
 /// MATCH ladder:* COUNT` [`SCAN_BATCH`] over the keyspace (never KEYS).
@@ -32,74 +44,150 @@ fn scan_run_keys(
     }
 }
 
-/// Run key prefixes of dead runs on the Redis at `url`, with their key counts.
-pub fn find_redis(url: &str) -> Result<Vec<Found>> {
-    let mut conn = super::redis::connect(url)?;
+/// The run id of a key under `ladder:<run id>:`, if it has that shape.
+fn key_run_id(key: &str) -> Option<&str> {
+    let (id, _) = key.strip_prefix("ladder:")?.split_once(':')?;
+    is_run_id(id).then_some(id)
+}
+
+/// The ledger entries on `conn`, by run id (entries that do not parse are named in
+/// `left`).
+fn ledger(
+    conn: &mut redis::Connection,
+    shown: &str,
+    left: &mut Vec<String>,
+) -> Result<BTreeMap<String, RedisEntry>> {
+    let kind: String = redis::cmd("TYPE")
+        .arg(LEDGER_KEY)
+        .query(conn)
+        .map_err(|e| Error::Unusable(format!("Redis at {shown}: TYPE: {e}")))?;
+    if kind != "hash" {
+        if kind != "none" {
+            left.push(format!(
+                "redis key {LEDGER_KEY}: a {kind}, not ladder's ledger; nothing is judged by it"
+            ));
+        }
+        return Ok(BTreeMap::new());
+    }
+    let all: BTreeMap<String, String> = redis::cmd("HGETALL")
+        .arg(LEDGER_KEY)
+        .query(conn)
+        .map_err(|e| Error::Unusable(format!("Redis at {shown}: HGETALL: {e}")))?;
+    let mut entries = BTreeMap::new();
+    for (field, value) in all {
+        match serde_json::from_str::<RedisEntry>(&value) {
+            Ok(e) if is_run_id(&field) && e.owner.run_id == field => {
+                entries.insert(field, e);
+            }
+            _ => left.push(format!(
+                "redis ledger field {field:?}: not a run record; nothing is judged by it"
+            )),
+        }
+    }
+    Ok(entries)
+}
+
+/// The runs on the Redis at `url` that are over (with their key counts), and what is
+/// left alone.
+pub fn find_redis(url: &str) -> Result<Survey> {
+    let mut conn = super::redis::connect_unregistered(url)?;
     let shown = redact_url(url);
-    let mut prefixes: std::collections::BTreeMap<String, (Owner, usize)> = Default::default();
+    let mut survey = Survey::default();
+    let now = redis_time(&mut conn)
+        .map_err(|e| Error::Unusable(format!("Redis at {shown}: TIME: {e}")))?;
+    let entries = ledger(&mut conn, &shown, &mut survey.left)?;
+    let mut over: BTreeMap<String, (String, usize)> = BTreeMap::new();
+    for (id, e) in &entries {
+        if let Verdict::Over(why) = e.owner.verdict(Some(now)) {
+            over.insert(id.clone(), (why, 0));
+        }
+    }
+    let mut unnamed = 0usize;
     scan_run_keys(&mut conn, &shown, |_, keys| {
         for key in keys {
-            if let Some((prefix, owner)) = key_owner(&key) {
-                prefixes.entry(prefix).or_insert((owner, 0)).1 += 1;
+            match key_run_id(&key) {
+                Some(id) if entries.contains_key(id) => {
+                    if let Some((_, n)) = over.get_mut(id) {
+                        *n += 1;
+                    }
+                }
+                _ if key == LEDGER_KEY => {}
+                _ => unnamed += 1,
             }
         }
         Ok(())
     })?;
-    Ok(prefixes
+    if unnamed > 0 {
+        survey.left.push(format!(
+            "redis: {unnamed} keys under ladder: that no entry of {LEDGER_KEY} names (a \
+             user's, or an older ladder's); not touched"
+        ));
+    }
+    survey.found = over
         .into_iter()
-        .filter(|(_, (owner, _))| !owner.is_live())
-        .map(|(prefix, (owner, count))| Found {
-            what: Leftover::RedisKeys { prefix, count },
-            age_s: age_since(owner.started),
+        .map(|(run_id, (why, count))| Found {
+            proof: format!("{LEDGER_KEY} names {why}"),
+            what: Leftover::RedisKeys { run_id, count },
         })
-        .collect())
+        .collect();
+    Ok(survey)
 }
 
-/// Run schemas of dead runs on the PostgreSQL at `url`.
-pub fn find_postgres(url: &str) -> Result<Vec<Found>> {
+/// Run schemas on the PostgreSQL at `url` whose run is over, and what is left alone.
+pub fn find_postgres(url: &str) -> Result<Survey> {
     let target = super::db::PgTarget::from_url(url)?;
     let mut client = target.connect(0)?;
     let rows = client
         .query(
-            "SELECT nspname FROM pg_namespace WHERE nspname LIKE 'ladder\\_run\\_%' ORDER BY 1",
+            "SELECT n.nspname::text, coalesce(obj_description(n.oid, 'pg_namespace'), ''), \
+             floor(extract(epoch FROM now()))::bigint \
+             FROM pg_namespace n WHERE n.nspname LIKE 'ladder\\_run\\_%' ORDER BY 1",
             &[],
         )
         .map_err(|e| Error::Unusable(format!("PostgreSQL at {}: {e}", target.server)))?;
-    Ok(rows
-        .iter()
-        .map(|r| r.get::<_, String>(0))
-        .filter_map(|name| {
-            let rest = name.strip_prefix("ladder_run_")?.to_string();
-            let fields = if rest.split('_').count() >= 3 { 2 } else { 1 };
-            let owner = Owner::parse(&rest, '_', fields);
-            (!owner.is_live()).then(|| Found {
+    let mut survey = Survey::default();
+    for row in rows {
+        let (name, comment, now): (String, String, i64) = (row.get(0), row.get(1), row.get(2));
+        let owner = comment
+            .strip_prefix(SCHEMA_COMMENT_TAG)
+            .and_then(|json| serde_json::from_str::<Owner>(json).ok())
+            .filter(|o| is_run_id(&o.run_id) && name.starts_with(&schema_run_prefix(&o.run_id)));
+        match owner.map(|o| o.verdict(Some(now.max(0) as u64))) {
+            None => survey.left.push(format!(
+                "postgres schema {name}: its comment names no ladder run of that id; not \
+                 touched"
+            )),
+            Some(Verdict::Over(why)) => survey.found.push(Found {
+                proof: format!("its COMMENT names {why}"),
                 what: Leftover::Schema(name),
-                age_s: age_since(owner.started),
-            })
-        })
-        .collect())
+            }),
+            Some(Verdict::Live(_)) => {}
+        }
+    }
+    Ok(survey)
 }
 
-/// Removes what [`find_redis`] found on the Redis at `url`: one more SCAN pass,
-/// UNLINK of each batch's keys under the found prefixes. Returns how many keys went.
+/// Removes the runs [`find_redis`] found on the Redis at `url`: one more SCAN pass,
+/// UNLINK of each batch's keys under their prefixes, then their ledger entries.
+/// Returns how many keys went.
 pub fn remove_redis(url: &str, found: &[Found]) -> Result<usize> {
-    let prefixes: std::collections::BTreeSet<&str> = found
+    let ids: std::collections::BTreeSet<&str> = found
         .iter()
         .filter_map(|f| match &f.what {
-            Leftover::RedisKeys { prefix, .. } => Some(prefix.as_str()),
+            Leftover::RedisKeys { run_id, .. } => Some(run_id.as_str()),
             _ => None,
         })
         .collect();
-    if prefixes.is_empty() {
+    if ids.is_empty() {
         return Ok(0);
     }
-    let mut conn = super::redis::connect(url)?;
+    let mut conn = super::redis::connect_unregistered(url)?;
     let shown = redact_url(url);
     let mut removed = 0;
     scan_run_keys(&mut conn, &shown, |conn, keys| {
         let ours: Vec<String> = keys
             .into_iter()
-            .filter(|k| key_owner(k).is_some_and(|(p, _)| prefixes.contains(p.as_str())))
+            .filter(|k| key_run_id(k).is_some_and(|id| ids.contains(id)))
             .collect();
         if !ours.is_empty() {
             removed += redis::cmd("UNLINK")
@@ -109,6 +197,11 @@ pub fn remove_redis(url: &str, found: &[Found]) -> Result<usize> {
         }
         Ok(())
     })?;
+    let _: usize = redis::cmd("HDEL")
+        .arg(LEDGER_KEY)
+        .arg(ids.iter().collect::<Vec<_>>())
+        .query(&mut conn)
+        .map_err(|e| Error::Unusable(format!("Redis at {shown}: HDEL: {e}")))?;
     Ok(removed)
 }
 
@@ -118,7 +211,7 @@ pub fn remove_postgres(url: &str, found: &[Found]) -> Result<()> {
     let mut client = target.connect(0)?;
     for f in found {
         if let Leftover::Schema(name) = &f.what {
-            // The name came from pg_namespace and matched ladder_run_*; quote it anyway.
+            // The name came from pg_namespace with a proof; quote it anyway.
             client
                 .batch_execute(&format!(
                     "SET lock_timeout = '10s'; DROP SCHEMA IF EXISTS \"{}\" CASCADE",
@@ -130,4 +223,24 @@ pub fn remove_postgres(url: &str, found: &[Found]) -> Result<()> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_keys_under_a_run_id_have_one() {
+        let id = crate::clean::run_id();
+        assert_eq!(key_run_id(&format!("ladder:{id}:0badcafe:hit")), Some(id));
+        for theirs in [
+            "ladder:2024:season-1",
+            "ladder:users:42",
+            "ladder:123:456:0abc:hit",
+            "ladder:runs",
+            "session:ladder:1",
+        ] {
+            assert_eq!(key_run_id(theirs), None, "{theirs}");
+        }
+    }
 }

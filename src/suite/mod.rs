@@ -5,6 +5,7 @@ pub mod cache_lab;
 pub mod db;
 pub mod http;
 pub mod keys;
+pub mod ledger;
 pub mod leftovers;
 pub mod load;
 pub mod memcached;

@@ -83,8 +83,17 @@ impl Target {
     }
 }
 
-/// Connects with a timeout; every error is one redacted line (exit 2).
+/// Connects with a timeout for the run, after naming the run in the server's ledger
+/// (once per server, see [`super::ledger`]); every error is one redacted line (exit 2).
 pub fn connect(url: &str) -> Result<Connection> {
+    let mut conn = connect_unregistered(url)?;
+    super::ledger::register_redis(&mut conn, url)?;
+    Ok(conn)
+}
+
+/// Connects with a timeout, writing nothing (`ladder clean`, the heartbeat); every
+/// error is one redacted line (exit 2).
+pub fn connect_unregistered(url: &str) -> Result<Connection> {
     let shown = redact_url(url);
     let conn = client(url)?
         .get_connection_with_timeout(CONNECT_TIMEOUT)

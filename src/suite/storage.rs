@@ -143,9 +143,7 @@ impl TestFile {
             Some(m) => format!("{} on {} ({})", m.fstype, m.source, m.point.display()),
             None => "unknown filesystem".into(),
         };
-        let tmp = tempfile::Builder::new()
-            .prefix(&crate::clean::out_temp_prefix("storage"))
-            .tempdir_in(&dir)
+        let tmp = crate::clean::run_dir(&dir, &crate::clean::out_temp_prefix("storage"))
             .map_err(|e| Error::Input(format!("cannot write in {}: {e}", dir.display())))?;
         let path = tmp.path().join("data.bin");
         fill(

@@ -83,35 +83,63 @@ pub fn alive(pid: u32) -> bool {
     Path::new(&format!("/proc/{pid}")).exists()
 }
 
-/// Pids of processes whose command line contains `needle`.
-pub fn pids_with(needle: &str) -> Vec<u32> {
-    entries(Path::new("/proc"))
+/// Managed servers (pids) of the ladder process `pid`: found by what ladder controls,
+/// the marker of its run in their working dir, never by command line (redis-server
+/// rewrites its own, so a check by command line could never see a leaked Redis).
+pub fn servers_of(pid: u32) -> Vec<u32> {
+    latency_ladder::clean::server_processes()
         .into_iter()
-        .filter_map(|n| n.parse::<u32>().ok())
-        .filter(|pid| {
-            std::fs::read(format!("/proc/{pid}/cmdline"))
-                .map(|c| String::from_utf8_lossy(&c).contains(needle))
-                .unwrap_or(false)
-        })
+        .filter(|s| s.owner.pid == pid)
+        .map(|s| s.pid)
         .collect()
+}
+
+/// Managed servers still running whose run is over (by the marker in their working
+/// dir): leaks. Waits up to 5 s for servers being stopped to go.
+pub fn leaked_servers() -> Vec<u32> {
+    let leaked = || -> Vec<u32> {
+        latency_ladder::clean::server_processes()
+            .into_iter()
+            .filter(|s| {
+                matches!(
+                    s.owner.verdict(None),
+                    latency_ladder::clean::Verdict::Over(_)
+                )
+            })
+            .map(|s| s.pid)
+            .collect()
+    };
+    let start = Instant::now();
+    while !leaked().is_empty() && start.elapsed() < Duration::from_secs(5) {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    leaked()
 }
 
 /// A redis-server the test owns (not ladder's managed one), killed on drop.
 pub struct TestRedis {
     child: Child,
     pub port: u16,
-    _dir: tempfile::TempDir,
+    _dir: Option<tempfile::TempDir>,
 }
 
 impl TestRedis {
     /// Starts one on a free loopback port, with `extra` arguments; `None` when
     /// redis-server is not installed.
     pub fn start(extra: &[&str]) -> Option<TestRedis> {
-        let bin = latency_ladder::services::find_binary("redis-server", &[])?;
         let dir = tempfile::Builder::new()
             .prefix("test-redis-")
             .tempdir()
             .unwrap();
+        let mut redis = TestRedis::start_in(dir.path(), extra)?;
+        redis._dir = Some(dir);
+        Some(redis)
+    }
+
+    /// Starts one working in `dir` (its --dir, and so its working directory), which
+    /// the caller keeps; `None` when redis-server is not installed.
+    pub fn start_in(dir: &Path, extra: &[&str]) -> Option<TestRedis> {
+        let bin = latency_ladder::services::find_binary("redis-server", &[])?;
         let port = latency_ladder::services::free_port().unwrap();
         let child = Command::new(bin)
             .args([
@@ -123,7 +151,7 @@ impl TestRedis {
                 "",
             ])
             .args(["--appendonly", "no", "--dir"])
-            .arg(dir.path())
+            .arg(dir)
             .args(extra)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -140,8 +168,23 @@ impl TestRedis {
         Some(TestRedis {
             child,
             port,
-            _dir: dir,
+            _dir: None,
         })
+    }
+
+    /// The server's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Whether the server still runs (not exited, not killed).
+    pub fn runs(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+
+    /// Waits for the server to end; its exit code (None: killed by a signal).
+    pub fn wait(&mut self) -> Option<i32> {
+        self.child.wait().ok().and_then(|s| s.code())
     }
 }
 

@@ -5,7 +5,7 @@ use super::postgres::{pg_load, PgSession, PgTarget, SchemaGuard};
 use super::sql::Sql;
 use super::sqlite::{sqlite_load, sqlite_open};
 use super::Session;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use std::path::Path;
 use std::rc::Rc;
 
@@ -20,10 +20,7 @@ pub struct PointLookups {
 impl PointLookups {
     /// SQLite in a temp dir under `scratch_in`.
     pub fn sqlite(data: &DataSet, scratch_in: &Path) -> Result<PointLookups> {
-        let scratch = tempfile::Builder::new()
-            .prefix(&crate::clean::out_temp_prefix("sqlite"))
-            .tempdir_in(scratch_in)
-            .map_err(|e| Error::io(scratch_in, e))?;
+        let scratch = crate::clean::run_dir(scratch_in, &crate::clean::out_temp_prefix("sqlite"))?;
         let mut s = sqlite_open(&scratch.path().join("ladder.db"))?;
         sqlite_load(&mut s, data)?;
         Ok(PointLookups {

@@ -113,6 +113,33 @@ impl PgTarget {
         Ok(client)
     }
 
+    /// Checks, before measuring, that the server takes `wanted` more sessions (`flag`
+    /// asked for them): its max_connections, less the slots reserved for superusers
+    /// and the client sessions open now.
+    pub fn check_room(&self, wanted: usize, flag: &str) -> Result<()> {
+        let row = self
+            .connect(0)?
+            .query_one(
+                "SELECT current_setting('max_connections')::int, \
+                 current_setting('superuser_reserved_connections')::int, \
+                 (SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend')::int",
+                &[],
+            )
+            .map_err(|e| pg_err(&self.server, e))?;
+        let (max, reserved, open): (i32, i32, i32) = (row.get(0), row.get(1), row.get(2));
+        // This check's own session is counted in `open` and closes before the run.
+        let room = (max - reserved - open + 1).max(0) as usize;
+        if wanted > room {
+            return Err(Error::Input(format!(
+                "{flag}: PostgreSQL at {} takes {room} more sessions (max_connections {max}, \
+                 {reserved} reserved, {} open) and the run needs {wanted}",
+                self.server,
+                open - 1
+            )));
+        }
+        Ok(())
+    }
+
     /// Connects once and checks that the run can work there: the server answers and
     /// the user may CREATE a schema in the database. An unreachable, unusable or
     /// read-only target fails here (exit 2), before anything is measured.
@@ -167,6 +194,7 @@ pub(super) fn connect_within(config: &postgres::Config, context: &str) -> Result
 /// first, so nothing it holds can block the drop, then a fresh one drops the schema.
 pub(super) struct SchemaGuard {
     client: Option<Client>,
+    heartbeat: Option<crate::clean::Heartbeat>,
     config: postgres::Config,
     pub(super) schema: String,
 }
@@ -174,11 +202,15 @@ pub(super) struct SchemaGuard {
 impl SchemaGuard {
     pub(super) fn create(mut client: Client, config: &postgres::Config) -> Result<SchemaGuard> {
         let schema = crate::clean::schema_name();
-        client
-            .batch_execute(&format!("CREATE SCHEMA {schema}"))
+        crate::suite::ledger::create_schema(&mut client, &schema)
             .map_err(|e| pg_err("cannot create the run's schema", e))?;
+        let beat_config = config.clone();
+        let heartbeat = crate::suite::ledger::schema_heartbeat(schema.clone(), move || {
+            connect_within(&beat_config, "refresh the run's heartbeat")
+        });
         Ok(SchemaGuard {
             client: Some(client),
+            heartbeat: Some(heartbeat),
             config: config.clone(),
             schema,
         })
@@ -198,6 +230,7 @@ impl SchemaGuard {
 
     /// Drops the schema over the run's connection; an error if that fails.
     fn close(mut self) -> Result<()> {
+        drop(self.heartbeat.take());
         let sql = self.drop_sql();
         let mut client = self.client.take().expect("the client lives until close");
         client
@@ -210,6 +243,7 @@ impl SchemaGuard {
 
 impl Drop for SchemaGuard {
     fn drop(&mut self) {
+        drop(self.heartbeat.take());
         if self.schema.is_empty() {
             return;
         }

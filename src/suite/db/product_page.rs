@@ -73,10 +73,7 @@ pub struct PageDb {
 impl PageDb {
     /// SQLite in a run-owned temp dir under `scratch_in`.
     pub fn sqlite(data: &DataSet, scratch_in: &Path) -> Result<PageDb> {
-        let dir = tempfile::Builder::new()
-            .prefix(&crate::clean::out_temp_prefix("sqlite"))
-            .tempdir_in(scratch_in)
-            .map_err(|e| Error::io(scratch_in, e))?;
+        let dir = crate::clean::run_dir(scratch_in, &crate::clean::out_temp_prefix("sqlite"))?;
         let path = dir.path().join("ladder.db");
         let mut s = sqlite_open(&path)?;
         sqlite_load(&mut s, data)?;

@@ -109,10 +109,7 @@ pub fn measure_sqlite(
     cache: Option<&mut CacheProbe>,
     step: &mut dyn FnMut(&str),
 ) -> Result<Vec<Rung>> {
-    let scratch = tempfile::Builder::new()
-        .prefix(&crate::clean::out_temp_prefix("sqlite"))
-        .tempdir_in(scratch_in)
-        .map_err(|e| Error::io(scratch_in, e))?;
+    let scratch = crate::clean::run_dir(scratch_in, &crate::clean::out_temp_prefix("sqlite"))?;
     let path: PathBuf = keep.map_or_else(|| scratch.path().join("ladder.db"), Path::to_path_buf);
 
     step("sqlite: building the data set");

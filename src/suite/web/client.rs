@@ -6,7 +6,7 @@
 //! user says `--http-insecure`, no checks at all.
 
 use crate::error::{Error, Result};
-use crate::suite::http::{HttpUrl, MAX_RESPONSE, TIMEOUT};
+use crate::suite::http::{HttpUrl, DEADLINE, MAX_RESPONSE, TIMEOUT};
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use std::io::{Read, Write};
 use std::net::{TcpStream, ToSocketAddrs};
@@ -24,16 +24,56 @@ pub enum Trust {
     Insecure,
 }
 
-/// A byte-counting wrapper around the socket.
+/// A byte-counting wrapper around the socket, which also holds the request's
+/// deadline ([`DEADLINE`]).
 struct Counting {
     sock: TcpStream,
     read: u64,
     written: u64,
+    deadline: Instant,
+}
+
+impl Counting {
+    /// Fails once the deadline has passed; near it, shortens the socket's timeouts to
+    /// what is left (far from it they stay [`TIMEOUT`]: no system call per read).
+    fn before_io(&mut self) -> std::io::Result<()> {
+        let left = self.deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(past_deadline());
+        }
+        if left < TIMEOUT {
+            self.sock.set_read_timeout(Some(left))?;
+            self.sock.set_write_timeout(Some(left))?;
+        }
+        Ok(())
+    }
+
+    /// A socket timeout that ran into the deadline says so.
+    fn explain(&self, e: std::io::Error) -> std::io::Error {
+        let timeout = matches!(
+            e.kind(),
+            std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+        );
+        if timeout && Instant::now() >= self.deadline {
+            past_deadline()
+        } else {
+            e
+        }
+    }
+}
+
+/// The error of a request past its [`DEADLINE`].
+fn past_deadline() -> std::io::Error {
+    std::io::Error::new(
+        std::io::ErrorKind::TimedOut,
+        format!("no whole answer within {} s", DEADLINE.as_secs()),
+    )
 }
 
 impl Read for Counting {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        let n = self.sock.read(buf)?;
+        self.before_io()?;
+        let n = self.sock.read(buf).map_err(|e| self.explain(e))?;
         self.read += n as u64;
         Ok(n)
     }
@@ -41,7 +81,8 @@ impl Read for Counting {
 
 impl Write for Counting {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        let n = self.sock.write(buf)?;
+        self.before_io()?;
+        let n = self.sock.write(buf).map_err(|e| self.explain(e))?;
         self.written += n as u64;
         Ok(n)
     }
@@ -63,6 +104,18 @@ impl Conn {
             Conn::Tls(t) => t.as_mut(),
         }
     }
+    /// Gives the next request until `deadline`, with the socket's timeouts back at
+    /// [`TIMEOUT`].
+    fn set_deadline(&mut self, deadline: Instant) -> std::io::Result<()> {
+        let c = match self {
+            Conn::Plain(c) => c,
+            Conn::Tls(t) => &mut t.sock,
+        };
+        c.deadline = deadline;
+        c.sock.set_read_timeout(Some(TIMEOUT))?;
+        c.sock.set_write_timeout(Some(TIMEOUT))
+    }
+
     fn counts(&self) -> (u64, u64) {
         let c = match self {
             Conn::Plain(c) => c,
@@ -157,14 +210,27 @@ impl Client {
     /// Opens a connection, timing its phases into `t`.
     fn connect(&mut self, t: &mut Timing) -> Result<Conn> {
         let start = Instant::now();
-        let addr = (self.url.host.as_str(), self.url.port)
+        let addrs: Vec<_> = (self.url.host.as_str(), self.url.port)
             .to_socket_addrs()
             .map_err(|e| self.unusable(e))?
-            .next()
-            .ok_or_else(|| Error::Unusable(format!("cannot resolve {}", self.shown)))?;
+            .collect();
+        if addrs.is_empty() {
+            return Err(Error::Unusable(format!("cannot resolve {}", self.shown)));
+        }
         let resolved = Instant::now();
         t.dns = Some(resolved - start);
-        let sock = TcpStream::connect_timeout(&addr, TIMEOUT).map_err(|e| self.unusable(e))?;
+        // Each address in the resolver's order until one answers, as curl does: a name
+        // whose first address is ::1 still reaches a server on 127.0.0.1 (the refused
+        // attempt is part of the connect phase, as it is for any client).
+        let mut last = None;
+        let sock = addrs
+            .iter()
+            .find_map(|a| {
+                TcpStream::connect_timeout(a, TIMEOUT)
+                    .map_err(|e| last = Some(e))
+                    .ok()
+            })
+            .ok_or_else(|| self.unusable(last.map_or_else(String::new, |e| e.to_string())))?;
         let connected = Instant::now();
         t.connect = Some(connected - resolved);
         sock.set_read_timeout(Some(TIMEOUT))
@@ -175,6 +241,7 @@ impl Client {
             sock,
             read: 0,
             written: 0,
+            deadline: start + DEADLINE,
         };
         let Some(config) = &self.tls else {
             return Ok(Conn::Plain(counting));
@@ -220,6 +287,8 @@ impl Client {
         mut t: Timing,
     ) -> Result<Response> {
         let before = conn.counts();
+        conn.set_deadline(start + DEADLINE)
+            .map_err(|e| self.unusable(e))?;
         let mut req = format!(
             "GET {path} HTTP/1.1\r\nHost: {}\r\nUser-Agent: latency-ladder/{}\r\nAccept: */*\r\n",
             self.url.host_header(),
@@ -364,7 +433,7 @@ fn read_chunked(
         if size == 0 {
             return Ok(body);
         }
-        if body.len() + size > MAX_RESPONSE as usize {
+        if size > MAX_RESPONSE as usize - body.len() {
             return Err(bad("body larger than 16 MiB"));
         }
         fill(&mut rest, pos + size + 2)?;
@@ -448,5 +517,78 @@ impl rustls::client::danger::ServerCertVerifier for NoChecks {
 
     fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
         self.0.signature_verification_algorithms.supported_schemes()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Bytes to read as a server's answer; what is written goes nowhere.
+    struct Canned(std::io::Cursor<Vec<u8>>);
+
+    impl Read for Canned {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            self.0.read(buf)
+        }
+    }
+
+    impl Write for Canned {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    fn parse(bytes: &[u8]) -> std::io::Result<Parsed> {
+        read_response(&mut Canned(std::io::Cursor::new(bytes.to_vec())))
+    }
+
+    #[test]
+    fn a_chunk_size_of_2_to_the_64_minus_1_is_refused_at_any_point_of_the_body() {
+        for body in ["", "3\r\nabc\r\n"] {
+            let answer = format!(
+                "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n{body}ffffffffffffffff\r\n"
+            );
+            let e = parse(answer.as_bytes()).unwrap_err();
+            assert!(e.to_string().contains("larger than 16 MiB"), "{e}");
+        }
+        let whole =
+            parse(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n")
+                .unwrap();
+        assert_eq!(whole.2, b"abc");
+    }
+
+    const HEADS: [&str; 3] = [
+        "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello",
+        "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n",
+        "HTTP/1.0 200 OK\r\n\r\nhello",
+    ];
+
+    proptest::proptest! {
+        #[test]
+        fn random_bytes_never_panic(bytes in proptest::collection::vec(proptest::num::u8::ANY, 0..2048)) {
+            let _ = parse(&bytes);
+        }
+
+        #[test]
+        fn a_truncated_or_mangled_answer_is_an_error_or_an_answer_never_a_panic(
+            which in 0usize..3,
+            cut in 0usize..80,
+            flip in proptest::option::of((0usize..80, proptest::num::u8::ANY)),
+        ) {
+            let mut bytes = HEADS[which].as_bytes().to_vec();
+            if let Some((at, b)) = flip {
+                if at < bytes.len() {
+                    bytes[at] = b;
+                }
+            }
+            bytes.truncate(cut.min(bytes.len()));
+            if let Ok((_, _, body, _, _)) = parse(&bytes) {
+                proptest::prop_assert!(body.len() <= MAX_RESPONSE as usize);
+            }
+        }
     }
 }

@@ -57,6 +57,9 @@ pub struct Origin {
     addr: SocketAddr,
     shared: Arc<Shared>,
     accept: Option<JoinHandle<()>>,
+    /// The same port on ::1, where this host has IPv6 loopback: `localhost` may
+    /// resolve to either family first.
+    accept6: Option<(SocketAddr, JoinHandle<()>)>,
     certificate: Option<CertificateDer<'static>>,
 }
 
@@ -82,20 +85,36 @@ impl Origin {
             memo: Mutex::new((HashMap::new(), 0)),
             tls: tls_config,
         });
-        let s = Arc::clone(&shared);
-        let accept = std::thread::Builder::new()
-            .name("ladder-origin".into())
-            .spawn(move || accept_loop(listener, s))
-            .map_err(internal)?;
+        let spawn_accept = |listener: TcpListener| {
+            let s = Arc::clone(&shared);
+            std::thread::Builder::new()
+                .name("ladder-origin".into())
+                .spawn(move || accept_loop(listener, s))
+                .map_err(internal)
+        };
+        let v6 = TcpListener::bind(("::1", addr.port()))
+            .ok()
+            .and_then(|l| Some((l.local_addr().ok()?, l)));
+        let accept6 = match v6 {
+            Some((a, l)) => Some((a, spawn_accept(l)?)),
+            None => None,
+        };
+        let accept = spawn_accept(listener)?;
         Ok(Origin {
             addr,
             shared,
             accept: Some(accept),
+            accept6,
             certificate,
         })
     }
 
-    /// The loopback port.
+    /// Whether it also listens on ::1 (where this host has IPv6 loopback).
+    pub fn on_ipv6_loopback(&self) -> bool {
+        self.accept6.is_some()
+    }
+
+    /// The loopback port (the same on 127.0.0.1 and ::1).
     pub fn port(&self) -> u16 {
         self.addr.port()
     }
@@ -136,9 +155,13 @@ impl Origin {
             return;
         };
         self.shared.stop.store(true, Ordering::SeqCst);
-        // Wakes the blocking accept.
+        // Wakes the blocking accepts.
         let _ = TcpStream::connect_timeout(&self.addr, Duration::from_millis(200));
         let _ = accept.join();
+        if let Some((addr6, accept6)) = self.accept6.take() {
+            let _ = TcpStream::connect_timeout(&addr6, Duration::from_millis(200));
+            let _ = accept6.join();
+        }
         let start = Instant::now();
         while self.shared.live.load(Ordering::SeqCst) > 0 && start.elapsed() < 2 * POLL * 10 {
             std::thread::sleep(Duration::from_millis(5));
