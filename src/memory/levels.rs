@@ -147,7 +147,13 @@ pub fn plateaus_with_rounds(sizes: &[u64], ns: &[f64], rounds: &[Vec<f64>]) -> V
         }
         found.push((a, b, s.strength));
     }
-    // Of two levels too close to be two, the one with less evidence goes.
+    // Of two levels too close to be two, the one with less evidence goes; a plateau
+    // that runs to the end of the curve never does (the curve stays on it, so it is a
+    // level: DRAM past the caches, or the last cache of a short sweep), however noisy a
+    // busy host made its rounds.
+    if let Some(last) = found.last_mut().filter(|p| p.1 + 1 == n) {
+        last.2 = f64::INFINITY;
+    }
     while let Some(i) = (0..found.len().saturating_sub(1)).find(|&i| {
         let (a, b) = (found[i], found[i + 1]);
         (level(b.0, b.1) / level(a.0, a.1)).ln().abs() < MIN_STEP
@@ -656,6 +662,32 @@ mod tests {
         assert!((4.7..5.0).contains(&l2), "{levels:#?}");
         let ram = by_name(&levels, "RAM").latency_ns.unwrap();
         assert!((100.0..120.0).contains(&ram), "{levels:#?}");
+    }
+
+    #[test]
+    fn a_noisy_dram_plateau_outlasts_a_quiet_shoulder_before_it() {
+        // A busy quick sweep: partial L3 hits at 70-75 ns, quiet, then DRAM at 120 ns
+        // whose two rounds disagree by 30%. The two are 1.65x apart, too close to be
+        // two levels; DRAM, which the curve ends on, is the one kept.
+        let sizes: Vec<u64> = (0..24).map(|k| 4096u64 << (k / 2) << (k % 2)).collect();
+        let mut ns = vec![1.7; 8];
+        ns.extend([5.4; 6]);
+        ns.extend([72.0, 73.0, 74.0]);
+        ns.extend([120.0; 7]);
+        let rounds: Vec<Vec<f64>> = ns
+            .iter()
+            .enumerate()
+            .map(|(i, &v)| {
+                if i >= 17 {
+                    vec![v, 1.3 * v]
+                } else {
+                    vec![v, v]
+                }
+            })
+            .collect();
+        let found = plateaus_with_rounds(&sizes, &ns, &rounds);
+        let last = found.last().unwrap();
+        assert!((last.latency_ns - 120.0).abs() < 1.0, "{found:?}");
     }
 
     #[test]
