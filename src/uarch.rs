@@ -188,12 +188,14 @@ pub fn check(levels: &mut [Level], uarch: Option<&Uarch>) {
             .iter()
             .find(|(n, _)| *n == level.name)
             .map(|x| x.1);
-        level.doubt = if d > FAR {
-            Some(LevelDoubt::FarFromDocumented)
-        } else if nearest != level.name && own.is_some_and(|o| o > FAR) {
-            Some(LevelDoubt::NearerTo { level: nearest })
-        } else {
-            None
+        level.doubt = match own {
+            // Within reach of its own documented figure: no doubt.
+            Some(o) if o <= FAR => None,
+            _ if nearest != level.name && d <= FAR => Some(LevelDoubt::NearerTo { level: nearest }),
+            // Far from its own figure and from every other one.
+            Some(_) => Some(LevelDoubt::FarFromDocumented),
+            // Its own figure is not documented, and it matches no other: nothing to say.
+            None => None,
         };
     }
 }
@@ -287,6 +289,21 @@ mod tests {
             })
         );
         assert_eq!(levels[3].documented_cycles, None);
+        // Emerald Rapids documents no L3 cycles: a 92-cycle L3 is no doubt there, while
+        // a 17-cycle "L3" matches its documented L2.
+        let emr = identify(&x86("GenuineIntel", 6, 207));
+        let mut levels = vec![level(LevelName::L2, 16.0), level(LevelName::L3, 92.5)];
+        check(&mut levels, emr);
+        assert_eq!((levels[0].doubt, levels[1].doubt), (None, None));
+        assert_eq!(levels[1].documented_cycles, None);
+        levels[1].latency_cycles = Some(17.0);
+        check(&mut levels, emr);
+        assert_eq!(
+            levels[1].doubt,
+            Some(LevelDoubt::NearerTo {
+                level: LevelName::L2
+            })
+        );
         // The same levels on an unknown CPU: no figures, no doubts.
         check(&mut levels, None);
         assert!(levels
