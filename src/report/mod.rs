@@ -175,7 +175,12 @@ fn cycles_cell(level: &Level, host: &Host) -> String {
     let Some(c) = level.latency_cycles else {
         return "—".into();
     };
-    match (level.documented_cycles, host.uarch.as_deref()) {
+    // The short name: "Emerald Rapids", not "Emerald Rapids (Raptor Cove)".
+    let short = host
+        .uarch
+        .as_deref()
+        .map(|u| u.split(" (").next().unwrap_or(u));
+    match (level.documented_cycles, short) {
         (Some((lo, hi)), Some(u)) if lo == hi => format!("{c:.1} ({u}: {lo})"),
         (Some((lo, hi)), Some(u)) => format!("{c:.1} ({u}: {lo}-{hi})"),
         _ => format!("{c:.1}"),
