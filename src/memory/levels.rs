@@ -147,7 +147,8 @@ pub fn plateaus_with_rounds(sizes: &[u64], ns: &[f64], rounds: &[Vec<f64>]) -> V
         }
         found.push((a, b, s.strength));
     }
-    // Of two levels too close to be two, the one with less evidence goes; a plateau
+    // Of two levels too close to be two (or out of order), the one with less evidence
+    // goes; a plateau
     // that runs to the end of the curve never does (the curve stays on it, so it is a
     // level: DRAM past the caches, or the last cache of a short sweep), however noisy a
     // busy host made its rounds.
@@ -156,7 +157,9 @@ pub fn plateaus_with_rounds(sizes: &[u64], ns: &[f64], rounds: &[Vec<f64>]) -> V
     }
     while let Some(i) = (0..found.len().saturating_sub(1)).find(|&i| {
         let (a, b) = (found[i], found[i + 1]);
-        (level(b.0, b.1) / level(a.0, a.1)).ln().abs() < MIN_STEP
+        // Signed: a later plateau below an earlier one is as impossible as two too
+        // close (latency never falls as the working set grows).
+        (level(b.0, b.1) / level(a.0, a.1)).ln() < MIN_STEP
     }) {
         let weaker = if found[i].2 < found[i + 1].2 {
             i

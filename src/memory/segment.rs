@@ -11,7 +11,9 @@
 //!
 //! The steps:
 //! 1. Noise per point, in ln(ns): the larger of the rounds' spread at that point (range
-//!    over d2, the expected range of that many normal samples) and the curve's own
+//!    over d2, the expected range of that many normal samples; a round more than 15%
+//!    slower than the point's figure was held up by a neighbour and is left out, while
+//!    a faster one shows the curve itself moving) and the curve's own
 //!    scatter around its neighbours (one robust median for the whole curve), never
 //!    below a 1% floor (timer and frequency jitter).
 //! 2. Optimal segmentation: the cut of the points into runs that minimises the sum over
@@ -40,6 +42,9 @@ pub const FLAT_SLOPE: f64 = 0.35;
 pub const MAX_SLOPE_SE: f64 = 0.15;
 /// A plateau has at least this many points.
 pub const MIN_POINTS: usize = 2;
+
+/// A round slower than this factor times the point's figure was held up, not noisy.
+const SLOW_ROUND: f64 = 1.15;
 
 /// d2: the expected range of k standard normal samples, k = 2..=8.
 const D2: [f64; 7] = [1.128, 1.693, 2.059, 2.326, 2.534, 2.704, 2.847];
@@ -96,8 +101,20 @@ impl Curve {
             .collect();
         let y: Vec<f64> = ns[..n].iter().map(|v| v.max(1e-9).ln()).collect();
         let scatter = NOISE_FLOOR.max(curve_scatter(&x, &y));
+        // A round much slower than the point's figure was held up (a neighbour, a time
+        // slice lost to another thread): it says nothing about how well the figure is
+        // known. Rounds at or below it say how far the curve itself moves there.
         let spread: Vec<f64> = (0..n)
-            .map(|i| rounds.get(i).map_or(0.0, |r| round_spread(r)))
+            .map(|i| {
+                rounds.get(i).map_or(0.0, |r| {
+                    let near: Vec<f64> = r
+                        .iter()
+                        .copied()
+                        .filter(|&v| v <= ns[i] * SLOW_ROUND)
+                        .collect();
+                    round_spread(&near)
+                })
+            })
             .collect();
         let sigma_fit = if spread.is_empty() {
             scatter
@@ -365,11 +382,14 @@ mod tests {
 
     #[test]
     fn disagreeing_rounds_make_a_stretch_too_noisy_to_be_flat() {
-        // Five flat points whose rounds disagree by a factor of two are no plateau;
-        // the same points with agreeing rounds are.
+        // Five flat points whose rounds disagree by a factor of two (rounds faster than
+        // the figure: the curve itself moved, as a shared cache's capacity does) are no
+        // plateau; the same points with agreeing rounds are, and so are they when the
+        // disagreeing rounds are the slow ones (held up by a neighbour).
         let (sizes, ns) = steps(&[(5, 10.0)]);
-        let wild: Vec<Vec<f64>> = ns.iter().map(|&v| vec![v, 2.0 * v, 1.5 * v]).collect();
+        let wild: Vec<Vec<f64>> = ns.iter().map(|&v| vec![v, 0.5 * v, 0.7 * v]).collect();
         let calm: Vec<Vec<f64>> = ns.iter().map(|&v| vec![v, 1.01 * v, v]).collect();
+        let held_up: Vec<Vec<f64>> = ns.iter().map(|&v| vec![v, 2.7 * v, v]).collect();
         let kinds = |rounds: &[Vec<f64>]| -> Vec<Kind> {
             segments(&Curve::new(&sizes, &ns, rounds))
                 .iter()
@@ -378,6 +398,7 @@ mod tests {
         };
         assert_eq!(kinds(&wild), [Kind::Transition]);
         assert_eq!(kinds(&calm), [Kind::Plateau]);
+        assert_eq!(kinds(&held_up), [Kind::Plateau]);
     }
 
     #[test]
@@ -391,7 +412,7 @@ mod tests {
     fn a_quiet_runs_evidence_outweighs_a_noisy_one_of_the_same_length() {
         let (sizes, ns) = steps(&[(6, 10.0)]);
         let quiet = Curve::new(&sizes, &ns, &[]);
-        let noisy_rounds: Vec<Vec<f64>> = ns.iter().map(|&v| vec![v, 1.6 * v]).collect();
+        let noisy_rounds: Vec<Vec<f64>> = ns.iter().map(|&v| vec![v, v / 1.6]).collect();
         let noisy = Curve::new(&sizes, &ns, &noisy_rounds);
         assert!(strength(&quiet, 0, 5) > 10.0 * strength(&noisy, 0, 5));
     }
