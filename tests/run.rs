@@ -76,8 +76,17 @@ fn quick_run_measures_every_rung_and_leaves_no_server_behind() {
     ] {
         assert!(
             measured(row).is_some(),
-            "{row} not measured: {}",
-            stderr(&o)
+            "{row} not measured: {}\nlevels: {}\ncurve: {:?}",
+            stderr(&o),
+            v["memory"]["levels"],
+            v["memory"]["points"].as_array().map(|ps| ps
+                .iter()
+                .map(|p| (
+                    p["size_bytes"].clone(),
+                    p["ns_per_access"].clone(),
+                    p["rounds"].clone()
+                ))
+                .collect::<Vec<_>>())
         );
     }
     assert!(measured("L1 CPU cache").unwrap() < measured("RAM").unwrap());

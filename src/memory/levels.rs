@@ -152,6 +152,11 @@ pub fn plateaus_with_rounds(sizes: &[u64], ns: &[f64], rounds: &[Vec<f64>]) -> V
     // that runs to the end of the curve never does (the curve stays on it, so it is a
     // level: DRAM past the caches, or the last cache of a short sweep), however noisy a
     // busy host made its rounds.
+    // Two points at the very end are spikes on the sweep's last sizes, not a level
+    // beyond DRAM (a level that ends a sweep spans octaves).
+    if found.last().is_some_and(|p| p.1 + 1 == n && p.1 - p.0 < 2) {
+        found.pop();
+    }
     if let Some(last) = found.last_mut().filter(|p| p.1 + 1 == n) {
         last.2 = f64::INFINITY;
     }
@@ -210,9 +215,11 @@ pub fn detect_with_rounds(
     // The last plateau ends the curve when nothing after it leaves its level: a busy
     // host's DRAM can spike twice in a row near the end and cut off a short tail, but
     // the tail's median stays at DRAM latency (a ramp to a further level would not).
+    // Two points or fewer after it are no further level at all (a level needs a
+    // plateau of its own), just spikes on the sweep's last points.
     let ends_the_curve = |p: &Plateau| {
         let tail = &ns[p.last + 1..n];
-        tail.is_empty() || (median(tail) / p.latency_ns).ln().abs() < TAIL_WITHIN
+        tail.len() <= 2 || (median(tail) / p.latency_ns).ln().abs() < TAIL_WITHIN
     };
     let ram = match found.last() {
         Some(p) if ends_the_curve(p) && (past_caches || more_plateaus_than_caches) => found.pop(),
@@ -691,6 +698,24 @@ mod tests {
         let found = plateaus_with_rounds(&sizes, &ns, &rounds);
         let last = found.last().unwrap();
         assert!((last.latency_ns - 120.0).abs() < 1.0, "{found:?}");
+    }
+
+    #[test]
+    fn spikes_on_the_last_two_points_do_not_cost_the_ram_level() {
+        // A busy host's last two points read 2.7x (both rounds held up): DRAM is still
+        // the level the sweep ends on, not an unnamed fourth cache.
+        let sizes = grid(512 * M);
+        let mut lat = zen(&sizes);
+        let n = lat.len();
+        lat[n - 1] *= 2.7;
+        lat[n - 2] *= 2.7;
+        let levels = detect(&sizes, &lat, &SYSFS, None);
+        let names: Vec<String> = levels
+            .iter()
+            .filter(|l| l.detected)
+            .map(|l| l.name.to_string())
+            .collect();
+        assert_eq!(names, ["L1d", "L2", "L3", "RAM"], "{levels:#?}");
     }
 
     #[test]
