@@ -302,7 +302,6 @@ pub fn sweep(
     let _pin = crate::host::Pinned::to(cfg.cpu, &host.cpus)?;
     let watch = disturbance::Watch::start(cfg.cpu);
     let sizes = grid(cfg.min_bytes, cfg.max_bytes, cfg.per_octave);
-    let cache_sizes: Vec<u64> = host.data_caches().iter().map(|c| c.size_bytes).collect();
     let rounds = cfg.rounds.max(1);
     let split = rounds::split_trials(cfg.trials, rounds as usize);
     let mut points = Vec::new();
@@ -330,9 +329,7 @@ pub fn sweep(
             .zip(&visits)
             .map(|(&size, v)| point(size, pages, v, host.clock_ghz))
             .collect::<Result<_>>()?;
-        let mut series_levels = levels::detect_series(&series, &cache_sizes, host.clock_ghz, pages);
-        crate::uarch::check(&mut series_levels, crate::uarch::of_host(host));
-        found.extend(series_levels);
+        found.extend(series_levels(&series, pages, host));
         points.extend(series);
     }
     Ok(MemorySection {
@@ -345,18 +342,25 @@ pub fn sweep(
     })
 }
 
+/// The levels of one page-size series on `host`: detected against its sysfs caches and
+/// clock, then set beside what its microarchitecture documents. The sweep and
+/// [`reanalyse`] both go through here.
+fn series_levels(series: &[MemoryPoint], pages: PageKind, host: &Host) -> Vec<levels::Level> {
+    let cache_sizes: Vec<u64> = host.data_caches().iter().map(|c| c.size_bytes).collect();
+    let mut found = levels::detect_series(series, &cache_sizes, host.clock_ghz, pages);
+    crate::uarch::check(&mut found, crate::uarch::of_host(host));
+    found
+}
+
 /// Detects the levels of a saved sweep again with this version's detector, on the host
 /// the record describes (its caches, clock and CPU, which may be another machine's),
 /// keeping the levels an earlier detector found in `previous_levels`.
 pub fn reanalyse(mem: &mut MemorySection, host: &Host) {
     let version = mem.detector_version.unwrap_or(1);
-    let cache_sizes: Vec<u64> = host.data_caches().iter().map(|c| c.size_bytes).collect();
     let mut found = Vec::new();
     for &pages in &mem.config.pages {
         let series: Vec<MemoryPoint> = mem.series(pages).cloned().collect();
-        let mut levels = levels::detect_series(&series, &cache_sizes, host.clock_ghz, pages);
-        crate::uarch::check(&mut levels, crate::uarch::of_host(host));
-        found.extend(levels);
+        found.extend(series_levels(&series, pages, host));
     }
     let old = std::mem::replace(&mut mem.levels, found);
     // Reanalysing twice keeps what the earlier detector said, not this one's.

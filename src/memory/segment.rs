@@ -327,25 +327,11 @@ pub fn segments(c: &Curve) -> Vec<Segment> {
 pub fn strength(c: &Curve, a: usize, b: usize) -> f64 {
     (a..=b)
         .map(|i| {
-            let left = if i > 0 { c.x[i] - c.x[i - 1] } else { 0.0 };
-            let right = if i + 1 < c.len() {
-                c.x[i + 1] - c.x[i]
-            } else {
-                0.0
-            };
-            let share = if i == a || i == b {
-                // An end point counts its inner half-step only.
-                if i == a && i == b {
-                    0.0
-                } else if i == a {
-                    right / 2.0
-                } else {
-                    left / 2.0
-                }
-            } else {
-                (left + right) / 2.0
-            };
-            share / (c.sigma[i] * c.sigma[i])
+            // Half the step to each neighbour inside the run: an end point counts its
+            // inner half-step only.
+            let left = if i > a { c.x[i] - c.x[i - 1] } else { 0.0 };
+            let right = if i < b { c.x[i + 1] - c.x[i] } else { 0.0 };
+            (left + right) / 2.0 / (c.sigma[i] * c.sigma[i])
         })
         .sum()
 }
