@@ -9,8 +9,8 @@
 //!   (`host=h password='a b'`), quoted values and spaces around `=` included (libpq
 //!   accepts `password = s3cret`);
 //! - and then by the clients' own parsers: where the PostgreSQL client (`postgres`
-//!   crate's `Config`, which accepts exactly what it will use) or the Redis client
-//!   parses a password out of the string, every occurrence of that password left is
+//!   crate's `Config`, which accepts exactly what it will use), the Redis client or the
+//!   memcache client (the `url` crate it re-exports) parses a password out of the string, every occurrence of that password left is
 //!   masked too, whatever form the string had;
 //! - free text (clap's error line, a client's message): every word that looks like a
 //!   URL or a `key=value` pair is redacted the same way.
@@ -70,8 +70,43 @@ fn parsed_passwords(s: &str) -> Vec<String> {
             }
         }
     }
+    // The memcache client authenticates with the URL's password as the `url` crate
+    // gives it (still percent-encoded); its decoded form is masked too.
+    if s.starts_with("memcache") {
+        if let Some(p) = memcache::Url::parse(s)
+            .ok()
+            .as_ref()
+            .and_then(|u| u.password())
+        {
+            found.push(percent_decoded(p));
+            found.push(p.to_string());
+        }
+    }
     found.retain(|p| !p.is_empty());
     found
+}
+
+/// `%XX` escapes decoded (bytes that are not UTF-8 kept as the replacement character).
+fn percent_decoded(s: &str) -> String {
+    let mut bytes = Vec::with_capacity(s.len());
+    let mut rest = s.as_bytes();
+    while let Some((&b, tail)) = rest.split_first() {
+        let hex = tail
+            .get(..2)
+            .and_then(|h| std::str::from_utf8(h).ok())
+            .and_then(|h| u8::from_str_radix(h, 16).ok());
+        match (b, hex) {
+            (b'%', Some(v)) => {
+                bytes.push(v);
+                rest = &tail[2..];
+            }
+            _ => {
+                bytes.push(b);
+                rest = tail;
+            }
+        }
+    }
+    String::from_utf8_lossy(&bytes).into_owned()
 }
 
 /// `user:***` for `user:password`, `***` where the user part could itself be a
@@ -302,8 +337,15 @@ mod tests {
                 let info = redis::IntoConnectionInfo::into_connection_info(s.as_str()).unwrap();
                 proptest::prop_assert_eq!(info.redis_settings().password(), Some(pw.as_str()), "{}", s);
             }
-            let memcached = format!("memcache://u:{}@127.0.0.1:11211", pct(&pw));
-            for s in pg.iter().chain(&redis).chain([&memcached]) {
+            let memcached = [
+                format!("memcache://u:{}@127.0.0.1:11211", pct(&pw)),
+                format!("memcache://u:{}@127.0.0.1:11211?protocol=ascii", pct(&pw)),
+            ];
+            for s in &memcached {
+                let url = memcache::Url::parse(s).unwrap();
+                proptest::prop_assert_eq!(url.password().map(percent_decoded), Some(pw.clone()), "{}", s);
+            }
+            for s in pg.iter().chain(&redis).chain(&memcached) {
                 let shown = [
                     redact_url(s),
                     redact_text(&format!("cannot use {s}: refused")),

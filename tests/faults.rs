@@ -9,7 +9,10 @@
 
 mod common;
 
-use common::{alive, entries, ladder_env, leaked_servers, servers_of, stderr, TestRedis};
+use common::{
+    alive, assert_user_error, entries, ladder, ladder_env, leaked_servers, servers_of, stderr,
+    TestRedis,
+};
 use latency_ladder::clean::Owner;
 use latency_ladder::services::postgres::ManagedPostgres;
 use latency_ladder::suite::ledger::{RedisEntry, LEDGER_KEY, SCHEMA_COMMENT_TAG};
@@ -98,6 +101,11 @@ const CASES: &[Case] = &[
     // it); a chunk size of 2^64-1 (refused, never allocated).
     case(
         "web --quick --http-url http://127.0.0.1:{drip}/",
+        2,
+        "within 30 s",
+    ),
+    case(
+        "run --quick --http-url http://127.0.0.1:{drip}/",
         2,
         "within 30 s",
     ),
@@ -1180,4 +1188,45 @@ fn clean_removes_only_what_a_record_proves_ours_and_over() {
         text.contains("left alone: redis: 4 keys under ladder: that no entry"),
         "{text}"
     );
+}
+
+#[test]
+fn load_refuses_more_connections_than_a_users_busy_postgres_has_room_for() {
+    if ManagedPostgres::bin_dir().is_err() {
+        eprintln!("SKIP PostgreSQL is not installed (scripts/setup-services.sh)");
+        return;
+    }
+    // "The user's" server, 300 sessions, of which their own clients hold 280.
+    let user_pg = ManagedPostgres::start().unwrap();
+    let url = user_pg.tcp_url();
+    let theirs: Vec<postgres::Client> = (0..280)
+        .map(|_| postgres::Client::connect(&url, postgres::NoTls).unwrap())
+        .collect();
+    let out = tempfile::tempdir().unwrap();
+    let o = ladder(&[
+        "--quiet",
+        "--out",
+        out.path().to_str().unwrap(),
+        "load",
+        "--target",
+        "postgres",
+        "--postgres-url",
+        &url,
+        "--connections",
+        "64",
+    ]);
+    assert_user_error(&o, "--connections 64: PostgreSQL at");
+    assert!(stderr(&o).contains("max_connections 300"), "{}", stderr(&o));
+    // Refused before anything was made or measured, and their sessions all live.
+    assert!(pg_schemas(&url).is_empty(), "{:?}", pg_schemas(&url));
+    assert!(entries(out.path()).is_empty(), "{:?}", entries(out.path()));
+    let mut c = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+    let open: i64 = c
+        .query_one(
+            "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend'",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(open, theirs.len() as i64 + 1);
 }

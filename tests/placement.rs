@@ -24,14 +24,55 @@ fn redis_rows(v: &Value) -> Vec<(String, Value)> {
         .collect()
 }
 
-fn run_json(args: &[&str]) -> Value {
+/// The CPUs a process may run on, as the kernel says (`Cpus_allowed_list`).
+fn allowed_cpus_of(pid: u32) -> Option<Vec<u64>> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let list = status
+        .lines()
+        .find_map(|l| l.strip_prefix("Cpus_allowed_list:"))?;
+    let mut cpus = Vec::new();
+    for part in list.trim().split(',') {
+        let (a, b) = part.split_once('-').unwrap_or((part, part));
+        cpus.extend(a.parse::<u64>().ok()?..=b.parse::<u64>().ok()?);
+    }
+    Some(cpus)
+}
+
+/// Runs `ladder ARGS --quick --quiet --json` and returns its record with the CPUs the
+/// kernel let each of its managed servers use, read while they ran.
+fn run_json(args: &[&str]) -> (Value, Vec<Vec<u64>>) {
     let out = tempfile::tempdir().unwrap();
     let mut all = args.to_vec();
     all.extend(["--quick", "--quiet", "--json", "--out"]);
     all.push(out.path().to_str().unwrap());
-    let o = ladder(&all);
-    assert!(o.status.success(), "{}", stderr(&o));
-    serde_json::from_slice(&o.stdout).unwrap()
+    // Output to files: a pipe nobody reads while it runs could fill and stall it.
+    let logs = tempfile::tempdir().unwrap();
+    let (stdout, stderr_file) = (logs.path().join("stdout"), logs.path().join("stderr"));
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_ladder"))
+        .args(&all)
+        .env_remove("REDIS_URL")
+        .env_remove("DATABASE_URL")
+        .stdout(std::fs::File::create(&stdout).unwrap())
+        .stderr(std::fs::File::create(&stderr_file).unwrap())
+        .spawn()
+        .unwrap();
+    let mut seen: Vec<(u32, Vec<u64>)> = Vec::new();
+    while child.try_wait().unwrap().is_none() {
+        for pid in servers_of(child.id()) {
+            if let Some(cpus) = allowed_cpus_of(pid) {
+                if !seen.iter().any(|(p, c)| (*p, c) == (pid, &cpus)) {
+                    seen.push((pid, cpus));
+                }
+            }
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let status = child.wait().unwrap();
+    let err = std::fs::read_to_string(&stderr_file).unwrap();
+    assert!(status.success(), "{err}");
+    let affinities = seen.into_iter().map(|(_, c)| c).collect();
+    let record = serde_json::from_slice(&std::fs::read(&stdout).unwrap()).unwrap();
+    (record, affinities)
 }
 
 #[test]
@@ -41,9 +82,9 @@ fn redis_and_run_place_the_managed_redis_the_same_way() {
         return;
     }
     let cpus = latency_ladder::host::allowed_cpus();
-    let alone = run_json(&["redis"]);
+    let (alone, pinned) = run_json(&["redis"]);
     // The memory sweep runs first and pins its thread; the Redis rows must not inherit it.
-    let full = run_json(&["run", "--skip", "ssd,db,http", "--max", "1M"]);
+    let (full, _) = run_json(&["run", "--skip", "ssd,db,http", "--max", "1M"]);
     let (a, b) = (redis_rows(&alone), redis_rows(&full));
     assert!(!a.is_empty());
     assert_eq!(a, b, "the two commands placed the Redis rows differently");
@@ -51,11 +92,23 @@ fn redis_and_run_place_the_managed_redis_the_same_way() {
     let kinds: Vec<&str> = a.iter().map(|(_, p)| p["kind"].as_str().unwrap()).collect();
     assert!(kinds.contains(&"same-cpu"));
     assert_eq!(kinds.contains(&"cross-cpu"), cpus.len() >= 2);
+    // What the rows say of the server is what the kernel said while it ran: every
+    // managed redis-server was allowed exactly the CPUs its rows name.
+    assert!(
+        !pinned.is_empty(),
+        "no managed redis-server was seen running"
+    );
     for (method, p) in &a {
-        let server = p["server_cpus"].as_array().unwrap();
-        let client = p["client_cpu"].as_u64().unwrap();
-        let same = server.iter().any(|s| s.as_u64() == Some(client));
-        assert_eq!(same, p["kind"] == "same-cpu", "{method}: {p}");
+        let server: Vec<u64> = p["server_cpus"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c.as_u64().unwrap())
+            .collect();
+        assert!(
+            pinned.iter().all(|seen| *seen == server),
+            "{method}: the row says {server:?}, the kernel allowed {pinned:?}"
+        );
     }
 
     // The ladder's Redis row uses the different-CPUs figure, the same-CPU one beside it.
@@ -78,7 +131,7 @@ fn a_user_redis_gets_only_the_client_placed() {
         return;
     };
     let url = format!("redis://127.0.0.1:{}/0", server.port);
-    let v = run_json(&["redis", "--url", &url]);
+    let (v, _) = run_json(&["redis", "--url", &url]);
     let rows = redis_rows(&v);
     assert!(!rows.is_empty());
     for (method, p) in rows {

@@ -114,6 +114,10 @@ pub struct LoadRun {
     /// The first failure, one line.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub first_error: Option<String>,
+    /// Requests of the schedule never sent: the generator was still behind when the run
+    /// ended.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub unsent: u64,
     /// Latency from each request's intended start (coordinated omission corrected).
     pub percentiles_ns: Percentiles,
     /// Latency from each request's actual send (the service time alone).
@@ -141,6 +145,11 @@ pub struct LoadRun {
     /// Per second of the run, warm-up included.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub per_second: Vec<Second>,
+}
+
+/// Whether a count is zero (left out of the record).
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 /// The load section of a run.

@@ -167,6 +167,13 @@ pub fn lines(section: &LoadSection) -> Vec<String> {
                 ),
             });
         }
+        if r.unsent > 0 {
+            out.push(format!(
+                "{label}: {} scheduled requests were never sent: the load generator was \
+                 still behind when the run ended",
+                r.unsent
+            ));
+        }
         if r.errors > 0 {
             out.push(format!(
                 "{label}: {} requests failed (first: {})",
