@@ -4,12 +4,13 @@
 # runs `ladder --version` and `ladder man` from there.
 #
 # usage: scripts/check-install.sh
-set -euo pipefail
-cd "$(dirname "$0")/.."
+source "$(dirname "$0")/lib.sh"
 
 root=$(mktemp -d)
 trap 'rm -rf "$root"' EXIT
-cargo install --quiet --path . --locked --root "$root" --target-dir target
+step "cargo install --path . --locked"
+cargo install --quiet --path . --locked --root "$root" --target-dir "$target_dir"
+step "the installed ladder runs"
 "$root/bin/ladder" --version
 # Captured whole, then searched: `ladder man | grep -q` would close the pipe at the
 # first match (ladder stops quietly on that, but the check must not depend on it).

@@ -13,12 +13,12 @@
 # zig as the C compiler for the macOS targets (the `ziglang` package, pip).
 #
 # usage: scripts/check-targets.sh
-set -euo pipefail
-cd "$(dirname "$0")/.."
+source "$(dirname "$0")/lib.sh"
 
 targets=(aarch64-unknown-linux-gnu aarch64-apple-darwin x86_64-apple-darwin)
 
 # --- tools -------------------------------------------------------------------------
+step "the rust targets, the cross compilers, qemu and zig"
 installed=$(rustup target list --installed)
 for t in "${targets[@]}"; do
     grep -qx "$t" <<<"$installed" || rustup target add "$t"
@@ -50,14 +50,14 @@ export SDKROOT=/nonexistent-macos-sdk
 
 # --- 1. clippy per target ----------------------------------------------------------
 for t in "${targets[@]}"; do
-    echo "== clippy --target $t"
+    step "clippy --target $t"
     cargo clippy --release --all-targets --target "$t" --quiet -- -D warnings
 done
 
 # --- 2. aarch64 Linux smoke under qemu -----------------------------------------------
-echo "== aarch64 Linux smoke under qemu-aarch64"
+step "aarch64 Linux smoke under qemu-aarch64"
 cargo build --release --quiet --target aarch64-unknown-linux-gnu --bin ladder
-ladder=(qemu-aarch64 -L /usr/aarch64-linux-gnu target/aarch64-unknown-linux-gnu/release/ladder)
+ladder=(qemu-aarch64 -L /usr/aarch64-linux-gnu "$target_dir/aarch64-unknown-linux-gnu/release/ladder")
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
@@ -90,7 +90,7 @@ print(f"smoke ok: {len(points)} points up to {points[-1]['size_bytes'] >> 20} Mi
 PY
 
 # --- 3. aarch64 unit tests under qemu ------------------------------------------------
-echo "== aarch64 Linux unit tests under qemu-aarch64"
+step "aarch64 Linux unit tests under qemu-aarch64"
 CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_RUNNER="qemu-aarch64 -L /usr/aarch64-linux-gnu" \
     cargo test --release --quiet --lib --target aarch64-unknown-linux-gnu -- \
     --skip counters::tests::software_counters_open_here \

@@ -1,7 +1,7 @@
 //! `ladder run --quick` end to end: every rung on managed servers the run starts and
 //! stops itself, the lecture's table, the caching patterns, and the run folder.
 
-mod common;
+use crate::common;
 
 use common::*;
 use std::io::{Read, Write};

@@ -3,7 +3,7 @@
 //! must stay within their bound, and stampede protection must keep the database to one
 //! recompute per expiry. No assertion on timings.
 
-mod common;
+use crate::common;
 
 use common::{assert_user_error, ladder};
 use latency_ladder::record::cache_lab::{Invalidation, Policy, Skip, SkipReason, Strategy};

@@ -2,7 +2,7 @@
 //! PostgreSQL servers started here (loopback only). Tests that need PostgreSQL skip with
 //! a note where it is not installed (scripts/setup-services.sh installs it).
 
-mod common;
+use crate::common;
 
 use common::*;
 use latency_ladder::services::postgres::ManagedPostgres;

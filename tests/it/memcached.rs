@@ -2,7 +2,7 @@
 //! ladder, and a memcached standing for the user's, whose keys must survive while none
 //! of the run's stay behind.
 
-mod common;
+use crate::common;
 
 use common::{assert_user_error, ladder, leaked_servers};
 use std::io::{BufRead, BufReader, Write};

@@ -1,7 +1,7 @@
 //! `ladder load` end to end with real servers: bad input, and a short cache-aside run
 //! whose cache warms up and spares the database.
 
-mod common;
+use crate::common;
 
 use common::{assert_user_error, ladder, ladder_json};
 

@@ -1,7 +1,7 @@
 //! Reports and plots drawn from fixture run records: golden report.md and ladder.csv,
 //! pictures that decode and are not blank, SVG text, and `ladder compare`.
 
-mod common;
+use crate::common;
 
 use common::*;
 use std::path::{Path, PathBuf};

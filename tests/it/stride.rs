@@ -1,7 +1,7 @@
 //! `ladder stride --quick` end to end: every section in the record, the headline
 //! figures under the names scripts read, charts drawn; bad input refused.
 
-mod common;
+use crate::common;
 
 use common::*;
 

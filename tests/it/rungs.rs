@@ -1,6 +1,6 @@
 //! Integration tests of the storage and Redis rungs, on real files and real servers.
 
-mod common;
+use crate::common;
 
 use common::*;
 use redis::Commands;

@@ -7,7 +7,7 @@
 //! Faults that could fill a disk or eat memory are refused before anything is written
 //! (`--file-size` past the free space, working sets past the memory available).
 
-mod common;
+use crate::common;
 
 use common::{
     alive, assert_user_error, entries, ladder, ladder_env, leaked_servers, servers_of, stderr,

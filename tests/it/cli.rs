@@ -1,6 +1,6 @@
 //! Integration tests: the real `ladder` binary on small memory sweeps and bad input.
 
-mod common;
+use crate::common;
 
 use common::*;
 use latency_ladder::memory::LevelName;

@@ -2,7 +2,7 @@
 //! ordered pair once, the charts drawn, `ladder report` redrawing it from run.json and
 //! `ladder compare` showing it; bad `--cpus` refused with one line.
 
-mod common;
+use crate::common;
 
 use common::*;
 use std::path::Path;

@@ -3,7 +3,7 @@
 //! redis` and `ladder run` place the same rung the same way — whatever the memory sweep
 //! pinned before.
 
-mod common;
+use crate::common;
 
 use common::*;
 use serde_json::Value;

@@ -1,7 +1,7 @@
 //! Redis's persistence settings on managed servers: each setting measured, the
 //! append-only files gone afterwards.
 
-mod common;
+use crate::common;
 
 #[test]
 fn managed_redis_measures_each_persistence_setting_and_leaves_no_aof() {

@@ -4,7 +4,7 @@
 //! `--http-insecure`, and the dnsmasq resolver. Tests that need nginx or dnsmasq say so
 //! and return where they are not installed.
 
-mod common;
+use crate::common;
 
 use common::*;
 use latency_ladder::record::http::{BodySize, CacheStatus, Phase, PhaseTarget};
