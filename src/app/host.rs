@@ -27,7 +27,7 @@ pub fn host_text(h: &Host) -> String {
         "cpu         {}\n",
         h.cpu_model.clone().unwrap_or_else(unknown)
     );
-    s += &format!("microarch   {}\n", crate::report::cpu_identity(h));
+    s += &format!("microarch   {}\n", crate::report::host::cpu_identity(h));
     s += &format!(
         "cpus        {} ({})\n",
         h.cpus.len(),

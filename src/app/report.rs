@@ -58,7 +58,7 @@ pub(super) fn redraw(common: &Common, run_dir: &Path, reanalyse: bool) -> Result
         };
         let before = mem.levels.clone();
         crate::memory::reanalyse(mem, &host);
-        let changes = report::level_changes(&before, &mem.levels);
+        let changes = report::memory::level_changes(&before, &mem.levels);
         if !run.ladder.is_empty() {
             run.ladder = crate::ladder::rows(&run);
             run.comparisons = crate::ladder::comparisons(&run.ladder);

@@ -1,12 +1,42 @@
 //! The `ladder cache-lab` section of report.md and the terminal.
 
+use super::writer::terminal_block;
+use super::Section;
+use crate::error::Result;
 use crate::record::cache_lab::{
     CacheLabSection, EvictionRow, EvictionSection, Invalidation, LingerSection, OutageSection,
     Phase, Skip, SkipReason, StalenessRow, StalenessSection, StampedeSection, Summary, TtlSection,
     Workload,
 };
+use crate::record::Run;
 use crate::units::{format_ns, format_size};
 use std::fmt::Write;
+use std::path::{Path, PathBuf};
+
+/// The cache-lab section.
+pub struct CacheLab;
+
+impl Section for CacheLab {
+    fn present(&self, run: &Run) -> bool {
+        run.cache_lab.is_some()
+    }
+
+    fn terminal(&self, run: &Run) -> String {
+        run.cache_lab
+            .as_ref()
+            .map_or_else(String::new, |c| terminal_block("cache-lab:", headline(c)))
+    }
+
+    fn markdown(&self, run: &Run) -> String {
+        run.cache_lab.as_ref().map_or_else(String::new, section)
+    }
+
+    fn charts(&self, run: &Run, dir: &Path) -> Result<Vec<PathBuf>> {
+        run.cache_lab
+            .as_ref()
+            .map_or(Ok(Vec::new()), |c| crate::plot::cache_lab::charts(c, dir))
+    }
+}
 
 /// A fraction as a percentage: "10%", "0.5%".
 /// Why a part or a size was left out, in words.
@@ -349,7 +379,7 @@ fn ttl_md(md: &mut String, t: &TtlSection) {
         t.measure_ms,
         1.0 / t.scale
     );
-    md.push_str(&super::markdown::table(
+    md.push_str(&super::writer::md_table(
         &[
             "lecture's TTL",
             "TTL run",
@@ -393,7 +423,7 @@ fn ttl_md(md: &mut String, t: &TtlSection) {
             }
             last = Some(s.keys);
         }
-        md.push_str(&super::markdown::table(
+        md.push_str(&super::writer::md_table(
             &["after the SETs", "keys", "with a TTL", "expired"],
             rows,
         ));
@@ -426,7 +456,7 @@ fn staleness_md(md: &mut String, s: &StalenessSection) {
         let _ = writeln!(md, "- {}", staleness_line(s, r));
     }
     md.push('\n');
-    md.push_str(&super::markdown::table(
+    md.push_str(&super::writer::md_table(
         &[
             "strategy",
             "reads",
@@ -498,7 +528,7 @@ fn outage_md(md: &mut String, o: &OutageSection) {
         o.up_at_ms,
         outage_line(o)
     );
-    md.push_str(&super::markdown::table(
+    md.push_str(&super::writer::md_table(
         &[
             "phase",
             "requests",
@@ -568,7 +598,7 @@ pub fn section(c: &CacheLabSection) -> String {
             format_ns(e.direct_mean_ns)
         );
         let _ = writeln!(md, "- {}\n", break_even_line(e));
-        md.push_str(&super::markdown::table(
+        md.push_str(&super::writer::md_table(
             &EVICTION_HEADER,
             e.rows.iter().map(eviction_cells),
         ));

@@ -1,13 +1,50 @@
 //! The cores section (`ladder cores`, and the short form in `ladder run`) of report.md,
 //! the terminal and `ladder compare`: words and tables from the record alone.
 
+use super::writer::terminal_block;
 use super::writer::Table;
+use super::Section;
+use crate::error::Result;
 use crate::host::Host;
 use crate::measure::median;
 use crate::record::cores::{BandwidthKind, CoresSection, Handoff, PairLatency, Relation};
 use crate::record::memory::LevelName;
+use crate::record::Run;
 use crate::units::{format_ns, format_size};
 use std::fmt::Write;
+use std::path::{Path, PathBuf};
+
+/// The between-the-cores section.
+pub struct BetweenCores;
+
+impl Section for BetweenCores {
+    fn present(&self, run: &Run) -> bool {
+        run.cores.is_some()
+    }
+
+    fn terminal(&self, run: &Run) -> String {
+        run.cores.as_ref().map_or_else(String::new, |c| {
+            terminal_block("between the cores:", headline(c, &run.host))
+        })
+    }
+
+    fn markdown(&self, run: &Run) -> String {
+        run.cores
+            .as_ref()
+            .map_or_else(String::new, |c| section(c, &run.host))
+    }
+
+    fn charts(&self, run: &Run, dir: &Path) -> Result<Vec<PathBuf>> {
+        run.cores
+            .as_ref()
+            .map_or(Ok(Vec::new()), |c| crate::plot::cores::cores_charts(c, dir))
+    }
+
+    fn compare_rows(&self, runs: &[&Run]) -> Vec<Vec<String>> {
+        let cores: Vec<&Option<CoresSection>> = runs.iter().map(|r| &r.cores).collect();
+        rows_for_compare(&cores)
+    }
+}
 
 /// The matrix is tabulated pair by pair up to this many CPUs; past it, the heat map
 /// and run.json hold the pairs.
@@ -539,7 +576,7 @@ pub fn section(c: &CoresSection, host: &Host) -> String {
 }
 
 /// The rows `ladder compare` adds for runs with a cores section.
-pub fn compare_rows(runs: &[&Option<CoresSection>]) -> Vec<Vec<String>> {
+fn rows_for_compare(runs: &[&Option<CoresSection>]) -> Vec<Vec<String>> {
     if runs.iter().all(|c| c.is_none()) {
         return Vec::new();
     }

@@ -2,10 +2,72 @@
 //! lecture's claim as measured load ("without cache the database served R req/s at
 //! p99 X using Y CPU-s/s; with Redis, H% of requests reached it and p99 fell to Z").
 
-pub use crate::record::load::{rate_curves, target_label};
+use super::writer::{md_table, Table};
+use super::Section;
+use crate::error::Result;
+use crate::record::load::{rate_curves, target_label};
 use crate::record::load::{ClientLimit, LoadRun, LoadSection, LoadTarget, PageCache};
 use crate::record::rung::Engine;
+use crate::record::Run;
 use crate::units::format_ns;
+use std::fmt::Write;
+use std::path::{Path, PathBuf};
+
+/// The fixed-rate load section.
+pub struct FixedRateLoad;
+
+impl Section for FixedRateLoad {
+    fn present(&self, run: &Run) -> bool {
+        run.load.is_some()
+    }
+
+    fn terminal(&self, run: &Run) -> String {
+        let Some(load) = &run.load else {
+            return String::new();
+        };
+        let mut out = format!(
+            "load (latency from each request's intended start):\n{}\n",
+            Table::new(HEADER).rows(rows(load))
+        );
+        for line in lines(load) {
+            let _ = writeln!(out, "  {line}");
+        }
+        out
+    }
+
+    fn markdown(&self, run: &Run) -> String {
+        let Some(load) = &run.load else {
+            return String::new();
+        };
+        let mut md = String::from(
+            "\n## Load at a fixed rate\n\nOpen-loop: each request has an intended start; \
+             latency counts from it (coordinated omission corrected), the uncorrected p99 \
+             (from the actual send) beside it. Server CPU from /proc of the servers we \
+             started.\n\n",
+        );
+        md.push_str(&md_table(
+            &HEADER,
+            rows(load).into_iter().map(|r| r.to_vec()),
+        ));
+        md.push('\n');
+        for line in lines(load) {
+            let _ = writeln!(md, "- {}", line.trim_start());
+        }
+        if load.runs.iter().any(|r| !r.per_second.is_empty()) {
+            md.push_str("\n![load over time](load.png)\n");
+        }
+        if !rate_curves(load).is_empty() {
+            md.push_str("\n![latency against rate](load-rate.png)\n");
+        }
+        md
+    }
+
+    fn charts(&self, run: &Run, dir: &Path) -> Result<Vec<PathBuf>> {
+        run.load
+            .as_ref()
+            .map_or(Ok(Vec::new()), |l| crate::plot::load::load_chart(l, dir))
+    }
+}
 
 /// The header of the load table.
 pub const HEADER: [&str; 11] = [

@@ -1,10 +1,40 @@
 //! The access-pattern section (`ladder stride`) of report.md and the terminal.
 
+use super::writer::terminal_block;
 use super::writer::Table;
+use super::Section;
+use crate::error::Result;
 use crate::memory::patterns::{PatternsSection, StridePoint};
 use crate::memory::{LevelName, PageKind, PagesObtained};
+use crate::record::Run;
 use crate::units::{format_ns, format_size};
 use std::fmt::Write;
+use std::path::{Path, PathBuf};
+
+/// The access-patterns section.
+pub struct AccessPatterns;
+
+impl Section for AccessPatterns {
+    fn present(&self, run: &Run) -> bool {
+        run.patterns.is_some()
+    }
+
+    fn terminal(&self, run: &Run) -> String {
+        run.patterns.as_ref().map_or_else(String::new, |p| {
+            terminal_block("access patterns:", headline(p).into_iter().chain(notes(p)))
+        })
+    }
+
+    fn markdown(&self, run: &Run) -> String {
+        run.patterns.as_ref().map_or_else(String::new, section)
+    }
+
+    fn charts(&self, run: &Run, dir: &Path) -> Result<Vec<PathBuf>> {
+        run.patterns.as_ref().map_or(Ok(Vec::new()), |p| {
+            crate::plot::patterns::pattern_charts(p, dir)
+        })
+    }
+}
 
 /// The headline figures, one line each (terminal and report).
 pub fn headline(p: &PatternsSection) -> Vec<String> {

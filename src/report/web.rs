@@ -3,13 +3,43 @@
 //! status with the origin's request counts, the request phases per URL, and name
 //! resolution.
 
-use super::markdown::table;
+use super::writer::md_table;
+use super::writer::terminal_block;
+use super::Section;
+use crate::error::Result;
 use crate::record::http::{
     BodySize, CacheStatus, Dist, EdgeRow, HttpSection, OriginKind, OriginRow, Phase, PhaseRun,
     PhaseTarget,
 };
+use crate::record::Run;
 use crate::units::{format_ns, format_size};
 use std::fmt::Write;
+use std::path::{Path, PathBuf};
+
+/// The web's caches section.
+pub struct WebCaches;
+
+impl Section for WebCaches {
+    fn present(&self, run: &Run) -> bool {
+        run.http.is_some()
+    }
+
+    fn terminal(&self, run: &Run) -> String {
+        run.http.as_ref().map_or_else(String::new, |h| {
+            terminal_block("the web's caches:", headline(h))
+        })
+    }
+
+    fn markdown(&self, run: &Run) -> String {
+        run.http.as_ref().map_or_else(String::new, section)
+    }
+
+    fn charts(&self, run: &Run, dir: &Path) -> Result<Vec<PathBuf>> {
+        run.http
+            .as_ref()
+            .map_or(Ok(Vec::new()), |h| crate::plot::web::web_chart(h, dir))
+    }
+}
 
 fn row(h: &HttpSection, size: BodySize, kind: OriginKind) -> Option<&OriginRow> {
     h.origin.iter().find(|r| r.size == size && r.kind == kind)
@@ -229,7 +259,7 @@ pub fn section(h: &HttpSection) -> String {
              fresh hit is a lookup in the client's own cache while the entry is within its \
              max-age (no request at all).\n"
         );
-        md.push_str(&table(
+        md.push_str(&md_table(
             &[
                 "body",
                 "answer",
@@ -262,7 +292,7 @@ pub fn section(h: &HttpSection) -> String {
     }
     if !h.edge.is_empty() {
         let _ = writeln!(md, "\n### CDN-style edge (nginx proxy_cache)\n");
-        md.push_str(&table(
+        md.push_str(&md_table(
             &[
                 "X-Cache-Status",
                 "body",
@@ -293,7 +323,7 @@ pub fn section(h: &HttpSection) -> String {
         let _ = writeln!(md, "\n### Request phases (p50)\n");
         let mut header = vec!["URL", "connection", "status"];
         header.extend(Phase::ALL.map(Phase::label));
-        md.push_str(&table(
+        md.push_str(&md_table(
             &header,
             h.phases.iter().map(|p| {
                 let mut cells = vec![
@@ -316,7 +346,7 @@ pub fn section(h: &HttpSection) -> String {
     }
     if let Some(d) = &h.dns {
         let _ = writeln!(md, "\n### Name resolution\n");
-        md.push_str(&table(
+        md.push_str(&md_table(
             &["lookup", "p50", "p99", "samples"],
             [
                 ("first (forwarded to the upstream)", &d.first),

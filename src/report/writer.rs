@@ -64,6 +64,25 @@ impl fmt::Display for Table {
     }
 }
 
+/// A Markdown table from a header and rows.
+pub fn md_table<R: IntoIterator<Item = String>>(
+    header: &[&str],
+    rows: impl IntoIterator<Item = R>,
+) -> String {
+    Table::new(header.iter().copied()).rows(rows).markdown()
+}
+
+/// A heading line and its lines, indented: a terminal section.
+pub fn terminal_block(heading: &str, lines: impl IntoIterator<Item = String>) -> String {
+    let mut s = format!("{heading}\n");
+    for line in lines {
+        s.push_str("  ");
+        s.push_str(&line);
+        s.push('\n');
+    }
+    s
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
