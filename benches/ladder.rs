@@ -18,10 +18,11 @@ mod measurement;
 
 use criterion::measurement::Measurement;
 use criterion::{BenchmarkGroup, Criterion, Throughput};
-use latency_ladder::host::Host;
 use latency_ladder::memory::patterns::ParallelChains;
-use latency_ladder::memory::{self, Chain, Order, PageKind, SweepConfig};
+use latency_ladder::memory::{self, Chain};
 use latency_ladder::platform::Bypass;
+use latency_ladder::record::host::Host;
+use latency_ladder::record::memory::{Order, PageKind, SweepConfig};
 use latency_ladder::services::postgres::ManagedPostgres;
 use latency_ladder::services::redis::ManagedRedis;
 use latency_ladder::suite::db::{DataSet, PgTarget, PointLookups};
@@ -146,9 +147,10 @@ fn parallel<M: Measurement>(c: &mut Criterion<M>, ram_bytes: u64) {
 fn cores<M: Measurement>(c: &mut Criterion<M>, cpus: &[usize], ram_bytes: u64) {
     use latency_ladder::cores::false_sharing::{trial, Bump, Layout};
     use latency_ladder::cores::pingpong::burst;
-    use latency_ladder::cores::Handoff;
     use latency_ladder::memory::buffer::Buffer;
-    use latency_ladder::memory::kernels::{stream_write, Isa, Store};
+    use latency_ladder::memory::kernels::{stream_write, Store};
+    use latency_ladder::record::cores::Handoff;
+    use latency_ladder::record::memory::Isa;
     let mut g = c.benchmark_group("cores");
     configure(&mut g);
     match cpus {

@@ -1,7 +1,8 @@
 //! The command line: subcommands and flags (clap derive), nothing else. Typed options
 //! are built from these in `app`.
 
-use crate::memory::{Order, PageKind};
+use crate::record::memory::{Order, PageKind};
+use crate::record::rung::Family;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 
@@ -433,10 +434,6 @@ pub struct LoadArgs {
     pub seed: u64,
 }
 
-/// A rung `ladder run` can skip: the record's rung families, so a skip and the rows it
-/// leaves empty share one name.
-pub use crate::record::rung::Family as RungName;
-
 /// Flags of `ladder run`.
 #[derive(Debug, Clone, Args)]
 pub struct RunArgs {
@@ -445,7 +442,7 @@ pub struct RunArgs {
     pub memory: MemoryArgs,
     /// Rungs to leave out, comma-separated.
     #[arg(long, value_enum, value_delimiter = ',', value_name = "RUNG,...")]
-    pub skip: Vec<RungName>,
+    pub skip: Vec<Family>,
     /// An http:// or https:// URL for the External API row (timed GETs phase by
     /// phase, a new connection each and on one kept connection).
     #[arg(long, value_name = "URL")]

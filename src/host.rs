@@ -8,7 +8,7 @@
 
 use crate::counters;
 use crate::platform;
-pub use crate::record::host::{CacheInfo, CoreKind, Host, HostNote, NoAffinity, NoHugePages};
+use crate::record::host::{Host, HostNote, NoAffinity};
 
 impl Host {
     /// Describes this machine (takes about a tenth of a second: the clock calibration).
@@ -279,6 +279,7 @@ pub fn calibrate_clock() -> Option<(f64, f64)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::record::host::CoreKind;
 
     #[test]
     fn the_pinned_core_is_named_with_its_kind() {

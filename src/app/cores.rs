@@ -5,10 +5,11 @@
 use super::preset::{CoresPreset, Preset};
 use super::{write_and_print, Recorder};
 use crate::cli::{Common, CoresArgs};
-use crate::cores::{self, CoresConfig, CoresSection};
+use crate::cores::{self, CoresConfig};
 use crate::error::{Error, Result};
-use crate::host::Host;
 use crate::progress::Phase;
+use crate::record::cores::CoresSection;
+use crate::record::host::Host;
 use crate::units::{cpu_list, format_size};
 
 /// The RAM working set: four times the last-level cache, at least 256 MiB (64 MiB for

@@ -2,12 +2,14 @@
 
 use super::preset::Preset;
 use super::{env_url, write_and_print, Recorder};
-use crate::cli::{Common, DbArgs, RungName};
+use crate::cli::{Common, DbArgs};
 use crate::error::Result;
 use crate::progress::Phase;
+use crate::record::rung::Family;
+use crate::record::rung::{Rung, Skipped};
 use crate::report;
+use crate::suite;
 use crate::suite::placement::CpuPlan;
-use crate::suite::{self, Rung, Skipped};
 use std::path::{Path, PathBuf};
 
 /// What `ladder db` measures, from its flags alone.
@@ -91,7 +93,7 @@ pub(super) fn db_rungs(
                 eprintln!("ladder: postgres skipped: {e}");
             }
             skipped.push(Skipped {
-                family: RungName::Db,
+                family: Family::Db,
                 rung: "postgres".into(),
                 reason: e.to_string(),
             });

@@ -3,8 +3,8 @@
 use super::stdout_line;
 use crate::cli::Common;
 use crate::error::{Error, Result};
-use crate::host::Host;
 use crate::memory;
+use crate::record::host::Host;
 use crate::units::format_size;
 
 pub(super) fn execute(common: &Common) -> Result<()> {

@@ -6,9 +6,10 @@ use super::Recorder;
 use crate::cli::{Common, MemcachedArgs};
 use crate::error::Result;
 use crate::progress::Phase;
+use crate::record::rung::Rung;
 use crate::report;
+use crate::suite;
 use crate::suite::placement::{measure_placed, CpuPlan};
-use crate::suite::{self, Rung};
 
 /// The memcached to measure: `--memcached-url`, else MEMCACHED_SERVERS, else managed
 /// servers (checked, and started, here).

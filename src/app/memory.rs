@@ -5,9 +5,10 @@ use super::preset::Preset;
 use super::{measuring_cpu, Recorder};
 use crate::cli::{Common, MemoryArgs};
 use crate::error::{Error, Result};
-use crate::host::Host;
-use crate::memory::{self, SweepConfig};
+use crate::memory;
 use crate::progress::Phase;
+use crate::record::host::Host;
+use crate::record::memory::SweepConfig;
 use crate::report;
 use crate::units::format_size;
 
@@ -87,7 +88,7 @@ pub(super) fn sweep_with_progress(
     cfg: &SweepConfig,
     host: &Host,
     quiet: bool,
-) -> Result<memory::MemorySection> {
+) -> Result<crate::record::memory::MemorySection> {
     let sizes = memory::grid(cfg.min_bytes, cfg.max_bytes, cfg.per_octave);
     let total: u64 = sizes.iter().map(|&s| point_units(s)).sum::<u64>()
         * cfg.pages.len() as u64

@@ -24,10 +24,10 @@ pub use memory::plan as sweep_config;
 
 use crate::cli::{Cli, Command, Common, CpuArg};
 use crate::error::{Error, Result};
-use crate::host::Host;
-use crate::memory::MemorySection;
+use crate::record::host::Host;
+use crate::record::memory::MemorySection;
+use crate::record::rung::{Rung, Skipped};
 use crate::record::{utc_now, Run, SCHEMA_VERSION};
-use crate::suite::{Rung, Skipped};
 use std::io::Write;
 use std::path::Path;
 use std::time::Instant;
@@ -215,7 +215,7 @@ fn env_url(name: &str) -> Option<String> {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-    use crate::host::CoreKind;
+    use crate::record::host::CoreKind;
     use clap::Parser;
 
     /// The flags of one subcommand (`T`), parsed as clap parses them.

@@ -5,9 +5,10 @@ use super::{env_url, Recorder};
 use crate::cli::{Common, RedisArgs};
 use crate::error::Result;
 use crate::progress::Phase;
+use crate::record::rung::Rung;
 use crate::report;
+use crate::suite;
 use crate::suite::placement::{measure_placed, CpuPlan};
-use crate::suite::{self, Rung};
 
 /// Measures the Redis rung on `target`, with its progress bar.
 pub(super) fn redis_measure(target: &suite::redis::Target, common: &Common) -> Result<Vec<Rung>> {

@@ -9,21 +9,23 @@ use super::redis::{redis_measure, warn_eviction};
 use super::storage::{storage_config, storage_rungs};
 use super::web::{external_api, http_section, web_measure};
 use super::{write_and_print, Recorder};
-use crate::cli::{Common, RunArgs, RungName};
+use crate::cli::{Common, RunArgs};
 use crate::cores::CoresConfig;
 use crate::error::{Error, Result};
-use crate::host::Host;
-use crate::memory::SweepConfig;
+use crate::record::host::Host;
+use crate::record::memory::SweepConfig;
+use crate::record::rung::Family;
+use crate::record::rung::Skipped;
 use crate::report;
+use crate::suite;
 use crate::suite::storage::StorageConfig;
-use crate::suite::{self, Skipped};
 use clap::ValueEnum;
 
 /// Adds a rung's outcome: its rows (rungs, or load runs), or a skipped entry with the
 /// reason. Only Ctrl-C stops the run; every other failure is one rung that could not
 /// run.
 fn attempt<T>(
-    family: RungName,
+    family: Family,
     outcome: Result<Vec<T>>,
     rungs: &mut Vec<T>,
     skipped: &mut Vec<Skipped>,
@@ -42,7 +44,7 @@ fn attempt<T>(
 /// decision that needs no server.
 pub(super) struct RunPlan {
     /// The families to measure: every one not named by --skip.
-    pub families: Vec<RungName>,
+    pub families: Vec<Family>,
     /// The memory sweep.
     pub sweep: Option<SweepConfig>,
     /// The short form of `ladder cores`.
@@ -66,7 +68,7 @@ pub(super) struct RunPlan {
 
 impl RunPlan {
     /// Whether `family` is measured.
-    pub fn wants(&self, family: RungName) -> bool {
+    pub fn wants(&self, family: Family) -> bool {
         self.families.contains(&family)
     }
 }
@@ -74,27 +76,27 @@ impl RunPlan {
 /// Plans `ladder run` for `host`: every piece of bad input fails here (exit 2), before
 /// any server is contacted or anything measured.
 pub(super) fn plan(common: &Common, args: &RunArgs, host: &Host) -> Result<RunPlan> {
-    let families: Vec<RungName> = RungName::value_variants()
+    let families: Vec<Family> = Family::value_variants()
         .iter()
         .copied()
         .filter(|r| !args.skip.contains(r))
         .collect();
-    let wants = |r: RungName| families.contains(&r);
+    let wants = |r: Family| families.contains(&r);
     let preset = Preset::of(common.quick);
-    let sweep = wants(RungName::Memory)
+    let sweep = wants(Family::Memory)
         .then(|| super::memory::plan(&args.memory, common.quick, host))
         .transpose()?;
     if let Some(url) = &args.http_url {
         suite::http::parse_url(url)?;
     }
     let redis_url = super::redis::plan(args.redis_url.as_ref())?;
-    let cores = wants(RungName::Cores)
+    let cores = wants(Family::Cores)
         .then(|| cores_config(None, None, &preset.run_cores, host))
         .transpose()?;
     if let Some(url) = &args.memcached_url {
         suite::memcached::normalize(url)?;
     }
-    let postgres = if wants(RungName::Db) {
+    let postgres = if wants(Family::Db) {
         asked_postgres(args.postgres_url.as_ref())?
     } else {
         None
@@ -102,10 +104,10 @@ pub(super) fn plan(common: &Common, args: &RunArgs, host: &Host) -> Result<RunPl
     let http_url = args
         .http_url
         .clone()
-        .filter(|_| wants(RungName::Http))
+        .filter(|_| wants(Family::Http))
         .map(|u| (u, args.http_insecure));
     Ok(RunPlan {
-        storage: wants(RungName::Ssd)
+        storage: wants(Family::Ssd)
             .then(|| storage_config(common, args.storage_path.as_deref(), None)),
         families,
         sweep,
@@ -137,7 +139,7 @@ pub(super) fn execute(common: &Common, args: &RunArgs) -> Result<()> {
     let mut plan = plan(common, args, &rec.host)?;
     check(common, &plan)?;
     let asked_pg = plan.postgres.take();
-    let wants = |r: RungName| plan.wants(r);
+    let wants = |r: Family| plan.wants(r);
     let rows = plan.db_rows;
 
     let mut rungs = Vec::new();
@@ -146,7 +148,7 @@ pub(super) fn execute(common: &Common, args: &RunArgs) -> Result<()> {
     let memory = match &plan.sweep {
         Some(cfg) => Some(sweep_with_progress(cfg, &rec.host, common.quiet)?),
         None => {
-            skipped.push(skip(RungName::Memory));
+            skipped.push(skip(Family::Memory));
             None
         }
     };
@@ -155,115 +157,115 @@ pub(super) fn execute(common: &Common, args: &RunArgs) -> Result<()> {
         Some(cfg) => match cores_with_progress(cfg, &rec.host, common.quiet) {
             Ok(section) => Some(section),
             Err(e) => {
-                attempt(RungName::Cores, Err(e), &mut rungs, &mut skipped)?;
+                attempt(Family::Cores, Err(e), &mut rungs, &mut skipped)?;
                 None
             }
         },
         None => {
-            skipped.push(skip(RungName::Cores));
+            skipped.push(skip(Family::Cores));
             None
         }
     };
     if let Some(cfg) = &plan.storage {
         attempt(
-            RungName::Ssd,
+            Family::Ssd,
             storage_rungs(cfg, common.quiet),
             &mut rungs,
             &mut skipped,
         )?;
     } else {
-        skipped.push(skip(RungName::Ssd));
+        skipped.push(skip(Family::Ssd));
     }
     // The Redis stays up for the caching patterns of the database phase.
     let mut redis_target = None;
-    if wants(RungName::Redis) {
+    if wants(Family::Redis) {
         let outcome = suite::redis::Target::pick(plan.redis_url.clone()).and_then(|t| {
             let rows = redis_measure(&t, common)?;
             redis_target = Some(t);
             Ok(rows)
         });
-        attempt(RungName::Redis, outcome, &mut rungs, &mut skipped)?;
+        attempt(Family::Redis, outcome, &mut rungs, &mut skipped)?;
     } else {
-        skipped.push(skip(RungName::Redis));
+        skipped.push(skip(Family::Redis));
     }
     // A short fixed-rate GET load on each cache server measured above.
     let in_run = [Preset::of(common.quick).load.in_run];
     let mut loads = Vec::new();
-    if let (true, Some(t)) = (wants(RungName::Load), &redis_target) {
+    if let (true, Some(t)) = (wants(Family::Load), &redis_target) {
         let outcome = super::load::redis_get_loads(t, &in_run, common.quiet);
-        attempt(RungName::Load, outcome, &mut loads, &mut skipped)?;
+        attempt(Family::Load, outcome, &mut loads, &mut skipped)?;
     }
-    if wants(RungName::Memcached) {
+    if wants(Family::Memcached) {
         let mut mc_target = None;
         let outcome = memcached_target(plan.memcached_url.as_ref()).and_then(|t| {
             let rows = memcached_measure(&t, common)?;
             mc_target = Some(t);
             Ok(rows)
         });
-        attempt(RungName::Memcached, outcome, &mut rungs, &mut skipped)?;
-        if let (true, Some(t)) = (wants(RungName::Load), &mc_target) {
+        attempt(Family::Memcached, outcome, &mut rungs, &mut skipped)?;
+        if let (true, Some(t)) = (wants(Family::Load), &mc_target) {
             let outcome = super::load::memcached_get_loads(t, &in_run, common.quiet);
-            attempt(RungName::Load, outcome, &mut loads, &mut skipped)?;
+            attempt(Family::Load, outcome, &mut loads, &mut skipped)?;
         }
     } else {
-        skipped.push(skip(RungName::Memcached));
+        skipped.push(skip(Family::Memcached));
     }
-    if !wants(RungName::Load) {
-        skipped.push(skip(RungName::Load));
+    if !wants(Family::Load) {
+        skipped.push(skip(Family::Load));
     }
     let mut caching = Vec::new();
-    if wants(RungName::Db) {
+    if wants(Family::Db) {
         let data = suite::db::DataSet::new(rows, crate::cli::DEFAULT_SEED);
         let mut probe = match &redis_target {
             Some(t) => Some(suite::db::CacheProbe::new(&t.first_url())?),
             None => None,
         };
         let outcome = db_rungs(common, &data, None, asked_pg, probe.as_mut(), &mut skipped);
-        attempt(RungName::Db, outcome, &mut rungs, &mut skipped)?;
+        attempt(Family::Db, outcome, &mut rungs, &mut skipped)?;
         caching = probe.map(|p| p.results).unwrap_or_default();
     } else {
-        skipped.push(skip(RungName::Db));
+        skipped.push(skip(Family::Db));
     }
     drop(redis_target);
     let mut managed_web = None;
-    if wants(RungName::Web) {
+    if wants(Family::Web) {
         match web_measure(common, rows, crate::cli::DEFAULT_SEED) {
             _ if crate::signal::interrupted() => return Err(Error::Interrupted),
             Err(Error::Interrupted) => return Err(Error::Interrupted),
-            Err(e) => skipped.push(Skipped::all(RungName::Web, e.to_string())),
+            Err(e) => skipped.push(Skipped::all(Family::Web, e.to_string())),
             Ok((section, pieces)) => {
                 managed_web = Some(section);
                 skipped.extend(pieces);
             }
         }
     } else {
-        skipped.push(skip(RungName::Web));
+        skipped.push(skip(Family::Web));
     }
     let mut user_phases = Vec::new();
-    match (&args.http_url, wants(RungName::Http)) {
+    match (&args.http_url, wants(Family::Http)) {
         (Some(url), true) => {
             let outcome = external_api(common, url, args.http_insecure).map(|(rows, phases)| {
                 user_phases = phases;
                 rows
             });
-            attempt(RungName::Http, outcome, &mut rungs, &mut skipped)?;
+            attempt(Family::Http, outcome, &mut rungs, &mut skipped)?;
         }
-        (None, true) => skipped.push(Skipped::all(RungName::Http, "pass --http-url")),
-        (_, false) => skipped.push(skip(RungName::Http)),
+        (None, true) => skipped.push(Skipped::all(Family::Http, "pass --http-url")),
+        (_, false) => skipped.push(skip(Family::Http)),
     }
     // cache-lab's short form (eviction pair, staleness, outage) on servers of its own.
     let mut cache_lab = Vec::new();
-    if wants(RungName::CacheLab) {
+    if wants(Family::CacheLab) {
         let short =
             super::cache_lab::measure(&super::cache_lab::SHORT, &Default::default(), common.quiet);
         attempt(
-            RungName::CacheLab,
+            Family::CacheLab,
             short.map(|c| vec![c]),
             &mut cache_lab,
             &mut skipped,
         )?;
     } else {
-        skipped.push(skip(RungName::CacheLab));
+        skipped.push(skip(Family::CacheLab));
     }
     let mut run = rec.record("run", memory, rungs, skipped);
     run.cache_lab = cache_lab.pop();
@@ -315,12 +317,12 @@ mod tests {
     #[test]
     fn the_skip_list_becomes_the_planned_families() {
         let all = planned(&["--quick"], &[]).unwrap();
-        assert_eq!(all.families, RungName::value_variants());
+        assert_eq!(all.families, Family::value_variants());
         let p = planned(&["--quick"], &["--skip", "memory,ssd,db"]).unwrap();
-        for r in [RungName::Memory, RungName::Ssd, RungName::Db] {
+        for r in [Family::Memory, Family::Ssd, Family::Db] {
             assert!(!p.wants(r), "{r:?}");
         }
-        assert!(p.wants(RungName::Redis) && p.wants(RungName::Cores));
+        assert!(p.wants(Family::Redis) && p.wants(Family::Cores));
         assert!(p.sweep.is_none() && p.storage.is_none());
         assert!(p.cores.is_some());
         let p = planned(&["--quick"], &["--skip", "cores"]).unwrap();

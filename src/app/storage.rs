@@ -5,8 +5,9 @@ use super::Recorder;
 use crate::cli::{Common, StorageArgs};
 use crate::error::Result;
 use crate::progress::Phase;
+use crate::record::rung::Rung;
 use crate::report;
-use crate::suite::{self, storage::StorageConfig, Rung};
+use crate::suite::{self, storage::StorageConfig};
 use std::path::Path;
 
 /// The storage configuration for a directory (default sizes per --quick).

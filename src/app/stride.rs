@@ -6,11 +6,12 @@ use super::preset::Preset;
 use super::{measuring_cpu, write_and_print, Recorder};
 use crate::cli::{Common, StrideArgs};
 use crate::error::{Error, Result};
-use crate::host::Host;
 use crate::measure::TrialPolicy;
+use crate::memory;
 use crate::memory::patterns::PatternConfig;
-use crate::memory::{self, SweepConfig};
 use crate::progress::Phase;
+use crate::record::host::Host;
+use crate::record::memory::SweepConfig;
 use crate::report;
 use crate::units::format_size;
 
@@ -80,7 +81,7 @@ pub(super) fn execute(common: &Common, args: &StrideArgs) -> Result<()> {
     let l1_bytes = mem
         .levels
         .iter()
-        .find(|l| l.name == memory::LevelName::L1D)
+        .find(|l| l.name == crate::record::memory::LevelName::L1D)
         .and_then(|l| l.size_bytes.or(l.sysfs_size_bytes))
         .unwrap_or(32 << 10);
     let pcfg = PatternConfig {

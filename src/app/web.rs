@@ -9,9 +9,10 @@ use crate::cli::{Common, WebArgs};
 use crate::error::Result;
 use crate::progress::Phase;
 use crate::record::http::{HttpSection, PhaseRun};
+use crate::record::rung::{Rung, Skipped};
 use crate::report;
+use crate::suite;
 use crate::suite::placement::{measure_placed, CpuPlan};
-use crate::suite::{self, Rung, Skipped};
 
 /// The managed pieces of the web family, with their progress bar.
 pub(super) fn web_measure(

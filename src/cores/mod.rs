@@ -14,9 +14,9 @@ pub mod topology;
 pub mod write;
 
 use crate::error::{Error, Result};
-use crate::host::Host;
 use crate::measure::TrialPolicy;
-pub use crate::record::cores::{CoresSection, Handoff};
+use crate::record::cores::{CoresSection, Handoff};
+use crate::record::host::Host;
 use increment::Addressing;
 use pingpong::PairPlan;
 use std::sync::Barrier;
@@ -140,7 +140,7 @@ pub fn measure(
     )?;
     drop(pinned);
     tick(4.0);
-    let isa = crate::memory::kernels::Isa::detect();
+    let isa = crate::record::memory::Isa::detect();
     Ok(CoresSection {
         cpus: cfg.cpus.clone(),
         topology: places,

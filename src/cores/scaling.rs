@@ -4,9 +4,10 @@
 use super::on_cpus;
 use crate::error::Result;
 use crate::memory::buffer::Buffer;
-use crate::memory::kernels::{stream_read, Isa, STREAM_BLOCK};
-use crate::memory::PageKind;
+use crate::memory::kernels::{stream_read, STREAM_BLOCK};
 use crate::record::cores::ScalingPoint;
+use crate::record::memory::Isa;
+use crate::record::memory::PageKind;
 use std::time::{Duration, Instant};
 
 /// The thread counts measured on `n` CPUs: powers of two, then `n` itself.

@@ -5,12 +5,13 @@
 
 use super::increment::{increment, Addressing};
 use crate::error::{Error, Result};
-use crate::host::Host;
 use crate::measure::{per_op_ns, Summary, TrialPolicy};
 use crate::memory::buffer::Buffer;
-use crate::memory::kernels::{stream_copy, stream_read, stream_write, Isa, Store, STREAM_BLOCK};
-use crate::memory::{LevelName, PageKind};
+use crate::memory::kernels::{stream_copy, stream_read, stream_write, Store, STREAM_BLOCK};
 use crate::record::cores::{BandwidthKind, LevelBandwidth};
+use crate::record::host::Host;
+use crate::record::memory::Isa;
+use crate::record::memory::{LevelName, PageKind};
 
 /// The kinds measured in every level.
 pub const KINDS: [BandwidthKind; 4] = [
@@ -131,7 +132,7 @@ pub fn store_reload_ns(addressing: Addressing, policy: TrialPolicy) -> Result<f6
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::host::CacheInfo;
+    use crate::record::host::CacheInfo;
 
     #[test]
     fn working_sets_sit_inside_each_level() {

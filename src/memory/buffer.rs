@@ -4,7 +4,7 @@
 //! actually gave (Linux smaps). The OS-specific parts are in [`crate::platform`].
 
 use crate::error::{Error, Result};
-pub use crate::record::memory::PageKind;
+use crate::record::memory::PageKind;
 use std::sync::OnceLock;
 
 /// The alignment of a huge-page buffer: the host's huge page size, or the base page

@@ -15,7 +15,7 @@
 //! - `random`: one random cycle through every line. At RAM sizes each step also misses
 //!   the TLB and walks the page tables: that is the page-walk measurement.
 
-pub use crate::record::memory::Order;
+use crate::record::memory::Order;
 use rand::rngs::SmallRng;
 use rand::{RngExt, SeedableRng};
 

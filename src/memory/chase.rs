@@ -47,7 +47,8 @@ pub unsafe fn chase(start: *const u8, steps: u64) -> *const u8 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::memory::chain::{write_chain, Order};
+    use crate::memory::chain::write_chain;
+    use crate::record::memory::Order;
 
     #[test]
     fn chasing_a_whole_cycle_returns_to_the_start() {

@@ -3,7 +3,7 @@
 //! non-temporal writes with the widest vectors the CPU offers (bandwidth). Like the
 //! chase, they never print and keep their results alive with `black_box`.
 
-pub use crate::record::memory::Isa;
+use crate::record::memory::Isa;
 use std::hint::black_box;
 
 /// Follows `K` independent chains at once, `steps` loads each, and returns where each
@@ -500,16 +500,19 @@ mod arm {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::memory::chain::{is_single_cycle, write_chain, Order};
+    use crate::memory::chain::{is_single_cycle, write_chain};
+    use crate::record::memory::Order;
 
     #[test]
     fn every_isa_reads_the_same_fold() {
         let words: Vec<u64> = (0..4096u64)
             .map(|i| i.wrapping_mul(0x9e37_79b9_7f4a_7c15))
             .collect();
-        let mut buf =
-            crate::memory::buffer::Buffer::new(words.len() * 8, crate::memory::PageKind::Small)
-                .unwrap();
+        let mut buf = crate::memory::buffer::Buffer::new(
+            words.len() * 8,
+            crate::record::memory::PageKind::Small,
+        )
+        .unwrap();
         let p = buf.as_mut_ptr();
         // SAFETY: the buffer holds words.len() * 8 bytes.
         unsafe { std::ptr::copy_nonoverlapping(words.as_ptr() as *const u8, p, words.len() * 8) };
@@ -525,7 +528,8 @@ mod tests {
     fn every_write_kernel_writes_every_byte_it_claims() {
         let len = 8 * STREAM_BLOCK;
         let mut buf =
-            crate::memory::buffer::Buffer::new(2 * len, crate::memory::PageKind::Small).unwrap();
+            crate::memory::buffer::Buffer::new(2 * len, crate::record::memory::PageKind::Small)
+                .unwrap();
         let p = buf.as_mut_ptr();
         for isa in Isa::supported() {
             let stores: &[Store] = if isa.has_nt_store() {
@@ -559,7 +563,8 @@ mod tests {
     fn every_copy_kernel_copies_the_source_exactly() {
         let len = 8 * STREAM_BLOCK;
         let mut buf =
-            crate::memory::buffer::Buffer::new(2 * len, crate::memory::PageKind::Small).unwrap();
+            crate::memory::buffer::Buffer::new(2 * len, crate::record::memory::PageKind::Small)
+                .unwrap();
         let p = buf.as_mut_ptr();
         for isa in Isa::supported() {
             // SAFETY: the buffer holds 2 * len bytes; src is the first half, dst the second.

@@ -25,7 +25,7 @@
 
 use super::segment::{segments, Curve, Kind};
 use crate::measure::median;
-pub use crate::record::memory::{Level, LevelName};
+use crate::record::memory::{Level, LevelName};
 
 /// Version of the level detector, recorded with the levels it found: 1 was the rule
 /// on neighbouring points (knees and spans), 2 the fitted model.
@@ -55,10 +55,10 @@ pub struct Plateau {
 /// Detects the levels of one page-size series of a sweep: on the combined points (the
 /// agreeing rounds), then on each round alone for the range of each capacity.
 pub fn detect_series(
-    series: &[crate::memory::MemoryPoint],
+    series: &[crate::record::memory::MemoryPoint],
     cache_sizes: &[u64],
     clock_ghz: Option<f64>,
-    pages: crate::memory::PageKind,
+    pages: crate::record::memory::PageKind,
 ) -> Vec<Level> {
     let sizes: Vec<u64> = series.iter().map(|p| p.size_bytes).collect();
     let ns: Vec<f64> = series.iter().map(|p| p.ns_per_access).collect();

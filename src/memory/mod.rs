@@ -11,15 +11,16 @@ mod levels_bench;
 pub mod patterns;
 pub mod segment;
 
-pub use crate::record::memory::{
-    LevelName, MemoryPoint, MemorySection, Order, PageKind, PagesObtained, SweepConfig,
+use crate::record::memory::{
+    Level, LevelName, MemoryPoint, MemorySection, Order, PageKind, PagesObtained, SweepConfig,
 };
+use crate::record::patterns::WorkingSet;
 
 use crate::counters::{CounterGroup, Reading};
 use crate::error::{Error, Result};
-use crate::host::Host;
 use crate::measure::rounds;
 use crate::measure::{disturbance, per_op_ns, TrialPolicy};
+use crate::record::host::Host;
 use buffer::Buffer;
 use std::collections::BTreeMap;
 
@@ -345,7 +346,7 @@ pub fn sweep(
 /// The levels of one page-size series on `host`: detected against its sysfs caches and
 /// clock, then set beside what its microarchitecture documents. The sweep and
 /// [`reanalyse`] both go through here.
-fn series_levels(series: &[MemoryPoint], pages: PageKind, host: &Host) -> Vec<levels::Level> {
+fn series_levels(series: &[MemoryPoint], pages: PageKind, host: &Host) -> Vec<Level> {
     let cache_sizes: Vec<u64> = host.data_caches().iter().map(|c| c.size_bytes).collect();
     let mut found = levels::detect_series(series, &cache_sizes, host.clock_ghz, pages);
     crate::uarch::check(&mut found, crate::uarch::of_host(host));
@@ -386,29 +387,25 @@ pub fn default_max_bytes(llc: Option<u64>, available: Option<u64>, quick: bool) 
 
 /// The working sets for experiments per level: the middle of each detected cache
 /// plateau, a RAM set well past the last cache, and the user's sizes.
-pub fn level_working_sets(
-    mem: &MemorySection,
-    user: &[u64],
-    ram_bytes: u64,
-) -> Vec<patterns::WorkingSet> {
-    let mut sets: Vec<patterns::WorkingSet> = mem
+pub fn level_working_sets(mem: &MemorySection, user: &[u64], ram_bytes: u64) -> Vec<WorkingSet> {
+    let mut sets: Vec<WorkingSet> = mem
         .levels
         .iter()
         .filter(|l| l.detected && !l.is_ram())
         .filter_map(|l| {
             let (lo, hi) = l.plateau_bytes?;
             let middle = ((lo as f64 * hi as f64).sqrt() as u64).div_ceil(4096) * 4096;
-            Some(patterns::WorkingSet {
+            Some(WorkingSet {
                 level: l.name,
                 size_bytes: middle,
             })
         })
         .collect();
-    sets.push(patterns::WorkingSet {
+    sets.push(WorkingSet {
         level: LevelName::Ram,
         size_bytes: ram_bytes,
     });
-    sets.extend(user.iter().map(|&s| patterns::WorkingSet {
+    sets.extend(user.iter().map(|&s| WorkingSet {
         level: LevelName::User,
         size_bytes: s.div_ceil(4096) * 4096,
     }));

@@ -2,12 +2,13 @@
 //! bandwidth per level, TLB cost with 4 KiB and 2 MiB pages, memory-level parallelism,
 //! and latency under a streaming load on another core.
 
-use super::kernels::{chase_parallel, stream_read, Isa, STREAM_BLOCK};
+use super::kernels::{chase_parallel, stream_read, STREAM_BLOCK};
 use super::levels::plateaus;
 use super::{buffer::Buffer, Chain, LevelName, Order, PageKind, NODE_BYTES};
 use crate::error::{Error, Result};
 use crate::measure::{per_op_ns, Summary, TrialPolicy};
-pub use crate::record::patterns::{
+use crate::record::memory::Isa;
+use crate::record::patterns::{
     Bandwidth, LoadedPoint, PagePoint, ParallelPoint, PatternsSection, ProbePoint, StridePoint,
     StrideSet, TlbPoint, TlbSection, WorkingSet,
 };

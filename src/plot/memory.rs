@@ -4,7 +4,7 @@
 
 use super::{both, house_style, legend, plot_err, Chart, Labelled, FONT, GREY, PALETTE};
 use crate::error::Result;
-use crate::memory::PageKind;
+use crate::record::memory::PageKind;
 use crate::record::Run;
 use crate::units::{format_ns, format_size};
 use plotters::coord::Shift;

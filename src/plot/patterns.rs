@@ -87,7 +87,7 @@ impl Chart for XyChart {
 
 /// The stride chart and the parallel-chains chart of a patterns section.
 pub fn pattern_charts(
-    p: &crate::memory::patterns::PatternsSection,
+    p: &crate::record::patterns::PatternsSection,
     dir: &Path,
 ) -> Result<Vec<PathBuf>> {
     let log2 = |v: u64| (v as f64).log2();

@@ -5,9 +5,9 @@ use super::writer::terminal_block;
 use super::writer::Table;
 use super::Section;
 use crate::error::Result;
-use crate::host::Host;
 use crate::measure::median;
 use crate::record::cores::{BandwidthKind, CoresSection, Handoff, PairLatency, Relation};
+use crate::record::host::Host;
 use crate::record::memory::LevelName;
 use crate::record::Run;
 use crate::units::{format_ns, format_size};
@@ -622,8 +622,8 @@ fn rows_for_compare(runs: &[&Option<CoresSection>]) -> Vec<Vec<String>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::memory::kernels::Isa;
     use crate::record::cores::{LevelBandwidth, PairMode};
+    use crate::record::memory::Isa;
 
     fn section(write: f64, nt: f64) -> CoresSection {
         let pair = |a, b, relation, handoff, ns: f64| PairLatency {
@@ -728,7 +728,7 @@ mod tests {
             "{}",
             lines[0]
         );
-        let host = crate::host::Host::probe();
+        let host = crate::record::host::Host::probe();
         assert!(headline(&c, &host).contains(&lines[0]));
         assert!(super::section(&c, &host).contains("25.0 ns (60% of bursts) and 122 ns (40%)"));
     }
@@ -736,7 +736,7 @@ mod tests {
     #[test]
     fn old_records_say_how_they_were_measured() {
         let mut c = section(5.0, 9.0);
-        let host = crate::host::Host::probe();
+        let host = crate::record::host::Host::probe();
         let older = |c: &CoresSection| {
             headline(c, &host)
                 .iter()
@@ -749,7 +749,7 @@ mod tests {
 
     #[test]
     fn a_baseline_below_an_l1_load_is_said_with_its_cycles() {
-        let mut host = crate::host::Host::probe();
+        let mut host = crate::record::host::Host::probe();
         host.clock_ghz = Some(3.0);
         let mut c = section(5.0, 9.0);
         c.false_sharing = Some(crate::record::cores::FalseSharing {
@@ -814,7 +814,7 @@ mod tests {
         let mut c = section(5.0, 9.0);
         c.pairs.clear();
         c.cpus = vec![0];
-        let host = crate::host::Host::probe();
+        let host = crate::record::host::Host::probe();
         let lines = headline(&c, &host);
         assert!(lines.iter().any(|l| l.contains("a pair needs two")));
         assert!(lines

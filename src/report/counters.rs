@@ -4,7 +4,7 @@
 
 use super::writer::Table;
 use crate::counters::Reading;
-use crate::memory::{LevelName, MemoryPoint, MemorySection};
+use crate::record::memory::{LevelName, MemoryPoint, MemorySection};
 use std::fmt::Write;
 
 fn per(point: &MemoryPoint, name: &str) -> Option<f64> {
@@ -14,7 +14,7 @@ fn per(point: &MemoryPoint, name: &str) -> Option<f64> {
 /// The point in the middle of a level's plateau.
 fn plateau_point<'a>(
     mem: &'a MemorySection,
-    level: &crate::memory::levels::Level,
+    level: &crate::record::memory::Level,
 ) -> Option<&'a MemoryPoint> {
     let (lo, hi) = level.plateau_bytes?;
     let pages = level.pages.or_else(|| mem.config.pages.first().copied())?;

@@ -5,10 +5,10 @@
 use super::writer::{md_table, Table};
 use super::Section;
 use crate::error::{Error, Result};
-use crate::memory::levels::Level;
-use crate::memory::MemorySection;
 use crate::plot::Labelled;
 use crate::record::host::Host;
+use crate::record::memory::Level;
+use crate::record::memory::MemorySection;
 use crate::record::Run;
 use crate::units::{format_ns, format_size};
 use std::fmt::Write;
@@ -301,7 +301,7 @@ pub fn memory_lines(mem: &MemorySection, host: &Host) -> Vec<String> {
         ));
     }
     for &pages in &c.pages {
-        let series: Vec<&crate::memory::MemoryPoint> = mem.series(pages).collect();
+        let series: Vec<&crate::record::memory::MemoryPoint> = mem.series(pages).collect();
         let stretches: Vec<String> = series
             .chunk_by(|a, b| a.unstable == b.unstable)
             .filter(|s| s[0].unstable)
@@ -361,7 +361,7 @@ pub fn memory_lines(mem: &MemorySection, host: &Host) -> Vec<String> {
     if let Some(cycles) = mem
         .levels
         .iter()
-        .find(|l| l.name == crate::memory::LevelName::L1D)
+        .find(|l| l.name == crate::record::memory::LevelName::L1D)
         .and_then(|l| l.latency_cycles)
     {
         if (cycles - cycles.round()).abs() > CYCLES_OFF_WHOLE {

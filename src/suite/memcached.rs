@@ -20,7 +20,7 @@ use crate::redact::redact_url;
 use crate::services::memcached::ManagedMemcached;
 use std::collections::HashMap;
 
-pub use super::redis::RedisConfig as MemcachedConfig;
+use super::redis::RedisConfig;
 
 /// Where the measured memcached is: the user's server, or a managed pair we started.
 pub enum Target {
@@ -131,7 +131,7 @@ impl super::keys::DeleteKeys for Memcached {
 /// Measures every operation on every transport of `target`.
 pub fn measure(
     target: &Target,
-    cfg: MemcachedConfig,
+    cfg: RedisConfig,
     mut on_progress: impl FnMut(f64),
 ) -> Result<Vec<Rung>> {
     let transports = target.transports();

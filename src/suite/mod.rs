@@ -17,7 +17,7 @@ pub mod web;
 use crate::counters::{CounterGroup, DEFAULT_EVENTS};
 use crate::error::{Error, Result};
 use crate::measure::TrialHook;
-pub use crate::record::rung::{Rung, Skipped};
+use crate::record::rung::Rung;
 use crate::record::rung::{RungId, Spacing, Transport};
 use hdrhistogram::Histogram;
 use std::time::Instant;

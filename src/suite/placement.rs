@@ -7,7 +7,7 @@
 
 use super::Rung;
 use crate::error::{Error, Result};
-pub use crate::record::placement::{Placement, PlacementKind};
+use crate::record::placement::{Placement, PlacementKind};
 
 /// The CPUs a run gives its services: the server on the first CPU this process may
 /// use, the cross-CPU client on the last (where there are two or more).

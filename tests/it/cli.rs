@@ -3,7 +3,7 @@
 use crate::common;
 
 use common::*;
-use latency_ladder::memory::LevelName;
+use latency_ladder::record::memory::LevelName;
 
 #[test]
 fn small_sweep_puts_l1_below_ram_and_its_record_round_trips() {

@@ -4,10 +4,11 @@
 use super::data::DataSet;
 use super::{Labels, Plan, Session};
 use crate::error::{Error, Result};
-pub use crate::record::caching::CachePatterns;
+use crate::record::caching::CachePatterns;
 use crate::record::rung::Query;
+use crate::record::rung::Rung;
 use crate::signal;
-use crate::suite::{Latencies, Rung};
+use crate::suite::Latencies;
 
 /// A Redis beside the database, for the lecture's caching patterns measured end to
 /// end; each engine that runs with it adds its [`CachePatterns`].

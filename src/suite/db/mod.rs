@@ -26,7 +26,7 @@ pub mod product_page;
 mod sql;
 mod sqlite;
 
-pub use caching::{break_even, CachePatterns, CacheProbe};
+pub use caching::{break_even, CacheProbe};
 pub use data::{DataSet, Order, Product};
 pub use lookups::PointLookups;
 pub use postgres::{

@@ -6,9 +6,9 @@ use super::data::DataSet;
 use super::sql::Sql;
 use super::{measure_fresh, measure_warm, Labels, Plan, Session};
 use crate::error::{Error, Result};
+use crate::record::rung::Rung;
 use crate::record::rung::{Engine, Transport};
 use crate::signal;
-use crate::suite::Rung;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
