@@ -1,7 +1,7 @@
 //! `ladder cache-lab`: eviction policies on a bounded managed Redis and memcached, a
 //! hot key's expiry under concurrent clients (stampede), hit ratio against TTL and
 //! lingering expired keys, stale reads per invalidation strategy, and a cache outage,
-//! on managed servers only. `ladder run` runs a short form ([`SHORT`]: one eviction
+//! on managed servers only. `ladder run` runs a short form ((`run_cache_lab` in [`super::preset`]): one eviction
 //! pair, staleness, outage; a few seconds) behind `--skip cache-lab`.
 
 use super::{write_and_print, Recorder};
@@ -25,80 +25,27 @@ use crate::suite::db::{DataSet, PgTarget};
 use std::time::Duration;
 
 /// The defaults for one run length.
-pub(super) struct Defaults {
-    parts: &'static [CacheLabPart],
+pub(super) struct CacheLabDefaults {
+    pub(super) parts: &'static [CacheLabPart],
     /// Eviction policies compared.
-    policies: &'static [Policy],
+    pub(super) policies: &'static [Policy],
     /// Whether the eviction runs the scan-polluted workload.
-    scan: bool,
-    keys: u64,
-    skews: &'static [f64],
-    sizes: &'static [f64],
-    clients: u32,
-    ttl_ms: u64,
-    orders: u64,
+    pub(super) scan: bool,
+    pub(super) keys: u64,
+    pub(super) skews: &'static [f64],
+    pub(super) sizes: &'static [f64],
+    pub(super) clients: u32,
+    pub(super) ttl_ms: u64,
+    pub(super) orders: u64,
     /// Measured requests per replay, in multiples of the keys.
-    requests_per_key: u64,
+    pub(super) requests_per_key: u64,
     /// The TTL sweep's time scale.
-    ttl_scale: f64,
+    pub(super) ttl_scale: f64,
     /// The staleness window per strategy, ms.
-    staleness_ms: u64,
+    pub(super) staleness_ms: u64,
     /// The outage: before, down, after, ms.
-    outage_ms: [u64; 3],
+    pub(super) outage_ms: [u64; 3],
 }
-
-const FULL: Defaults = Defaults {
-    parts: &CacheLabPart::ALL,
-    policies: &Policy::ALL,
-    scan: true,
-    keys: 10_000,
-    skews: &[0.6, 0.9, 0.99, 1.2],
-    sizes: &[0.01, 0.05, 0.25],
-    clients: 50,
-    ttl_ms: 1000,
-    orders: 100_000,
-    requests_per_key: 3,
-    ttl_scale: 0.001,
-    staleness_ms: 2000,
-    outage_ms: [1000, 1000, 2000],
-};
-const QUICK: Defaults = Defaults {
-    parts: &CacheLabPart::ALL,
-    policies: &Policy::ALL,
-    scan: true,
-    keys: 10_000,
-    skews: &[0.99],
-    // One size beside --cache-fraction: the hit-ratio chart needs two.
-    sizes: &[0.25],
-    clients: 20,
-    ttl_ms: 500,
-    orders: 20_000,
-    requests_per_key: 1,
-    ttl_scale: 0.0005,
-    staleness_ms: 1000,
-    outage_ms: [500, 500, 1500],
-};
-/// `ladder run`'s short form: LRU against LFU at 10% and s = 0.99 on 2000 keys,
-/// staleness and an outage, briefly.
-pub(super) const SHORT: Defaults = Defaults {
-    parts: &[
-        CacheLabPart::Eviction,
-        CacheLabPart::Staleness,
-        CacheLabPart::Outage,
-    ],
-    policies: &[Policy::AllkeysLru, Policy::AllkeysLfu],
-    scan: false,
-    keys: 2000,
-    skews: &[0.99],
-    sizes: &[],
-    clients: 20,
-    ttl_ms: 500,
-    orders: 20_000,
-    requests_per_key: 1,
-    ttl_scale: 0.00025,
-    staleness_ms: 400,
-    outage_ms: [300, 300, 800],
-};
 
 /// The skew of the size sweep and the scan workload.
 const SWEEP_SKEW: f64 = 0.99;
@@ -122,7 +69,7 @@ pub(super) struct Overrides {
 pub(super) fn execute(common: &Common, args: &CacheLabArgs) -> Result<()> {
     report::check_writable(&common.out)?;
     let rec = Recorder::start();
-    let d = if common.quick { &QUICK } else { &FULL };
+    let d = &super::preset::Preset::of(common.quick).cache_lab;
     let over = Overrides {
         parts: (!args.parts.is_empty()).then(|| args.parts.clone()),
         cache_fraction: Some(args.cache_fraction),
@@ -142,7 +89,11 @@ pub(super) fn execute(common: &Common, args: &CacheLabArgs) -> Result<()> {
 }
 
 /// Runs the parts of `d` (or those `over` names) on servers started here.
-pub(super) fn measure(d: &Defaults, over: &Overrides, quiet: bool) -> Result<CacheLabSection> {
+pub(super) fn measure(
+    d: &CacheLabDefaults,
+    over: &Overrides,
+    quiet: bool,
+) -> Result<CacheLabSection> {
     use CacheLabPart as P;
     let asked = over.parts.as_deref().unwrap_or(d.parts);
     // A user's Redis: only what needs no CONFIG, FLUSHALL or a kill.

@@ -1,8 +1,11 @@
 //! What `--quick` changes: one table of defaults for a full run and one for smoke
 //! tests, instead of an `if quick` beside every flag. A flag the user gives wins.
 
+use super::cache_lab::CacheLabDefaults;
+use crate::cli::CacheLabPart;
 use crate::cores::pingpong::PairPlan;
 use crate::measure::TrialPolicy;
+use crate::record::cache_lab::Policy;
 use crate::suite::db::Plan;
 use crate::suite::load::LoadDefaults;
 use crate::suite::redis::RedisConfig;
@@ -43,6 +46,10 @@ pub(super) struct Preset {
     pub web: WebConfig,
     /// `ladder load`'s window, warm-up and data set.
     pub load: LoadDefaults,
+    /// `ladder cache-lab`.
+    pub cache_lab: CacheLabDefaults,
+    /// The cache-lab section of `ladder run` (a short form, the same for both lengths).
+    pub run_cache_lab: CacheLabDefaults,
 }
 
 /// The defaults of the cores experiments.
@@ -113,6 +120,8 @@ const FULL: Preset = Preset {
     run_cores: CORES_QUICK,
     web: WebConfig::DEFAULT,
     load: LoadDefaults::DEFAULT,
+    cache_lab: CACHE_LAB_FULL,
+    run_cache_lab: CACHE_LAB_IN_RUN,
 };
 
 /// A smoke test (`--quick`).
@@ -133,6 +142,61 @@ const QUICK: Preset = Preset {
     run_cores: CORES_QUICK,
     web: WebConfig::QUICK,
     load: LoadDefaults::QUICK,
+    cache_lab: CACHE_LAB_QUICK,
+    run_cache_lab: CACHE_LAB_IN_RUN,
+};
+
+const CACHE_LAB_FULL: CacheLabDefaults = CacheLabDefaults {
+    parts: &CacheLabPart::ALL,
+    policies: &Policy::ALL,
+    scan: true,
+    keys: 10_000,
+    skews: &[0.6, 0.9, 0.99, 1.2],
+    sizes: &[0.01, 0.05, 0.25],
+    clients: 50,
+    ttl_ms: 1000,
+    orders: 100_000,
+    requests_per_key: 3,
+    ttl_scale: 0.001,
+    staleness_ms: 2000,
+    outage_ms: [1000, 1000, 2000],
+};
+const CACHE_LAB_QUICK: CacheLabDefaults = CacheLabDefaults {
+    parts: &CacheLabPart::ALL,
+    policies: &Policy::ALL,
+    scan: true,
+    keys: 10_000,
+    skews: &[0.99],
+    // One size beside --cache-fraction: the hit-ratio chart needs two.
+    sizes: &[0.25],
+    clients: 20,
+    ttl_ms: 500,
+    orders: 20_000,
+    requests_per_key: 1,
+    ttl_scale: 0.0005,
+    staleness_ms: 1000,
+    outage_ms: [500, 500, 1500],
+};
+/// `ladder run`'s short form: LRU against LFU at 10% and s = 0.99 on 2000 keys,
+/// staleness and an outage, briefly.
+const CACHE_LAB_IN_RUN: CacheLabDefaults = CacheLabDefaults {
+    parts: &[
+        CacheLabPart::Eviction,
+        CacheLabPart::Staleness,
+        CacheLabPart::Outage,
+    ],
+    policies: &[Policy::AllkeysLru, Policy::AllkeysLfu],
+    scan: false,
+    keys: 2000,
+    skews: &[0.99],
+    sizes: &[],
+    clients: 20,
+    ttl_ms: 500,
+    orders: 20_000,
+    requests_per_key: 1,
+    ttl_scale: 0.00025,
+    staleness_ms: 400,
+    outage_ms: [300, 300, 800],
 };
 
 impl Preset {

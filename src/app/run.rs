@@ -256,8 +256,11 @@ pub(super) fn execute(common: &Common, args: &RunArgs) -> Result<()> {
     // cache-lab's short form (eviction pair, staleness, outage) on servers of its own.
     let mut cache_lab = Vec::new();
     if wants(Family::CacheLab) {
-        let short =
-            super::cache_lab::measure(&super::cache_lab::SHORT, &Default::default(), common.quiet);
+        let short = super::cache_lab::measure(
+            &super::preset::Preset::of(common.quick).run_cache_lab,
+            &Default::default(),
+            common.quiet,
+        );
         attempt(
             Family::CacheLab,
             short.map(|c| vec![c]),
