@@ -23,10 +23,10 @@ use latency_ladder::memory::{self, Chain};
 use latency_ladder::platform::Bypass;
 use latency_ladder::record::host::Host;
 use latency_ladder::record::memory::{Order, PageKind, SweepConfig};
+use latency_ladder::rungs::db::{DataSet, PointLookups};
+use latency_ladder::rungs::storage::{DirectReads, StorageConfig, TestFile};
 use latency_ladder::services::postgres::ManagedPostgres;
 use latency_ladder::services::redis::ManagedRedis;
-use latency_ladder::suite::db::{DataSet, PgTarget, PointLookups};
-use latency_ladder::suite::storage::{DirectReads, StorageConfig, TestFile};
 use latency_ladder::units::format_size;
 use std::time::Duration;
 
@@ -245,7 +245,10 @@ fn databases<M: Measurement>(c: &mut Criterion<M>) {
             return skip("database/postgres", e);
         }
     };
-    match PgTarget::managed(&server).and_then(|t| PointLookups::postgres(&data, &t)) {
+    match server
+        .target()
+        .and_then(|t| PointLookups::postgres(&data, &t))
+    {
         Ok(mut l) => {
             g.bench_function("PG prepared PK lookup over TCP", |b| {
                 b.iter(|| l.lookup().expect("lookup"))
@@ -262,7 +265,8 @@ fn redis<M: Measurement>(c: &mut Criterion<M>) {
         Ok(s) => s,
         Err(e) => return skip("redis", e),
     };
-    let mut conn = match latency_ladder::suite::redis::connect(&server.tcp_url()) {
+    let url = latency_ladder::target::redis::RedisUrl::parse(&server.tcp_url());
+    let mut conn = match url.and_then(|u| latency_ladder::rungs::redis::connect(&u)) {
         Ok(c) => c,
         Err(e) => return skip("redis", e),
     };
@@ -283,7 +287,8 @@ fn redis<M: Measurement>(c: &mut Criterion<M>) {
 /// memcached on a managed pair: GET hit, SET with an expiry and a multi-get of 10 keys,
 /// over TCP and the unix socket (the single operations `ladder memcached` times).
 fn memcached<M: Measurement>(c: &mut Criterion<M>) {
-    use latency_ladder::suite::memcached::{connect, Target};
+    use latency_ladder::rungs::kv::KvStore;
+    use latency_ladder::rungs::memcached::{Memcached, Target};
     let target = match Target::pick(None) {
         Ok(t) => t,
         Err(e) => return skip("memcached", e),
@@ -293,8 +298,9 @@ fn memcached<M: Measurement>(c: &mut Criterion<M>) {
     let refs: Vec<&str> = keys.iter().map(String::as_str).collect();
     let mut g = c.benchmark_group("memcached");
     configure(&mut g);
-    for (transport, url) in target.transports() {
-        let client = match connect(&url) {
+    for url in target.urls() {
+        let transport = Memcached::transport(url);
+        let client = match url.connect() {
             Ok(c) => c,
             Err(e) => {
                 skip(&format!("memcached/{transport}"), e);
@@ -326,11 +332,11 @@ fn memcached<M: Measurement>(c: &mut Criterion<M>) {
 /// The web's caches: the origin's 200 and 304 at 100 KiB on a kept connection, a fresh
 /// hit in the client's own cache, a new HTTPS connection per GET, and an edge HIT.
 fn web<M: Measurement>(c: &mut Criterion<M>) {
+    use latency_ladder::labs::web::origin::{product_path, Origin};
+    use latency_ladder::labs::web::BrowserCache;
     use latency_ladder::record::http::BodySize;
-    use latency_ladder::suite::http::parse_url;
-    use latency_ladder::suite::web::client::{Client, Trust};
-    use latency_ladder::suite::web::origin::{product_path, Origin};
-    use latency_ladder::suite::web::BrowserCache;
+    use latency_ladder::rungs::http::client::{Client, Trust};
+    use latency_ladder::rungs::http::parse_url;
     let data = DataSet::new(DB_ROWS, 1);
     let (origin, https) = match (
         Origin::start(&data, 60, false),

@@ -7,21 +7,22 @@
 use super::{write_and_print, Recorder};
 use crate::cli::{CacheLabArgs, CacheLabPart, Common};
 use crate::error::Result;
+use crate::labs::cache_lab::eviction::{self, EvictionPlan};
+use crate::labs::cache_lab::outage;
+use crate::labs::cache_lab::staleness;
+use crate::labs::cache_lab::stampede::{self, StampedePlan};
+use crate::labs::cache_lab::ttl;
+use crate::labs::cache_lab::Products;
+use crate::labs::product_page::PageDb;
 use crate::progress::Phase;
 use crate::record::cache_lab::{
     CacheLabSection, Policy, Skip, SkipReason, StampedeSection, Strategy,
 };
 use crate::report;
+use crate::rungs::db::DataSet;
 use crate::services::postgres::ManagedPostgres;
 use crate::services::redis::ManagedRedis;
-use crate::suite::cache_lab::eviction::{self, EvictionPlan};
-use crate::suite::cache_lab::outage;
-use crate::suite::cache_lab::staleness;
-use crate::suite::cache_lab::stampede::{self, StampedePlan};
-use crate::suite::cache_lab::ttl;
-use crate::suite::cache_lab::Products;
-use crate::suite::db::product_page::PageDb;
-use crate::suite::db::{DataSet, PgTarget};
+use crate::target::redis::RedisUrl;
 use std::time::Duration;
 
 /// The defaults for one run length.
@@ -63,7 +64,7 @@ pub(super) struct Overrides {
     pub requests: Option<u64>,
     pub clients: Option<u32>,
     pub seed: Option<u64>,
-    pub redis_url: Option<String>,
+    pub redis_url: Option<RedisUrl>,
 }
 
 pub(super) fn execute(common: &Common, args: &CacheLabArgs) -> Result<()> {
@@ -77,7 +78,7 @@ pub(super) fn execute(common: &Common, args: &CacheLabArgs) -> Result<()> {
         requests: args.requests,
         clients: args.clients,
         seed: Some(args.seed),
-        redis_url: args.redis_url.clone(),
+        redis_url: super::redis::plan(args.redis_url.as_ref())?,
     };
     if let Some(url) = &over.redis_url {
         super::redis::warn_eviction(url)?;
@@ -113,7 +114,7 @@ pub(super) fn measure(
     };
     let redis_url = match (&over.redis_url, &redis) {
         (Some(u), _) => u.clone(),
-        (None, Some(r)) => r.unix_url(),
+        (None, Some(r)) => RedisUrl::parse(&r.unix_url())?,
         (None, None) => unreachable!("a managed Redis was started above"),
     };
     start.advance(1, "redis".into());
@@ -124,7 +125,7 @@ pub(super) fn measure(
     };
 
     let pg = needs_pg.then(ManagedPostgres::start).transpose()?;
-    let target = pg.as_ref().map(PgTarget::managed).transpose()?;
+    let target = pg.as_ref().map(ManagedPostgres::target).transpose()?;
     start.advance(1, "postgres".into());
     drop(start);
     // Every part that needs PostgreSQL has it.
@@ -148,7 +149,7 @@ pub(super) fn measure(
                 })
             })
             .collect(),
-        user_redis: over.redis_url.as_deref().map(crate::redact::redact_url),
+        user_redis: over.redis_url.as_ref().map(|u| u.shown().to_string()),
     };
 
     if wants(P::Eviction) {
@@ -191,7 +192,7 @@ pub(super) fn measure(
         let origin_mean_ns = stampede::origin_mean_ns(&db, 10)?;
         let mut rows = Vec::new();
         for strategy in Strategy::ALL {
-            let prefix = crate::clean::redis_prefix();
+            let prefix = crate::ownership::redis_prefix();
             rows.push(stampede::measure(
                 &plan, strategy, &db, &redis_url, &prefix,
             )?);
@@ -214,11 +215,11 @@ pub(super) fn measure(
 
     if wants(P::Ttl) {
         let phase = Phase::new("cache-lab: TTL and lingering keys", 1, quiet);
-        let mut rc = crate::suite::redis::connect(&redis_url)?;
+        let mut rc = crate::rungs::redis::connect(&redis_url)?;
         section.ttl = Some(ttl::measure(
             &ttl::default_plan(d.ttl_scale, seed),
             &mut rc,
-            &crate::clean::redis_prefix(),
+            &crate::ownership::redis_prefix(),
         )?);
         phase.advance(1, "done".into());
     }
@@ -240,7 +241,7 @@ pub(super) fn measure(
                 crate::error::Error::Internal("cache-lab: no managed Redis".into())
             })?,
             pg_target()?,
-            &crate::clean::redis_prefix(),
+            &crate::ownership::redis_prefix(),
         )?);
         phase.advance(1, "done".into());
     }

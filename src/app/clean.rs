@@ -1,15 +1,23 @@
 //! `ladder clean`: finds and removes what runs that are over left behind, by proof
-//! (see [`crate::clean`]).
+//! (see [`crate::ownership`]).
 
 use super::stdout_line;
 use crate::cli::{CleanArgs, Common};
 use crate::error::Result;
+use crate::target::postgres::PgTarget;
+use crate::target::redis::RedisUrl;
 
 /// `ladder clean`: lists what runs that are over left, each with its proof, and
 /// removes it (or only lists it with --dry-run); says what it leaves alone and why.
 pub(super) fn execute(common: &Common, args: &CleanArgs) -> Result<()> {
-    use crate::clean::{self, Survey};
-    use crate::suite::leftovers;
+    use crate::ownership::{self as clean, leftovers, Survey};
+    // Both URLs parsed before anything is looked at: a bad one is exit 2 at once.
+    let redis = args.redis_url.as_deref().map(RedisUrl::parse).transpose()?;
+    let postgres = args
+        .postgres_url
+        .as_deref()
+        .map(PgTarget::from_url)
+        .transpose()?;
     let verb = if args.dry_run {
         "would remove"
     } else {
@@ -31,14 +39,14 @@ pub(super) fn execute(common: &Common, args: &CleanArgs) -> Result<()> {
     if !args.dry_run {
         clean::remove_local(&local.found)?;
     }
-    if let Some(url) = &args.redis_url {
+    if let Some(url) = &redis {
         let survey = leftovers::find_redis(url)?;
         total += show(&survey)?;
         if !args.dry_run {
             leftovers::remove_redis(url, &survey.found)?;
         }
     }
-    if let Some(url) = &args.postgres_url {
+    if let Some(url) = &postgres {
         let survey = leftovers::find_postgres(url)?;
         total += show(&survey)?;
         if !args.dry_run {

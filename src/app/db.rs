@@ -8,8 +8,8 @@ use crate::progress::Phase;
 use crate::record::rung::Family;
 use crate::record::rung::{Rung, Skipped};
 use crate::report;
-use crate::suite;
-use crate::suite::placement::CpuPlan;
+use crate::rungs;
+use crate::rungs::placement::CpuPlan;
 use std::path::{Path, PathBuf};
 
 /// What `ladder db` measures, from its flags alone.
@@ -21,14 +21,14 @@ pub(super) struct DbPlan {
     /// The new SQLite file to keep, if asked for.
     pub sqlite: Option<PathBuf>,
     /// The user's PostgreSQL, parsed, not yet contacted; none for a managed server.
-    pub postgres: Option<suite::db::PgTarget>,
+    pub postgres: Option<crate::target::postgres::PgTarget>,
 }
 
 /// Plans `ladder db`: the preset's rows unless --rows, a new --sqlite file in an
 /// existing folder, and a PostgreSQL URL that parses. Contacts no server.
 pub(super) fn plan(args: &DbArgs, quick: bool) -> Result<DbPlan> {
     if let Some(p) = &args.sqlite {
-        suite::db::check_sqlite_path(p)?;
+        rungs::db::check_sqlite_path(p)?;
     }
     Ok(DbPlan {
         rows: db_rows(quick, args.rows),
@@ -40,15 +40,18 @@ pub(super) fn plan(args: &DbArgs, quick: bool) -> Result<DbPlan> {
 
 /// The PostgreSQL the user asked for (--postgres-url, else DATABASE_URL), parsed; a bad
 /// URL fails here. [`check_postgres`] then checks that it answers.
-pub(super) fn asked_postgres(url: Option<&String>) -> Result<Option<suite::db::PgTarget>> {
+pub(super) fn asked_postgres(
+    url: Option<&String>,
+) -> Result<Option<crate::target::postgres::PgTarget>> {
     let url = url.cloned().or_else(|| env_url("DATABASE_URL"));
-    url.map(|u| suite::db::PgTarget::from_url(&u)).transpose()
+    url.map(|u| crate::target::postgres::PgTarget::from_url(&u))
+        .transpose()
 }
 
 /// Checks that the user's PostgreSQL answers and lets the run create its schema, before
 /// anything is measured.
-pub(super) fn check_postgres(asked: Option<&suite::db::PgTarget>) -> Result<()> {
-    asked.map_or(Ok(()), suite::db::PgTarget::probe)
+pub(super) fn check_postgres(asked: Option<&crate::target::postgres::PgTarget>) -> Result<()> {
+    asked.map_or(Ok(()), crate::target::postgres::PgTarget::probe)
 }
 
 /// The database rungs: SQLite (kept at `keep` if given), then PostgreSQL on `asked` or
@@ -57,10 +60,10 @@ pub(super) fn check_postgres(asked: Option<&suite::db::PgTarget>) -> Result<()> 
 /// SQLite.
 pub(super) fn db_rungs(
     common: &Common,
-    data: &suite::db::DataSet,
+    data: &rungs::db::DataSet,
     keep: Option<&Path>,
-    asked: Option<suite::db::PgTarget>,
-    mut cache: Option<&mut suite::db::CacheProbe>,
+    asked: Option<crate::target::postgres::PgTarget>,
+    mut cache: Option<&mut rungs::db::CacheProbe>,
     skipped: &mut Vec<Skipped>,
 ) -> Result<Vec<Rung>> {
     use crate::services::postgres::ManagedPostgres;
@@ -80,13 +83,13 @@ pub(super) fn db_rungs(
     let pg_runs = asked.is_some() || matches!(managed, Some(Ok(_)));
     let sqlite_cache = if pg_runs { None } else { cache.as_deref_mut() };
     let mut rungs =
-        suite::db::measure_sqlite(data, &plan, keep, &common.out, sqlite_cache, &mut step)?;
+        rungs::db::measure_sqlite(data, &plan, keep, &common.out, sqlite_cache, &mut step)?;
     let server;
     let target = match (asked, managed) {
         (Some(target), _) => Some(target),
         (None, Some(Ok(_))) => {
             server = ManagedPostgres::start()?;
-            Some(suite::db::PgTarget::managed(&server)?)
+            Some(server.target()?)
         }
         (None, Some(Err(e))) => {
             if !common.quiet {
@@ -102,7 +105,7 @@ pub(super) fn db_rungs(
         (None, None) => unreachable!("managed is looked up whenever nothing was asked for"),
     };
     if let Some(target) = target {
-        rungs.extend(suite::db::measure_postgres(
+        rungs.extend(rungs::db::measure_postgres(
             data,
             &plan,
             &target,
@@ -125,7 +128,7 @@ pub(super) fn execute(common: &Common, args: &DbArgs) -> Result<()> {
     let plan = plan(args, common.quick)?;
     report::check_writable(&common.out)?;
     check_postgres(plan.postgres.as_ref())?;
-    let data = suite::db::DataSet::new(plan.rows, plan.seed);
+    let data = rungs::db::DataSet::new(plan.rows, plan.seed);
     let mut skipped = Vec::new();
     let rungs = db_rungs(
         common,

@@ -9,20 +9,26 @@
 //! the single round trips do.
 
 use super::db::{asked_postgres, check_postgres};
-use super::memcached::memcached_target;
 use super::preset::Preset;
 use super::{write_and_print, Recorder};
 use crate::cli::{Common, LoadArgs, LoadTargetArg};
 use crate::error::{Error, Result};
+use crate::labs::load::{drive, LoadPlan, Request, Served};
+use crate::labs::product_page::{CacheAt, CacheConn, PageDb, PageKeys, PageRequest, ZipfKeys};
+use crate::ownership::keys::RunKeys;
 use crate::progress::Phase;
 use crate::record::load::{LoadRun, LoadSection, LoadTarget, PageCache, ProductPageSetup};
 use crate::report;
+use crate::rungs::db::DataSet;
+use crate::rungs::kv::Target;
+use crate::rungs::memcached::Memcached;
+use crate::rungs::placement::CpuPlan;
+use crate::rungs::redis::Redis;
+use crate::rungs::{memcached, redis};
 use crate::services::postgres::ManagedPostgres;
-use crate::suite::db::product_page::{CacheConn, PageDb, PageKeys, PageRequest, ZipfKeys};
-use crate::suite::db::{DataSet, PgTarget};
-use crate::suite::load::{drive, LoadPlan, Request, Served};
-use crate::suite::placement::CpuPlan;
-use crate::suite::{self, memcached, redis};
+use crate::target::memcached::MemcachedUrl;
+use crate::target::postgres::PgTarget;
+use crate::target::redis::{RedisUrl, KEY_TTL_S};
 use std::time::{Duration, Instant};
 
 /// The share of the database's closed-loop capacity the cache-aside runs ask for at
@@ -82,22 +88,22 @@ pub(super) fn redis_get_loads(
     quiet: bool,
 ) -> Result<Vec<LoadRun>> {
     let url = target.first_url();
-    let keys = redis::RunKeys::new(&url);
+    let keys = RunKeys::<Redis>::new(url);
     let key = keys.key("load");
-    let mut c = redis::connect(&url)?;
-    let () = ::redis::Commands::set_ex(&mut c, &key, "x".repeat(VALUE_BYTES), redis::KEY_TTL_S)
-        .map_err(|e| Error::Unusable(format!("Redis: SET: {e}")))?;
+    let mut c = redis::connect(url)?;
+    let () = ::redis::Commands::set_ex(&mut c, &key, "x".repeat(VALUE_BYTES), KEY_TTL_S)
+        .map_err(|e| url.error(e))?;
     let servers: Vec<(&str, u32)> = match target {
-        redis::Target::Managed(m) => vec![("redis", m.pid())],
-        redis::Target::Url(_) => Vec::new(),
+        Target::Managed(m, _) => vec![("redis", m.pid())],
+        Target::Url(_) => Vec::new(),
     };
     let make = |_| -> Result<Box<dyn Request>> {
-        let mut c = redis::connect(&url)?;
-        let key = key.clone();
+        let mut c = redis::connect(url)?;
+        let (key, url) = (key.clone(), url.clone());
         Ok(Box::new(move || {
             ::redis::Commands::get::<_, Option<String>>(&mut c, &key)
                 .map(|_| Served::Plain)
-                .map_err(|e| Error::Unusable(format!("Redis: GET: {e}")))
+                .map_err(|e| url.error(e))
         }))
     };
     plans
@@ -115,30 +121,24 @@ pub(super) fn memcached_get_loads(
     plans: &[LoadPlan],
     quiet: bool,
 ) -> Result<Vec<LoadRun>> {
-    let url = target.transports().swap_remove(0).1;
-    let shown = crate::redact::redact_url(&url);
-    let keys = memcached::RunKeys::new(&url);
+    let url = target.first_url();
+    let keys = RunKeys::<Memcached>::new(url);
     let key = keys.key("load");
-    memcached::connect(&url)?
-        .set(
-            &key,
-            "x".repeat(VALUE_BYTES).as_str(),
-            redis::KEY_TTL_S as u32,
-        )
-        .map_err(|e| memcached::mc_err(&shown, e))?;
-    let servers: Vec<(&str, u32)> = target
-        .pids()
+    url.connect()?
+        .set(&key, "x".repeat(VALUE_BYTES).as_str(), KEY_TTL_S as u32)
+        .map_err(|e| url.error(e))?;
+    let servers: Vec<(&str, u32)> = memcached::pids(target)
         .first()
         .map(|&p| ("memcached", p))
         .into_iter()
         .collect();
     let make = |_| -> Result<Box<dyn Request>> {
-        let c = memcached::connect(&url)?;
-        let (key, shown) = (key.clone(), shown.clone());
+        let c = url.connect()?;
+        let (key, url) = (key.clone(), url.clone());
         Ok(Box::new(move || {
             c.get::<String>(&key)
                 .map(|_| Served::Plain)
-                .map_err(|e| memcached::mc_err(&shown, e))
+                .map_err(|e| url.error(e))
         }))
     };
     plans
@@ -198,13 +198,15 @@ struct Database {
 
 /// PostgreSQL (the user's, else managed) or, where `sqlite` or none is installed,
 /// SQLite, loaded with `data`.
-fn database(common: &Common, args: &LoadArgs, data: &DataSet, sqlite: bool) -> Result<Database> {
+fn database(
+    common: &Common,
+    args: &LoadArgs,
+    asked: Option<PgTarget>,
+    data: &DataSet,
+    sqlite: bool,
+) -> Result<Database> {
     let phase = Phase::new("load: building the data set", 1, common.quiet);
-    let asked = if sqlite {
-        None
-    } else {
-        asked_postgres(args.postgres_url.as_ref())?
-    };
+    let asked = asked.filter(|_| !sqlite);
     check_postgres(asked.as_ref())?;
     let db = if let Some(target) = asked {
         Database {
@@ -225,7 +227,7 @@ fn database(common: &Common, args: &LoadArgs, data: &DataSet, sqlite: bool) -> R
         }
     } else {
         let server = ManagedPostgres::start()?;
-        let target = PgTarget::managed(&server)?;
+        let target = server.target()?;
         Database {
             db: PageDb::postgres(data, &target)?,
             pid: Some(server.pid()),
@@ -255,13 +257,14 @@ fn capacity(db: &PageDb, zipf: f64, seed: u64) -> Result<f64> {
 fn page_loads(
     common: &Common,
     args: &LoadArgs,
-    plans: &[LoadPlan],
+    planned: Planned,
     rows: u64,
 ) -> Result<LoadSection> {
+    let plans = &planned.runs;
     let plan = &plans[plans.len() - 1];
     let data = DataSet::new(rows, args.seed);
     let sqlite = args.target == LoadTargetArg::Sqlite;
-    let db = database(common, args, &data, sqlite)?;
+    let db = database(common, args, planned.postgres, &data, sqlite)?;
     let engine = db.db.engine;
     let mut setup = ProductPageSetup {
         orders: data.orders,
@@ -291,29 +294,27 @@ fn page_loads(
     };
     let redis_target = caches
         .contains(&PageCache::Redis)
-        .then(|| redis::Target::pick(super::redis::plan(args.redis_url.as_ref())?))
+        .then(|| redis::Target::pick(planned.redis.clone()))
         .transpose()?;
     let mc_target = caches
         .contains(&PageCache::Memcached)
-        .then(|| memcached_target(args.memcached_url.as_ref()))
+        .then(|| memcached::Target::pick(planned.memcached.clone()))
         .transpose()?;
     let mut runs = Vec::new();
     for cache in caches {
-        let (url, cache_pid, cache_name) = match cache {
-            PageCache::None => (String::new(), None, ""),
-            PageCache::Redis => {
-                let t = redis_target.as_ref().expect("started above");
+        let (at, cache_pid, cache_name) = match (cache, &redis_target, &mc_target) {
+            (PageCache::Redis, Some(t), _) => {
                 let pid = match t {
-                    redis::Target::Managed(m) => Some(m.pid()),
-                    redis::Target::Url(_) => None,
+                    Target::Managed(m, _) => Some(m.pid()),
+                    Target::Url(_) => None,
                 };
-                (t.first_url(), pid, "redis")
+                (CacheAt::Redis(t.first_url().clone()), pid, "redis")
             }
-            PageCache::Memcached => {
-                let t = mc_target.as_ref().expect("started above");
-                let url = t.transports().swap_remove(0).1;
-                (url, t.pids().first().copied(), "memcached")
+            (PageCache::Memcached, _, Some(t)) => {
+                let pid = memcached::pids(t).first().copied();
+                (CacheAt::Memcached(t.first_url().clone()), pid, "memcached")
             }
+            _ => (CacheAt::None, None, ""),
         };
         let mut servers: Vec<(&str, u32)> = Vec::new();
         if let Some(pid) = db.pid {
@@ -327,7 +328,7 @@ fn page_loads(
         let make = |i: usize| -> Result<Box<dyn Request>> {
             Ok(Box::new(PageRequest::new(
                 db.db.connect()?,
-                CacheConn::connect(cache, &url)?,
+                CacheConn::connect(&at)?,
                 ZipfKeys::new(data.products, args.zipf, args.seed ^ (i as u64 + 1))?,
                 names.clone(),
                 args.ttl,
@@ -342,7 +343,7 @@ fn page_loads(
         for plan in &plans {
             let what = what(name, plan, plans.len() > 1);
             let run = run_load(plan, target, &servers, &make, common.quiet, &what);
-            if let Some(mut c) = CacheConn::connect(cache, &url).ok().flatten() {
+            if let Some(mut c) = CacheConn::connect(&at).ok().flatten() {
                 c.delete(&names.all(data.products));
             }
             runs.push(run?);
@@ -356,9 +357,9 @@ fn page_loads(
 
 /// Plans `ladder load` from its flags alone: the runs (one per rate, the preset's
 /// window unless a flag says), and every URL parsed. Contacts no server.
-fn plan(args: &LoadArgs, quick: bool) -> Result<Vec<LoadPlan>> {
+fn plan(args: &LoadArgs, quick: bool) -> Result<Planned> {
     let d = Preset::of(quick).load;
-    let plans = rates(args)?
+    let runs = rates(args)?
         .into_iter()
         .map(|rate| LoadPlan {
             rate,
@@ -367,26 +368,39 @@ fn plan(args: &LoadArgs, quick: bool) -> Result<Vec<LoadPlan>> {
             warmup: Duration::from_secs_f64(args.warmup.unwrap_or(d.warmup_s)),
         })
         .collect();
-    if let Some(u) = &args.memcached_url {
-        suite::memcached::normalize(u)?;
-    }
-    super::redis::plan(args.redis_url.as_ref())?;
-    asked_postgres(args.postgres_url.as_ref())?;
-    Ok(plans)
+    Ok(Planned {
+        runs,
+        redis: super::redis::plan(args.redis_url.as_ref())?,
+        memcached: super::memcached::plan(args.memcached_url.as_ref())?,
+        postgres: asked_postgres(args.postgres_url.as_ref())?,
+    })
+}
+
+/// `ladder load` as planned: the runs, and the user's servers (parsed, not contacted).
+struct Planned {
+    runs: Vec<LoadPlan>,
+    redis: Option<RedisUrl>,
+    memcached: Option<MemcachedUrl>,
+    postgres: Option<PgTarget>,
 }
 
 pub(super) fn execute(common: &Common, args: &LoadArgs) -> Result<()> {
     let rec = Recorder::start();
-    let plans = plan(args, common.quick)?;
+    let planned = plan(args, common.quick)?;
     report::check_writable(&common.out)?;
     let on_postgres = matches!(
         args.target,
         LoadTargetArg::Postgres | LoadTargetArg::CacheAside
     );
-    if let Some(pg) = asked_postgres(args.postgres_url.as_ref())?.filter(|_| on_postgres) {
+    if let Some(pg) = planned.postgres.as_ref().filter(|_| on_postgres) {
         pg.probe()?;
         // Every connection a session, and the run's own setup session beside them.
-        let connections = plans.iter().map(|p| p.connections).max().unwrap_or(0);
+        let connections = planned
+            .runs
+            .iter()
+            .map(|p| p.connections)
+            .max()
+            .unwrap_or(0);
         pg.check_room(connections + 1, &format!("--connections {connections}"))?;
     }
     let kv = |runs| LoadSection {
@@ -395,17 +409,17 @@ pub(super) fn execute(common: &Common, args: &LoadArgs) -> Result<()> {
     };
     let section = match args.target {
         LoadTargetArg::Redis => kv(redis_get_loads(
-            &redis::Target::pick(super::redis::plan(args.redis_url.as_ref())?)?,
-            &plans,
+            &redis::Target::pick(planned.redis)?,
+            &planned.runs,
             common.quiet,
         )?),
         LoadTargetArg::Memcached => {
-            let target = memcached_target(args.memcached_url.as_ref())?;
-            kv(memcached_get_loads(&target, &plans, common.quiet)?)
+            let target = memcached::Target::pick(planned.memcached)?;
+            kv(memcached_get_loads(&target, &planned.runs, common.quiet)?)
         }
         LoadTargetArg::Postgres | LoadTargetArg::Sqlite | LoadTargetArg::CacheAside => {
             let rows = args.rows.unwrap_or(Preset::of(common.quick).load.rows);
-            page_loads(common, args, &plans, rows)?
+            page_loads(common, args, planned, rows)?
         }
     };
     let mut run = rec.record("load", None, Vec::new(), Vec::new());
@@ -426,12 +440,14 @@ mod tests {
     #[test]
     fn quick_takes_the_quick_window_and_a_flag_wins() {
         let (full, quick) = (Preset::of(false).load, Preset::of(true).load);
-        let p = plan(&load(&[]), true).unwrap();
+        let p = plan(&load(&[]), true).unwrap().runs;
         assert_eq!(p.len(), 1);
         assert_eq!(p[0].duration, Duration::from_secs_f64(quick.duration_s));
-        let p = plan(&load(&[]), false).unwrap();
+        let p = plan(&load(&[]), false).unwrap().runs;
         assert_eq!(p[0].duration, Duration::from_secs_f64(full.duration_s));
-        let p = plan(&load(&["--duration", "3", "--rate", "50"]), true).unwrap();
+        let p = plan(&load(&["--duration", "3", "--rate", "50"]), true)
+            .unwrap()
+            .runs;
         assert_eq!(p[0].duration, Duration::from_secs(3));
         assert_eq!(p[0].rate, 50.0);
     }
@@ -442,8 +458,9 @@ mod tests {
             &["--rates", "200,100"][..],
             &["--redis-url", "http://127.0.0.1:6379"],
             &["--postgres-url", "mysql://x"],
+            &["--memcached-url", "memcache://"],
         ] {
-            let e = plan(&load(flags), true).expect_err("refused");
+            let e = plan(&load(flags), true).err().expect("refused");
             assert_eq!(e.exit_code(), 2, "{flags:?}: {e}");
         }
     }

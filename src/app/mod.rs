@@ -38,7 +38,7 @@ pub fn run(cli: Cli) -> Result<()> {
     crate::host::process_cpus();
     let result = run_command(&cli);
     // Every guard of the command has removed its keys by now.
-    crate::suite::ledger::release_redis();
+    crate::ownership::ledger::release_redis();
     result
 }
 

@@ -4,12 +4,12 @@
 use super::cache_lab::CacheLabDefaults;
 use crate::cli::CacheLabPart;
 use crate::cores::pingpong::PairPlan;
+use crate::labs::load::LoadDefaults;
+use crate::labs::web::WebConfig;
 use crate::measure::TrialPolicy;
 use crate::record::cache_lab::Policy;
-use crate::suite::db::Plan;
-use crate::suite::load::LoadDefaults;
-use crate::suite::redis::RedisConfig;
-use crate::suite::web::WebConfig;
+use crate::rungs::db::Plan;
+use crate::rungs::kv::KvConfig;
 use std::time::Duration;
 
 /// The defaults of every command for one run length.
@@ -30,8 +30,8 @@ pub(super) struct Preset {
     pub file_size: u64,
     /// Timed storage reads.
     pub storage_samples: u64,
-    /// The Redis rung.
-    pub redis: RedisConfig,
+    /// The key-value rungs (Redis, memcached).
+    pub kv: KvConfig,
     /// Rows of the database data set.
     pub db_rows: u64,
     /// The database queries.
@@ -112,7 +112,11 @@ const FULL: Preset = Preset {
     },
     file_size: 1 << 30,
     storage_samples: 5000,
-    redis: RedisConfig::DEFAULT,
+    kv: KvConfig {
+        samples: 5000,
+        spaced_samples: 200,
+        batches: 200,
+    },
     db_rows: 1_000_000,
     db_plan: Plan::DEFAULT,
     http_samples: 50,
@@ -134,7 +138,11 @@ const QUICK: Preset = Preset {
     patterns_policy: TrialPolicy::QUICK,
     file_size: 64 << 20,
     storage_samples: 500,
-    redis: RedisConfig::QUICK,
+    kv: KvConfig {
+        samples: 300,
+        spaced_samples: 20,
+        batches: 20,
+    },
     db_rows: 20_000,
     db_plan: Plan::QUICK,
     http_samples: 5,

@@ -7,30 +7,32 @@ use crate::error::Result;
 use crate::progress::Phase;
 use crate::record::rung::Rung;
 use crate::report;
-use crate::suite;
-use crate::suite::placement::{measure_placed, CpuPlan};
+use crate::rungs;
+use crate::rungs::placement::{measure_placed, CpuPlan};
+use crate::target::redis::RedisUrl;
 
 /// Measures the Redis rung on `target`, with its progress bar.
-pub(super) fn redis_measure(target: &suite::redis::Target, common: &Common) -> Result<Vec<Rung>> {
-    let cfg = Preset::of(common.quick).redis;
+pub(super) fn redis_measure(target: &rungs::redis::Target, common: &Common) -> Result<Vec<Rung>> {
+    let cfg = Preset::of(common.quick).kv;
     let phase = Phase::fractional("redis", common.quiet);
     let (plan, cpus) = CpuPlan::here()?;
-    let placements = match target {
-        suite::redis::Target::Managed(_) => plan.managed(),
-        suite::redis::Target::Url(_) => plan.user_server(),
+    let placements = if target.is_managed() {
+        plan.managed()
+    } else {
+        plan.user_server()
     };
     // The persistence settings: one more step, managed servers only.
-    let persist = matches!(target, suite::redis::Target::Managed(_));
+    let persist = target.is_managed();
     let n = placements.len() as f64 + f64::from(u8::from(persist));
     let mut rows = measure_placed(&placements, &cpus, |i| {
-        suite::redis::measure(target, cfg, |f| phase.set_fraction((i as f64 + f) / n))
+        rungs::kv::measure(target, cfg, |f| phase.set_fraction((i as f64 + f) / n))
     })?;
     if persist {
         // On the filesystem of the storage rung's default (the --out folder), in the
         // placement that stands for a networked service.
         let last = placements.len() - 1;
         rows.extend(measure_placed(&placements[last..], &cpus, |_| {
-            suite::redis::measure_persistence(&common.out, cfg.spaced_samples * 5, |f| {
+            rungs::redis::measure_persistence(&common.out, cfg.spaced_samples * 5, |f| {
                 phase.set_fraction((n - 1.0 + f) / n)
             })
         })?);
@@ -40,12 +42,9 @@ pub(super) fn redis_measure(target: &suite::redis::Target, common: &Common) -> R
 
 /// The Redis to measure, from the flags alone: `url`, else REDIS_URL, else none (a
 /// managed server). A bad URL fails here, before anything is contacted.
-pub(super) fn plan(url: Option<&String>) -> Result<Option<String>> {
+pub(super) fn plan(url: Option<&String>) -> Result<Option<RedisUrl>> {
     let url = url.cloned().or_else(|| env_url("REDIS_URL"));
-    if let Some(u) = &url {
-        suite::redis::client(u)?;
-    }
-    Ok(url)
+    url.as_deref().map(RedisUrl::parse).transpose()
 }
 
 pub(super) fn execute(common: &Common, args: &RedisArgs) -> Result<()> {
@@ -55,7 +54,7 @@ pub(super) fn execute(common: &Common, args: &RedisArgs) -> Result<()> {
     if let Some(url) = &url {
         warn_eviction(url)?;
     }
-    let target = suite::redis::Target::pick(url)?;
+    let target = rungs::redis::Target::pick(url)?;
     let rungs = redis_measure(&target, common)?;
     drop(target);
     rec.finish(common, "redis", None, rungs)
@@ -63,8 +62,8 @@ pub(super) fn execute(common: &Common, args: &RedisArgs) -> Result<()> {
 
 /// Checks that the user's Redis answers, and warns on stderr where the run's keys could
 /// evict the user's.
-pub(super) fn warn_eviction(url: &str) -> Result<()> {
-    if let Some(warning) = suite::redis::eviction_warning(url)? {
+pub(super) fn warn_eviction(url: &RedisUrl) -> Result<()> {
+    if let Some(warning) = rungs::redis::eviction_warning(url)? {
         eprintln!("ladder: {warning}");
     }
     Ok(())
@@ -82,6 +81,7 @@ mod tests {
         assert!(e.to_string().starts_with("bad Redis URL"), "{e}");
         // Parsed, not contacted: nothing listens on port 1.
         let good = "redis://127.0.0.1:1/0".to_string();
-        assert_eq!(plan(Some(&good)).unwrap(), Some(good));
+        let planned = plan(Some(&good)).unwrap().unwrap();
+        assert_eq!(planned.secret_url(), good);
     }
 }

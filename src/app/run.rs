@@ -2,7 +2,7 @@
 
 use super::cores::{cores_config, cores_with_progress};
 use super::db::{asked_postgres, check_postgres, db_rows, db_rungs};
-use super::memcached::{memcached_measure, memcached_target};
+use super::memcached::memcached_measure;
 use super::memory::sweep_with_progress;
 use super::preset::Preset;
 use super::redis::{redis_measure, warn_eviction};
@@ -12,33 +12,21 @@ use super::{write_and_print, Recorder};
 use crate::cli::{Common, RunArgs};
 use crate::cores::CoresConfig;
 use crate::error::{Error, Result};
+use crate::record::cache_lab::CacheLabSection;
+use crate::record::caching::CachePatterns;
+use crate::record::cores::CoresSection;
 use crate::record::host::Host;
+use crate::record::http::{HttpSection, PhaseRun};
+use crate::record::load::LoadRun;
+use crate::record::memory::MemorySection;
 use crate::record::memory::SweepConfig;
-use crate::record::rung::Family;
-use crate::record::rung::Skipped;
+use crate::record::rung::{Family, Rung, Skipped};
 use crate::report;
-use crate::suite;
-use crate::suite::storage::StorageConfig;
+use crate::rungs;
+use crate::rungs::storage::StorageConfig;
+use crate::target::memcached::MemcachedUrl;
+use crate::target::redis::RedisUrl;
 use clap::ValueEnum;
-
-/// Adds a rung's outcome: its rows (rungs, or load runs), or a skipped entry with the
-/// reason. Only Ctrl-C stops the run; every other failure is one rung that could not
-/// run.
-fn attempt<T>(
-    family: Family,
-    outcome: Result<Vec<T>>,
-    rungs: &mut Vec<T>,
-    skipped: &mut Vec<Skipped>,
-) -> Result<()> {
-    match outcome {
-        // A rung that failed while a signal arrived failed because of it.
-        _ if crate::signal::interrupted() => return Err(Error::Interrupted),
-        Ok(rows) => rungs.extend(rows),
-        Err(Error::Interrupted) => return Err(Error::Interrupted),
-        Err(e) => skipped.push(Skipped::all(family, e.to_string())),
-    }
-    Ok(())
-}
 
 /// What `ladder run` measures, decided from its flags and the host alone: every
 /// decision that needs no server.
@@ -53,12 +41,13 @@ pub(super) struct RunPlan {
     pub storage: Option<StorageConfig>,
     /// The user's Redis (--redis-url, else REDIS_URL; parsed, not yet contacted); none
     /// for a managed server.
-    pub redis_url: Option<String>,
-    /// The user's memcached (as given); none for MEMCACHED_SERVERS or managed servers.
-    pub memcached_url: Option<String>,
+    pub redis_url: Option<RedisUrl>,
+    /// The user's memcached (--memcached-url, else MEMCACHED_SERVERS; parsed, not yet
+    /// contacted); none for managed servers.
+    pub memcached_url: Option<MemcachedUrl>,
     /// The user's PostgreSQL (--postgres-url, else DATABASE_URL; parsed, not yet
     /// contacted); none for a managed server or a skipped database.
-    pub postgres: Option<suite::db::PgTarget>,
+    pub postgres: Option<crate::target::postgres::PgTarget>,
     /// Orders in the data set of the database and web rungs.
     pub db_rows: u64,
     /// The user's API (--http-url, parsed, not yet reached) and --http-insecure; none
@@ -87,15 +76,13 @@ pub(super) fn plan(common: &Common, args: &RunArgs, host: &Host) -> Result<RunPl
         .then(|| super::memory::plan(&args.memory, common.quick, host))
         .transpose()?;
     if let Some(url) = &args.http_url {
-        suite::http::parse_url(url)?;
+        rungs::http::parse_url(url)?;
     }
     let redis_url = super::redis::plan(args.redis_url.as_ref())?;
     let cores = wants(Family::Cores)
         .then(|| cores_config(None, None, &preset.run_cores, host))
         .transpose()?;
-    if let Some(url) = &args.memcached_url {
-        suite::memcached::normalize(url)?;
-    }
+    let memcached_url = super::memcached::plan(args.memcached_url.as_ref())?;
     let postgres = if wants(Family::Db) {
         asked_postgres(args.postgres_url.as_ref())?
     } else {
@@ -113,7 +100,7 @@ pub(super) fn plan(common: &Common, args: &RunArgs, host: &Host) -> Result<RunPl
         sweep,
         cores,
         redis_url,
-        memcached_url: args.memcached_url.clone(),
+        memcached_url,
         postgres,
         db_rows: db_rows(common.quick, None),
         http_url,
@@ -125,7 +112,7 @@ pub(super) fn plan(common: &Common, args: &RunArgs, host: &Host) -> Result<RunPl
 /// user's PostgreSQL answers, the user's API answers HTTP (one GET).
 pub(super) fn check(common: &Common, plan: &RunPlan) -> Result<()> {
     if let Some((url, insecure)) = &plan.http_url {
-        suite::http::probe(url, *insecure)?;
+        rungs::http::probe(url, *insecure)?;
     }
     if let Some(url) = &plan.redis_url {
         warn_eviction(url)?;
@@ -134,150 +121,158 @@ pub(super) fn check(common: &Common, plan: &RunPlan) -> Result<()> {
     report::check_writable(&common.out)
 }
 
+/// The order `ladder run` measures in: the machine first, then the servers, the labs
+/// last. Redis and memcached stay up through [`Family::Load`] and [`Family::Db`] (the
+/// database's caching patterns read through the Redis) and stop before the web.
+const RUN_ORDER: [Family; 10] = [
+    Family::Memory,
+    Family::Cores,
+    Family::Ssd,
+    Family::Redis,
+    Family::Memcached,
+    Family::Load,
+    Family::Db,
+    Family::Web,
+    Family::Http,
+    Family::CacheLab,
+];
+
+/// What the families of a run have measured so far, and the cache servers kept up for
+/// the families after theirs.
+#[derive(Default)]
+struct Gathered {
+    memory: Option<MemorySection>,
+    cores: Option<CoresSection>,
+    rungs: Vec<Rung>,
+    skipped: Vec<Skipped>,
+    loads: Vec<LoadRun>,
+    caching: Vec<CachePatterns>,
+    web: Option<HttpSection>,
+    user_phases: Vec<PhaseRun>,
+    cache_lab: Option<CacheLabSection>,
+    redis: Option<rungs::redis::Target>,
+    memcached: Option<rungs::memcached::Target>,
+}
+
+/// Measures one family of the run into `g`. A family that measures nothing more (the
+/// load without a cache server) returns Ok.
+fn measure_family(
+    family: Family,
+    common: &Common,
+    plan: &mut RunPlan,
+    host: &Host,
+    g: &mut Gathered,
+) -> Result<()> {
+    let quiet = common.quiet;
+    let preset = Preset::of(common.quick);
+    match family {
+        Family::Memory => {
+            if let Some(cfg) = &plan.sweep {
+                g.memory = Some(sweep_with_progress(cfg, host, quiet)?);
+            }
+        }
+        Family::Cores => {
+            if let Some(cfg) = &plan.cores {
+                g.cores = Some(cores_with_progress(cfg, host, quiet)?);
+            }
+        }
+        Family::Ssd => {
+            if let Some(cfg) = &plan.storage {
+                g.rungs.extend(storage_rungs(cfg, quiet)?);
+            }
+        }
+        Family::Redis => {
+            let target = rungs::redis::Target::pick(plan.redis_url.clone())?;
+            g.rungs.extend(redis_measure(&target, common)?);
+            g.redis = Some(target);
+        }
+        Family::Memcached => {
+            let target = rungs::memcached::Target::pick(plan.memcached_url.clone())?;
+            g.rungs.extend(memcached_measure(&target, common)?);
+            g.memcached = Some(target);
+        }
+        Family::Load => {
+            // A short fixed-rate GET load on each cache server measured above.
+            let in_run = [preset.load.in_run];
+            if let Some(t) = &g.redis {
+                g.loads
+                    .extend(super::load::redis_get_loads(t, &in_run, quiet)?);
+            }
+            if let Some(t) = &g.memcached {
+                g.loads
+                    .extend(super::load::memcached_get_loads(t, &in_run, quiet)?);
+            }
+        }
+        Family::Db => {
+            let data = rungs::db::DataSet::new(plan.db_rows, crate::cli::DEFAULT_SEED);
+            let mut probe = match &g.redis {
+                Some(t) => Some(rungs::db::CacheProbe::new(t.first_url())?),
+                None => None,
+            };
+            let asked = plan.postgres.take();
+            let outcome = db_rungs(common, &data, None, asked, probe.as_mut(), &mut g.skipped);
+            g.caching = probe.map(|p| p.results).unwrap_or_default();
+            g.rungs.extend(outcome?);
+        }
+        Family::Web => {
+            let (section, pieces) = web_measure(common, plan.db_rows, crate::cli::DEFAULT_SEED)?;
+            g.web = Some(section);
+            g.skipped.extend(pieces);
+        }
+        Family::Http => match &plan.http_url {
+            Some((url, insecure)) => {
+                let (rows, phases) = external_api(common, url, *insecure)?;
+                g.rungs.extend(rows);
+                g.user_phases = phases;
+            }
+            None => g
+                .skipped
+                .push(Skipped::all(Family::Http, "pass --http-url")),
+        },
+        Family::CacheLab => {
+            // cache-lab's short form (eviction pair, staleness, outage) on servers of
+            // its own.
+            let short =
+                super::cache_lab::measure(&preset.run_cache_lab, &Default::default(), quiet);
+            g.cache_lab = Some(short?);
+        }
+    }
+    Ok(())
+}
+
 pub(super) fn execute(common: &Common, args: &RunArgs) -> Result<()> {
     let rec = Recorder::start();
     let mut plan = plan(common, args, &rec.host)?;
     check(common, &plan)?;
-    let asked_pg = plan.postgres.take();
-    let wants = |r: Family| plan.wants(r);
-    let rows = plan.db_rows;
-
-    let mut rungs = Vec::new();
-    let mut skipped = Vec::new();
-    let skip = |family| Skipped::all(family, "skipped with --skip");
-    let memory = match &plan.sweep {
-        Some(cfg) => Some(sweep_with_progress(cfg, &rec.host, common.quiet)?),
-        None => {
-            skipped.push(skip(Family::Memory));
-            None
+    let mut g = Gathered::default();
+    for family in RUN_ORDER {
+        if family == Family::Web {
+            // The cache servers are done with; the web and the labs start their own.
+            g.redis = None;
+            g.memcached = None;
         }
-    };
-    // Between the cores, after the memory ladder; a failure there is a skipped section.
-    let cores = match &plan.cores {
-        Some(cfg) => match cores_with_progress(cfg, &rec.host, common.quiet) {
-            Ok(section) => Some(section),
-            Err(e) => {
-                attempt(Family::Cores, Err(e), &mut rungs, &mut skipped)?;
-                None
-            }
-        },
-        None => {
-            skipped.push(skip(Family::Cores));
-            None
+        if !plan.wants(family) {
+            g.skipped.push(Skipped::all(family, "skipped with --skip"));
+            continue;
         }
-    };
-    if let Some(cfg) = &plan.storage {
-        attempt(
-            Family::Ssd,
-            storage_rungs(cfg, common.quiet),
-            &mut rungs,
-            &mut skipped,
-        )?;
-    } else {
-        skipped.push(skip(Family::Ssd));
-    }
-    // The Redis stays up for the caching patterns of the database phase.
-    let mut redis_target = None;
-    if wants(Family::Redis) {
-        let outcome = suite::redis::Target::pick(plan.redis_url.clone()).and_then(|t| {
-            let rows = redis_measure(&t, common)?;
-            redis_target = Some(t);
-            Ok(rows)
-        });
-        attempt(Family::Redis, outcome, &mut rungs, &mut skipped)?;
-    } else {
-        skipped.push(skip(Family::Redis));
-    }
-    // A short fixed-rate GET load on each cache server measured above.
-    let in_run = [Preset::of(common.quick).load.in_run];
-    let mut loads = Vec::new();
-    if let (true, Some(t)) = (wants(Family::Load), &redis_target) {
-        let outcome = super::load::redis_get_loads(t, &in_run, common.quiet);
-        attempt(Family::Load, outcome, &mut loads, &mut skipped)?;
-    }
-    if wants(Family::Memcached) {
-        let mut mc_target = None;
-        let outcome = memcached_target(plan.memcached_url.as_ref()).and_then(|t| {
-            let rows = memcached_measure(&t, common)?;
-            mc_target = Some(t);
-            Ok(rows)
-        });
-        attempt(Family::Memcached, outcome, &mut rungs, &mut skipped)?;
-        if let (true, Some(t)) = (wants(Family::Load), &mc_target) {
-            let outcome = super::load::memcached_get_loads(t, &in_run, common.quiet);
-            attempt(Family::Load, outcome, &mut loads, &mut skipped)?;
-        }
-    } else {
-        skipped.push(skip(Family::Memcached));
-    }
-    if !wants(Family::Load) {
-        skipped.push(skip(Family::Load));
-    }
-    let mut caching = Vec::new();
-    if wants(Family::Db) {
-        let data = suite::db::DataSet::new(rows, crate::cli::DEFAULT_SEED);
-        let mut probe = match &redis_target {
-            Some(t) => Some(suite::db::CacheProbe::new(&t.first_url())?),
-            None => None,
-        };
-        let outcome = db_rungs(common, &data, None, asked_pg, probe.as_mut(), &mut skipped);
-        attempt(Family::Db, outcome, &mut rungs, &mut skipped)?;
-        caching = probe.map(|p| p.results).unwrap_or_default();
-    } else {
-        skipped.push(skip(Family::Db));
-    }
-    drop(redis_target);
-    let mut managed_web = None;
-    if wants(Family::Web) {
-        match web_measure(common, rows, crate::cli::DEFAULT_SEED) {
+        // The one error path: Ctrl-C stops the run (a family that failed while a
+        // signal arrived failed because of it); any other failure is a family that
+        // could not run, with its reason.
+        match measure_family(family, common, &mut plan, &rec.host, &mut g) {
             _ if crate::signal::interrupted() => return Err(Error::Interrupted),
+            Ok(()) => {}
             Err(Error::Interrupted) => return Err(Error::Interrupted),
-            Err(e) => skipped.push(Skipped::all(Family::Web, e.to_string())),
-            Ok((section, pieces)) => {
-                managed_web = Some(section);
-                skipped.extend(pieces);
-            }
+            Err(e) => g.skipped.push(Skipped::all(family, e.to_string())),
         }
-    } else {
-        skipped.push(skip(Family::Web));
     }
-    let mut user_phases = Vec::new();
-    match (&args.http_url, wants(Family::Http)) {
-        (Some(url), true) => {
-            let outcome = external_api(common, url, args.http_insecure).map(|(rows, phases)| {
-                user_phases = phases;
-                rows
-            });
-            attempt(Family::Http, outcome, &mut rungs, &mut skipped)?;
-        }
-        (None, true) => skipped.push(Skipped::all(Family::Http, "pass --http-url")),
-        (_, false) => skipped.push(skip(Family::Http)),
-    }
-    // cache-lab's short form (eviction pair, staleness, outage) on servers of its own.
-    let mut cache_lab = Vec::new();
-    if wants(Family::CacheLab) {
-        let short = super::cache_lab::measure(
-            &super::preset::Preset::of(common.quick).run_cache_lab,
-            &Default::default(),
-            common.quiet,
-        );
-        attempt(
-            Family::CacheLab,
-            short.map(|c| vec![c]),
-            &mut cache_lab,
-            &mut skipped,
-        )?;
-    } else {
-        skipped.push(skip(Family::CacheLab));
-    }
-    let mut run = rec.record("run", memory, rungs, skipped);
-    run.cache_lab = cache_lab.pop();
-    run.caching = caching;
-    run.cores = cores;
-    run.http = http_section(managed_web, user_phases);
-    run.load = (!loads.is_empty()).then_some(crate::record::load::LoadSection {
+    let mut run = rec.record("run", g.memory, g.rungs, g.skipped);
+    run.cache_lab = g.cache_lab;
+    run.caching = g.caching;
+    run.cores = g.cores;
+    run.http = http_section(g.web, g.user_phases);
+    run.load = (!g.loads.is_empty()).then_some(crate::record::load::LoadSection {
         product_page: None,
-        runs: loads,
+        runs: g.loads,
     });
     run.ladder = crate::ladder::rows(&run);
     run.comparisons = crate::ladder::comparisons(&run.ladder);
@@ -355,7 +350,10 @@ mod tests {
             ],
         )
         .unwrap();
-        assert_eq!(p.redis_url.as_deref(), Some("redis://127.0.0.1:1/0"));
+        assert_eq!(
+            p.redis_url.as_ref().map(RedisUrl::secret_url),
+            Some("redis://127.0.0.1:1/0")
+        );
         assert!(p.postgres.is_some());
         // A skipped database's URL is not looked at.
         let p = planned(

@@ -7,7 +7,7 @@ use crate::error::Result;
 use crate::progress::Phase;
 use crate::record::rung::Rung;
 use crate::report;
-use crate::suite::{self, storage::StorageConfig};
+use crate::rungs::{self, storage::StorageConfig};
 use std::path::Path;
 
 /// The storage configuration for a directory (default sizes per --quick).
@@ -30,7 +30,7 @@ pub(super) fn storage_config(
 
 pub(super) fn storage_rungs(cfg: &StorageConfig, quiet: bool) -> Result<Vec<Rung>> {
     let phase = Phase::fractional("storage", quiet);
-    suite::storage::measure(cfg, |f| phase.set_fraction(f))
+    rungs::storage::measure(cfg, |f| phase.set_fraction(f))
 }
 
 pub(super) fn execute(common: &Common, args: &StorageArgs) -> Result<()> {

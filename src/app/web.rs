@@ -7,12 +7,13 @@ use super::preset::Preset;
 use super::{write_and_print, Recorder};
 use crate::cli::{Common, WebArgs};
 use crate::error::Result;
+use crate::labs;
 use crate::progress::Phase;
 use crate::record::http::{HttpSection, PhaseRun};
 use crate::record::rung::{Rung, Skipped};
 use crate::report;
-use crate::suite;
-use crate::suite::placement::{measure_placed, CpuPlan};
+use crate::rungs;
+use crate::rungs::placement::{measure_placed, CpuPlan};
 
 /// The managed pieces of the web family, with their progress bar.
 pub(super) fn web_measure(
@@ -21,9 +22,9 @@ pub(super) fn web_measure(
     seed: u64,
 ) -> Result<(HttpSection, Vec<Skipped>)> {
     let cfg = Preset::of(common.quick).web;
-    let data = suite::db::DataSet::new(rows, seed);
+    let data = rungs::db::DataSet::new(rows, seed);
     let phase = Phase::fractional("web", common.quiet);
-    suite::web::measure(cfg, &data, |f| phase.set_fraction(f))
+    labs::web::measure(cfg, &data, |f| phase.set_fraction(f))
 }
 
 /// The External API row: the user's URL phase by phase, the client placed (the server
@@ -38,7 +39,7 @@ pub(super) fn external_api(
     let mut phases = Vec::new();
     let (plan, cpus) = CpuPlan::here()?;
     let rows = measure_placed(&plan.user_server(), &cpus, |_| {
-        let (rung, runs) = suite::http::measure(url, insecure, samples, |f| phase.set_fraction(f))?;
+        let (rung, runs) = rungs::http::measure(url, insecure, samples, |f| phase.set_fraction(f))?;
         phases = runs;
         Ok(vec![rung])
     })?;
@@ -69,7 +70,7 @@ pub(super) fn execute(common: &Common, args: &WebArgs) -> Result<()> {
     let rec = Recorder::start();
     // A user's URL that does not answer fails here, before anything is measured.
     if let Some(url) = &args.http_url {
-        suite::http::probe(url, args.http_insecure)?;
+        rungs::http::probe(url, args.http_insecure)?;
     }
     let rows = db_rows(common.quick, args.rows);
     report::check_writable(&common.out)?;

@@ -13,14 +13,6 @@ use crate::record::host::Host;
 use crate::record::memory::Isa;
 use crate::record::memory::{LevelName, PageKind};
 
-/// The kinds measured in every level.
-pub const KINDS: [BandwidthKind; 4] = [
-    BandwidthKind::Read,
-    BandwidthKind::Write,
-    BandwidthKind::Copy,
-    BandwidthKind::NtStore,
-];
-
 /// One working set per data cache sysfs (or sysctl) reports and one in RAM: half of
 /// L1d, then the geometric middle between each cache and the one below it (inside the
 /// level, clear of both edges), then `ram_bytes`. Sizes are whole pages of 4 KiB.
@@ -95,7 +87,7 @@ pub fn per_level(
     let isa = Isa::detect();
     let mut out = Vec::new();
     for (level, size) in sets {
-        for kind in KINDS {
+        for kind in BandwidthKind::ALL {
             if let Some(gbps) = bandwidth(kind, *size, isa, policy)? {
                 out.push(LevelBandwidth {
                     level: *level,
@@ -164,7 +156,7 @@ mod tests {
     #[test]
     fn every_kind_gives_a_rate_or_says_it_has_no_kernel() {
         let isa = Isa::detect();
-        for kind in KINDS {
+        for kind in BandwidthKind::ALL {
             let r = bandwidth(kind, 64 << 10, isa, TrialPolicy::QUICK).unwrap();
             match r {
                 Some(g) => assert!(g > 0.0 && g.is_finite(), "{kind:?} {g}"),

@@ -209,8 +209,8 @@ pub fn detect_with_rounds(
     // cache: past twice the last-level cache sysfs reports, or showing more plateaus
     // than there are caches (a guest's slice of a big shared cache ends long before
     // its sysfs size; with no sysfs, any second plateau that ends the sweep).
-    let past_caches =
-        n > 0 && crate::memory::reaches_past_caches(sizes[n - 1], cache_sizes.last().copied());
+    let past_caches = n > 0
+        && crate::record::memory::reaches_past_caches(sizes[n - 1], cache_sizes.last().copied());
     let more_plateaus_than_caches = found.len() > cache_sizes.len().max(1);
     // The last plateau ends the curve when nothing after it leaves its level: a busy
     // host's DRAM can spike twice in a row near the end and cut off a short tail, but

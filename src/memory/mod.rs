@@ -428,12 +428,6 @@ pub fn ram_set_bytes(mem: &MemorySection, available: Option<u64>, quick: bool) -
     llc.saturating_mul(8).max(floor).min(cap)
 }
 
-/// Whether a sweep to `max_bytes` goes far enough past the last-level cache (twice its
-/// size) to be sure its last plateau is RAM.
-pub fn reaches_past_caches(max_bytes: u64, llc: Option<u64>) -> bool {
-    llc.is_some_and(|l| max_bytes >= l.saturating_mul(2))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

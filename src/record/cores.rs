@@ -148,6 +148,16 @@ pub enum BandwidthKind {
     NtStore,
 }
 
+impl BandwidthKind {
+    /// The kinds measured in every level, in the order of their columns.
+    pub const ALL: [BandwidthKind; 4] = [
+        BandwidthKind::Read,
+        BandwidthKind::Write,
+        BandwidthKind::Copy,
+        BandwidthKind::NtStore,
+    ];
+}
+
 /// Single-thread bandwidth of one kind in one level.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LevelBandwidth {

@@ -351,6 +351,12 @@ impl Level {
     }
 }
 
+/// Whether a sweep to `max_bytes` goes far enough past the last-level cache (twice its
+/// size) to be sure its last plateau is RAM.
+pub fn reaches_past_caches(max_bytes: u64, llc: Option<u64>) -> bool {
+    llc.is_some_and(|l| max_bytes >= l.saturating_mul(2))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

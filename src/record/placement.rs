@@ -1,6 +1,6 @@
 //! Where the client and the server of a service row ran, and where a storage row's
 //! reads ran beside the device's completion interrupt, as the record keeps it; the
-//! decisions are made in [`crate::suite::placement`] and [`crate::suite::storage`].
+//! decisions are made in [`crate::rungs::placement`] and [`crate::rungs::storage`].
 
 use serde::{Deserialize, Serialize};
 

@@ -294,7 +294,7 @@ pub fn headline(c: &CoresSection, host: &Host) -> Vec<String> {
         None => lines.push("false sharing: not measured, it needs two CPUs".into()),
     }
     for (level, size) in levels(c) {
-        let cells: Vec<String> = crate::cores::write::KINDS
+        let cells: Vec<String> = BandwidthKind::ALL
             .iter()
             .filter_map(|&k| gbps(c, level, k).map(|g| format!("{} {g:.1}", kind_name(k))))
             .collect();
@@ -537,7 +537,7 @@ pub fn section(c: &CoresSection, host: &Host) -> String {
         levels(c).into_iter().map(|(level, size)| {
             let mut row = vec![level.to_string(), format_size(size)];
             row.extend(
-                crate::cores::write::KINDS
+                BandwidthKind::ALL
                     .iter()
                     .map(|&k| gbps(c, level, k).map_or("—".into(), |g| format!("{g:.1}"))),
             );

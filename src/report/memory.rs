@@ -344,7 +344,7 @@ pub fn memory_lines(mem: &MemorySection, host: &Host) -> Vec<String> {
     }
     let llc = host.last_level_cache_bytes();
     let ram_found = mem.levels.iter().any(|l| l.is_ram() && l.detected);
-    if !ram_found && !crate::memory::reaches_past_caches(c.max_bytes, llc) {
+    if !ram_found && !crate::record::memory::reaches_past_caches(c.max_bytes, llc) {
         lines.push(match llc {
             Some(llc) => format!(
                 "RAM not reached: the sweep ended at {}, short of twice the last-level cache \

@@ -52,7 +52,7 @@ pub fn check_writable(out: &Path) -> Result<()> {
         |e: std::io::Error| Error::Input(format!("--out {} is not writable: {e}", out.display()));
     fs::create_dir_all(out).map_err(unwritable)?;
     tempfile::Builder::new()
-        .prefix(&crate::clean::out_temp_prefix("probe"))
+        .prefix(&crate::ownership::out_temp_prefix("probe"))
         .tempfile_in(out)
         .map_err(unwritable)?;
     Ok(())
@@ -86,7 +86,7 @@ fn write_files(run: &Run, dir: &Path, with_record: bool) -> Result<()> {
 
 /// A hidden temp folder inside `parent`, removed on drop unless kept.
 fn staging(parent: &Path) -> Result<tempfile::TempDir> {
-    crate::clean::run_dir(parent, &crate::clean::out_temp_prefix("tmp"))
+    crate::ownership::run_dir(parent, &crate::ownership::out_temp_prefix("tmp"))
 }
 
 /// Writes a whole run folder under `out` or nothing: files go to a hidden temp folder
@@ -111,7 +111,7 @@ fn publish(tmp: tempfile::TempDir, names: impl Iterator<Item = PathBuf>) -> Resu
             Err(e) => return Err(Error::io(&dir, e)),
         }
         // The run's marker stays behind: the folder is the user's once published.
-        let marker = tmp.path().join(crate::clean::MARKER);
+        let marker = tmp.path().join(crate::ownership::MARKER);
         fs::remove_file(&marker).map_err(|e| Error::io(&marker, e))?;
         let tmp_path = tmp.keep();
         return match fs::rename(&tmp_path, &dir) {
@@ -157,7 +157,7 @@ pub fn rewrite_run_dir(run: &Run, dir: &Path, with_record: bool) -> Result<()> {
     for entry in fs::read_dir(tmp.path()).map_err(|e| Error::io(tmp.path(), e))? {
         let entry = entry.map_err(|e| Error::io(tmp.path(), e))?;
         // The staging dir's own marker stays in it (and goes with it).
-        if entry.file_name() == crate::clean::MARKER {
+        if entry.file_name() == crate::ownership::MARKER {
             continue;
         }
         let target = dir.join(entry.file_name());

@@ -14,7 +14,7 @@ use super::{
     run_as, wait_until, write_private, ManagedProcess,
 };
 use crate::error::{Error, Result};
-use crate::redact::{redact_text, redact_url};
+use crate::target::memcached::MemcachedUrl;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
@@ -93,7 +93,9 @@ impl ManagedMemcached {
         wait_until("the managed memcached", Duration::from_secs(10), || {
             tcp.check_alive().is_ok()
                 && unix.check_alive().is_ok()
-                && urls.iter().all(|url| connect(url).is_ok())
+                && urls
+                    .iter()
+                    .all(|url| MemcachedUrl::parse(url).and_then(|u| u.connect()).is_ok())
         })?;
         tcp.check_alive()?;
         unix.check_alive()?;
@@ -129,38 +131,4 @@ fn tcp_url(password: &str, port: u16) -> String {
 
 fn unix_url(socket: &Path) -> String {
     format!("memcache+unix://{}", socket.display())
-}
-
-/// Connects (one pooled connection, authenticated where the URL has credentials)
-/// within [`super::CONNECT_TIMEOUT`]; every error is one redacted line (exit 2).
-pub fn connect(url: &str) -> Result<memcache::Client> {
-    let shown = redact_url(url);
-    let sep = if url.contains('?') { '&' } else { '?' };
-    let parsed = memcache::Url::parse(&format!("{url}{sep}protocol=ascii"))
-        .map_err(|e| Error::Input(format!("bad memcached URL {shown}: {e}")))?;
-    let pool = r2d2::Pool::builder()
-        .max_size(1)
-        .test_on_check_out(false)
-        .connection_timeout(super::CONNECT_TIMEOUT)
-        .error_handler(Box::new(r2d2::NopErrorHandler))
-        .build(memcache::ConnectionManager::new(parsed))
-        .map_err(|e| Error::Unusable(format!("cannot use memcached at {shown}: {e}")))?;
-    let client = memcache::Client::with_pool(pool).map_err(|e| mc_err(&shown, e))?;
-    let timeout = Some(Duration::from_secs(10));
-    client
-        .set_read_timeout(timeout)
-        .and_then(|()| client.set_write_timeout(timeout))
-        .map_err(|e| mc_err(&shown, e))?;
-    // A server that takes the connection but refuses the credentials answers here.
-    client.version().map_err(|e| mc_err(&shown, e))?;
-    Ok(client)
-}
-
-/// One line for a memcached error, with where it happened.
-pub fn mc_err(shown: &str, e: memcache::MemcacheError) -> Error {
-    let text = e.to_string();
-    Error::Unusable(format!(
-        "memcached at {shown}: {}",
-        redact_text(text.lines().next().unwrap_or("error"))
-    ))
 }

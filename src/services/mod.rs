@@ -15,6 +15,7 @@ pub mod postgres;
 pub mod redis;
 
 use crate::error::{Error, Result};
+use crate::ownership::write_private;
 use std::net::TcpListener;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
@@ -41,25 +42,12 @@ pub fn random_password() -> String {
 }
 
 /// A fresh run dir for a managed server (`<tmp>/ladder-<kind>-<pid>-<random>`), made
-/// 0700 with the run's marker (see [`crate::clean::run_dir`]).
+/// 0700 with the run's marker (see [`crate::ownership::run_dir`]).
 pub fn private_dir(kind: &str) -> Result<tempfile::TempDir> {
-    crate::clean::run_dir(
+    crate::ownership::run_dir(
         &std::env::temp_dir(),
-        &crate::clean::server_dir_prefix(kind),
+        &crate::ownership::server_dir_prefix(kind),
     )
-}
-
-/// Writes `text` to a new file only its owner can read (0600).
-pub fn write_private(path: &Path, text: &str) -> Result<()> {
-    use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
-    std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(path)
-        .and_then(|mut f| f.write_all(text.as_bytes()))
-        .map_err(|e| Error::io(path, e))
 }
 
 /// Makes `cmd`'s process leave our process group (a terminal's Ctrl-C is ours to
@@ -147,12 +135,8 @@ pub fn wait_until(what: &str, timeout: Duration, mut ready: impl FnMut() -> bool
     )))
 }
 
-/// How long a client may take to connect to a cache server before it counts as
-/// unreachable.
-pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
-
 /// The CPU managed servers run on: the first of `cpus` (the CPUs this process may
-/// use). [`crate::suite::placement::CpuPlan`] places the clients around it.
+/// use). [`crate::rungs::placement::CpuPlan`] places the clients around it.
 pub fn server_cpu(cpus: &[usize]) -> Option<usize> {
     cpus.first().copied()
 }
@@ -166,7 +150,7 @@ pub struct ManagedProcess {
 impl ManagedProcess {
     /// Spawns `cmd`, named `name` in messages, in its own process group, tied to our
     /// life (see [`detach_but_tie`]) and pinned to the run's server CPU (see
-    /// [`crate::suite::placement::CpuPlan`]).
+    /// [`crate::rungs::placement::CpuPlan`]).
     pub fn spawn(name: &str, cmd: &mut Command) -> Result<ManagedProcess> {
         detach_but_tie(cmd);
         if let Some(cpu) = server_cpu(&crate::host::process_cpus()) {

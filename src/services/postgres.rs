@@ -15,6 +15,8 @@ use super::{
     random_password, run_as, wait_until, write_private, ManagedProcess,
 };
 use crate::error::{Error, Result};
+use crate::record::rung::Transport;
+use crate::target::postgres::{pg_config, PgTarget};
 use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -159,6 +161,21 @@ impl ManagedPostgres {
     /// The TCP URL (superuser with the run's password, database `postgres`).
     pub fn tcp_url(&self) -> String {
         self.url("127.0.0.1")
+    }
+
+    /// This server as a target of the run, over TCP and over its unix socket.
+    pub fn target(&self) -> Result<PgTarget> {
+        Ok(PgTarget {
+            transports: vec![
+                (Transport::Tcp, pg_config(&self.tcp_url())?),
+                (Transport::UnixSocket, pg_config(&self.unix_url())?),
+            ],
+            server: format!(
+                "managed PostgreSQL {} (postmaster pid {}, temp dir, loopback)",
+                self.version,
+                self.pid()
+            ),
+        })
     }
 
     /// The unix-socket URL: the socket dir, percent-encoded, as the host.

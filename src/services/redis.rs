@@ -46,9 +46,9 @@ impl ManagedRedis {
         let bin = Self::binary()?;
         let dir = private_dir("redis")?;
         let data = match aof {
-            Some((_, under)) => Some(crate::clean::run_dir(
+            Some((_, under)) => Some(crate::ownership::run_dir(
                 under,
-                &crate::clean::out_temp_prefix("redis-aof"),
+                &crate::ownership::out_temp_prefix("redis-aof"),
             )?),
             None => None,
         };

@@ -6,25 +6,31 @@
 use crate::common;
 
 use common::{assert_user_error, ladder};
+use latency_ladder::labs::cache_lab::eviction::{self, EvictionPlan};
+use latency_ladder::labs::cache_lab::outage::{self, OutagePlan};
+use latency_ladder::labs::cache_lab::staleness::{self, StalenessPlan};
+use latency_ladder::labs::cache_lab::stampede::{self, StampedePlan};
+use latency_ladder::labs::cache_lab::ttl;
+use latency_ladder::labs::cache_lab::Products;
+use latency_ladder::labs::product_page::PageDb;
 use latency_ladder::record::cache_lab::{Invalidation, Policy, Skip, SkipReason, Strategy};
 use latency_ladder::record::Run;
+use latency_ladder::rungs::db::DataSet;
 use latency_ladder::services::postgres::ManagedPostgres;
 use latency_ladder::services::redis::ManagedRedis;
-use latency_ladder::suite::cache_lab::eviction::{self, EvictionPlan};
-use latency_ladder::suite::cache_lab::outage::{self, OutagePlan};
-use latency_ladder::suite::cache_lab::staleness::{self, StalenessPlan};
-use latency_ladder::suite::cache_lab::stampede::{self, StampedePlan};
-use latency_ladder::suite::cache_lab::ttl;
-use latency_ladder::suite::cache_lab::Products;
-use latency_ladder::suite::db::product_page::PageDb;
-use latency_ladder::suite::db::{DataSet, PgTarget};
+use latency_ladder::target::redis::RedisUrl;
 use std::time::Duration;
+
+/// A managed server's URL, parsed.
+fn url(s: &str) -> RedisUrl {
+    RedisUrl::parse(s).unwrap()
+}
 
 #[test]
 fn eviction_counts_agree_with_the_servers_and_stay_within_maxmemory() {
     let redis = ManagedRedis::start().unwrap();
     let pg = ManagedPostgres::start().unwrap();
-    let target = PgTarget::managed(&pg).unwrap();
+    let target = pg.target().unwrap();
     // 4000 keys of 1000 B take about 5 MB in Redis: 30% is over 1 MiB, so memcached
     // runs too (-m 1, its minimum).
     let plan = EvictionPlan {
@@ -93,7 +99,7 @@ fn eviction_counts_agree_with_the_servers_and_stay_within_maxmemory() {
 fn a_lock_lets_one_request_recompute_where_no_protection_lets_many() {
     let redis = ManagedRedis::start().unwrap();
     let pg = ManagedPostgres::start().unwrap();
-    let target = PgTarget::managed(&pg).unwrap();
+    let target = pg.target().unwrap();
     let db = PageDb::postgres(&DataSet::new(20_000, 7), &target).unwrap();
     let plan = StampedePlan {
         clients: 20,
@@ -106,8 +112,8 @@ fn a_lock_lets_one_request_recompute_where_no_protection_lets_many() {
             &plan,
             s,
             &db,
-            &redis.unix_url(),
-            &latency_ladder::clean::redis_prefix(),
+            &url(&redis.unix_url()),
+            &latency_ladder::ownership::redis_prefix(),
         )
         .unwrap()
     };
@@ -115,7 +121,7 @@ fn a_lock_lets_one_request_recompute_where_no_protection_lets_many() {
     // is one GET, each miss one recompute (the client's counts, checked against them).
     // (The run's first connection names it in the ledger, a TYPE lookup the server
     // counts as a miss: done before the counters are read.)
-    let mut server = latency_ladder::suite::redis::connect(&redis.unix_url()).unwrap();
+    let mut server = latency_ladder::rungs::redis::connect(&url(&redis.unix_url())).unwrap();
     let mut stat = |name: &str| -> u64 {
         let info: String = redis::cmd("INFO").arg("stats").query(&mut server).unwrap();
         info.lines()
@@ -232,7 +238,7 @@ fn bad_flags_exit_2_with_one_line() {
 fn invalidating_writers_leave_fewer_stale_reads_than_ttl_only() {
     let redis = ManagedRedis::start().unwrap();
     let pg = ManagedPostgres::start().unwrap();
-    let target = PgTarget::managed(&pg).unwrap();
+    let target = pg.target().unwrap();
     let plan = StalenessPlan {
         keys: 20,
         readers: 3,
@@ -246,7 +252,7 @@ fn invalidating_writers_leave_fewer_stale_reads_than_ttl_only() {
     // a window once, with every test of this file running at once), try again.
     let mut tries = 0;
     let s = loop {
-        let s = staleness::section(&plan, &target, &redis.unix_url(), &|_| {}).unwrap();
+        let s = staleness::section(&plan, &target, &url(&redis.unix_url()), &|_| {}).unwrap();
         tries += 1;
         if s.rows.iter().all(|r| r.write.n >= 20) || tries == 3 {
             break s;
@@ -285,7 +291,7 @@ fn invalidating_writers_leave_fewer_stale_reads_than_ttl_only() {
 fn a_cache_outage_is_answered_from_the_database() {
     let mut redis = ManagedRedis::start().unwrap();
     let pg = ManagedPostgres::start().unwrap();
-    let target = PgTarget::managed(&pg).unwrap();
+    let target = pg.target().unwrap();
     let plan = OutagePlan {
         clients: 3,
         interval: Duration::from_millis(2),
@@ -303,7 +309,7 @@ fn a_cache_outage_is_answered_from_the_database() {
         &plan,
         &mut redis,
         &target,
-        &latency_ladder::clean::redis_prefix(),
+        &latency_ladder::ownership::redis_prefix(),
     )
     .unwrap();
     let what = format!("{o:?}");
@@ -335,7 +341,7 @@ fn a_cache_outage_is_answered_from_the_database() {
         "{what}"
     );
     // Redis runs again, on the same socket and password.
-    let mut c = latency_ladder::suite::redis::connect_unregistered(&redis.unix_url()).unwrap();
+    let mut c = url(&redis.unix_url()).connect_unregistered().unwrap();
     let pong: String = redis::cmd("PING").query(&mut c).unwrap();
     assert_eq!(pong, "PONG");
 }
@@ -343,12 +349,12 @@ fn a_cache_outage_is_answered_from_the_database() {
 #[test]
 fn longer_ttls_hit_more_and_expired_keys_are_reclaimed() {
     let redis = ManagedRedis::start().unwrap();
-    let mut c = latency_ladder::suite::redis::connect_unregistered(&redis.unix_url()).unwrap();
+    let mut c = url(&redis.unix_url()).connect_unregistered().unwrap();
     let mut plan = ttl::default_plan(1.0 / 4000.0, 7);
     plan.keys = 2000;
     plan.linger_keys = 2000;
     plan.linger_ttl = Duration::from_millis(300);
-    let t = ttl::measure(&plan, &mut c, &latency_ladder::clean::redis_prefix()).unwrap();
+    let t = ttl::measure(&plan, &mut c, &latency_ladder::ownership::redis_prefix()).unwrap();
     let what = format!("{t:?}");
     assert_eq!(t.rows.len(), 4);
     for w in t.rows.windows(2) {
@@ -408,7 +414,10 @@ fn a_users_redis_gets_only_the_parts_that_need_no_config_and_keeps_nothing() {
         return;
     };
     let url = format!("redis://127.0.0.1:{}/", user.port);
-    let mut c = latency_ladder::suite::redis::connect_unregistered(&url).unwrap();
+    let mut c = RedisUrl::parse(&url)
+        .unwrap()
+        .connect_unregistered()
+        .unwrap();
     let _: () = redis::cmd("SET")
         .arg("theirs")
         .arg("1")

@@ -87,7 +87,7 @@ pub fn alive(pid: u32) -> bool {
 /// the marker of its run in their working dir, never by command line (redis-server
 /// rewrites its own, so a check by command line could never see a leaked Redis).
 pub fn servers_of(pid: u32) -> Vec<u32> {
-    latency_ladder::clean::server_processes()
+    latency_ladder::ownership::server_processes()
         .into_iter()
         .filter(|s| s.owner.pid == pid)
         .map(|s| s.pid)
@@ -98,12 +98,12 @@ pub fn servers_of(pid: u32) -> Vec<u32> {
 /// dir): leaks. Waits up to 5 s for servers being stopped to go.
 pub fn leaked_servers() -> Vec<u32> {
     let leaked = || -> Vec<u32> {
-        latency_ladder::clean::server_processes()
+        latency_ladder::ownership::server_processes()
             .into_iter()
             .filter(|s| {
                 matches!(
                     s.owner.verdict(None),
-                    latency_ladder::clean::Verdict::Over(_)
+                    latency_ladder::ownership::Verdict::Over(_)
                 )
             })
             .map(|s| s.pid)

@@ -13,9 +13,9 @@ use common::{
     alive, assert_user_error, entries, ladder, ladder_env, leaked_servers, servers_of, stderr,
     TestRedis,
 };
-use latency_ladder::clean::Owner;
+use latency_ladder::ownership::ledger::{RedisEntry, LEDGER_KEY, SCHEMA_COMMENT_TAG};
+use latency_ladder::ownership::Owner;
 use latency_ladder::services::postgres::ManagedPostgres;
-use latency_ladder::suite::ledger::{RedisEntry, LEDGER_KEY, SCHEMA_COMMENT_TAG};
 use std::collections::BTreeSet;
 use std::net::TcpListener;
 use std::path::Path;
@@ -933,7 +933,7 @@ fn marked_dir(parent: &Path, name: &str, owner: &Owner) -> std::path::PathBuf {
     let dir = parent.join(name);
     std::fs::create_dir(&dir).unwrap();
     std::fs::write(
-        dir.join(latency_ladder::clean::MARKER),
+        dir.join(latency_ladder::ownership::MARKER),
         serde_json::to_string(owner).unwrap(),
     )
     .unwrap();

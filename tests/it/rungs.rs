@@ -106,7 +106,7 @@ fn storage_on_a_temp_dir_measures_and_leaves_nothing() {
 fn storage_refuses_tmpfs() {
     let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
     let Some(shm) = ["/dev/shm", "/run"].into_iter().find(|p| {
-        latency_ladder::suite::storage::mount_of(&mountinfo, std::path::Path::new(p))
+        latency_ladder::rungs::storage::mount_of(&mountinfo, std::path::Path::new(p))
             .is_some_and(|m| m.fstype == "tmpfs")
     }) else {
         eprintln!("SKIP no tmpfs mount to try");

@@ -7,13 +7,13 @@
 use crate::common;
 
 use common::*;
+use latency_ladder::labs::web::origin::{product_path, Origin};
 use latency_ladder::record::http::{BodySize, CacheStatus, Phase, PhaseTarget};
+use latency_ladder::rungs::db::DataSet;
+use latency_ladder::rungs::http::client::{Client, Trust};
+use latency_ladder::rungs::http::parse_url;
 use latency_ladder::services::dnsmasq::ManagedDnsmasq;
 use latency_ladder::services::nginx::ManagedNginx;
-use latency_ladder::suite::db::DataSet;
-use latency_ladder::suite::http::parse_url;
-use latency_ladder::suite::web::client::{Client, Trust};
-use latency_ladder::suite::web::origin::{product_path, Origin};
 
 fn origin(tls: bool) -> Origin {
     Origin::start(&DataSet::new(2_000, 7), 60, tls).unwrap()
@@ -99,7 +99,7 @@ fn edge_misses_then_hits_without_the_origin_and_serves_stale_when_it_is_down() {
         return;
     }
     let mut o = origin(false);
-    let rows = latency_ladder::suite::web::edge(&mut o, 4).unwrap();
+    let rows = latency_ladder::labs::web::edge(&mut o, 4).unwrap();
     let row = |s: CacheStatus| rows.iter().find(|r| r.status == s).unwrap();
     let (miss, hit, stale) = (
         row(CacheStatus::Miss),

@@ -1,0 +1,203 @@
+//! Database query latency, the lecture's "Database ~50 ms" row taken apart: the same
+//! seeded product catalogue (products, and orders referencing them) is loaded into
+//! embedded SQLite (a run-owned file on disk) and into PostgreSQL (a managed server or
+//! the user's), and three kinds of query are timed on each:
+//!
+//! - a primary-key point lookup (prepared statement): the cheap end;
+//! - an indexed range scan over `created_at` (prepared, ~100 rows);
+//! - the "expensive JOIN or aggregation": every order joined to its product, grouped by
+//!   category and summed — a full scan, the kind of query the lecture's 50 ms is about.
+//!
+//! The first query on a brand-new connection (prepare + execute, cold caches of that
+//! session) and the connect itself are recorded apart from the warm ones.
+//!
+//! On PostgreSQL everything lives in a run-unique schema
+//! (`ladder_run_<start>_<pid>_<hex>`), every statement names it, and a guard drops it
+//! with CASCADE at the end — after an error or Ctrl-C too, over a fresh connection.
+//! Nothing outside it is touched. Every connect gives up after
+//! [`crate::target::postgres::CONNECT_TIMEOUT`]
+//! (a server that accepts and never answers included), and every session of the run
+//! has a `statement_timeout`.
+
+mod caching;
+mod data;
+mod lookups;
+pub(crate) mod postgres;
+pub(crate) mod sql;
+pub(crate) mod sqlite;
+
+pub use caching::{break_even, CacheProbe};
+pub use data::{DataSet, Order, Product};
+pub use lookups::PointLookups;
+pub use postgres::measure_postgres;
+pub use sqlite::{check_sqlite_path, measure_sqlite};
+
+use super::{Latencies, Rung};
+use crate::error::Result;
+use crate::record::rung::{Engine, Query, RungId, Transport};
+use crate::signal;
+use data::{RANGE_WINDOW_S, SECONDS_PER_ORDER};
+
+/// How many times each query is timed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Plan {
+    /// Warm point lookups.
+    pub point: u64,
+    /// Warm range scans.
+    pub range: u64,
+    /// Aggregates (each a full scan).
+    pub aggregate: u64,
+    /// New connections: connect, then the first query.
+    pub fresh: u64,
+    /// Untimed point lookups and range scans before timing.
+    pub warmup: u64,
+}
+
+impl Plan {
+    /// The default plan.
+    pub const DEFAULT: Plan = Plan {
+        point: 20_000,
+        range: 2_000,
+        aggregate: 10,
+        fresh: 20,
+        warmup: 500,
+    };
+    /// A short plan for smoke tests (`--quick`).
+    pub const QUICK: Plan = Plan {
+        point: 2_000,
+        range: 200,
+        aggregate: 3,
+        fresh: 5,
+        warmup: 50,
+    };
+}
+
+/// One connection to a database under test; statements are prepared on first use.
+trait Session {
+    /// The point lookup; an error if the row is missing.
+    fn point(&mut self, id: i64) -> Result<()>;
+    /// The range scan; the number of rows.
+    fn range(&mut self, from: i64, to: i64) -> Result<usize>;
+    /// The aggregate; the number of groups.
+    fn aggregate(&mut self) -> Result<usize>;
+    /// A one-row update (its own transaction, committed).
+    fn update(&mut self, id: i64) -> Result<()>;
+}
+
+/// The rows of one engine and transport: their identity and how they read.
+struct Labels<'a> {
+    engine: Engine,
+    transport: Transport,
+    note: &'a str,
+}
+
+impl Labels<'_> {
+    /// "PG over TCP", "SQLite".
+    fn engine(&self) -> String {
+        let name = match self.engine {
+            Engine::Sqlite => "SQLite",
+            Engine::Postgres => "PG",
+        };
+        match self.transport {
+            Transport::Embedded => name.to_string(),
+            t => format!("{name} over {t}"),
+        }
+    }
+
+    fn rung(&self, l: &mut Latencies, query: Query, what: String) -> Result<Rung> {
+        let id = RungId::Sql {
+            engine: self.engine,
+            query,
+            transport: self.transport,
+        };
+        let method = match self.engine {
+            Engine::Sqlite => format!("SQLite {what}"),
+            Engine::Postgres => format!("PG {what} over {}", self.transport),
+        };
+        l.rung(id, method, Some(self.note.to_string()))
+    }
+}
+
+/// Opens `plan.fresh` new connections: times each connect, then its first query.
+fn measure_fresh<S: Session>(
+    mut connect: impl FnMut() -> Result<S>,
+    connect_word: &str,
+    data: &DataSet,
+    plan: &Plan,
+    labels: &Labels,
+) -> Result<Vec<Rung>> {
+    let mut params = data.params();
+    let (mut connects, mut firsts) = (Latencies::new(), Latencies::new());
+    for _ in 0..plan.fresh {
+        signal::check()?;
+        let mut s = connects.time(&mut connect)?;
+        let id = params.id();
+        firsts.time(|| s.point(id))?;
+    }
+    Ok(vec![
+        labels.rung(&mut connects, Query::Connect, connect_word.to_string())?,
+        labels.rung(
+            &mut firsts,
+            Query::FirstQuery,
+            "first query on a new connection (prepare + PK lookup)".into(),
+        )?,
+    ])
+}
+
+/// Times warm point lookups and range scans on `s`, and the aggregate if `aggregate`.
+fn measure_warm<S: Session>(
+    s: &mut S,
+    data: &DataSet,
+    plan: &Plan,
+    labels: &Labels,
+    aggregate: bool,
+) -> Result<Vec<Rung>> {
+    let mut params = data.params();
+    for _ in 0..plan.warmup {
+        signal::check()?;
+        s.point(params.id())?;
+        let (from, to) = params.window();
+        s.range(from, to)?;
+    }
+    let mut point = Latencies::new();
+    for _ in 0..plan.point {
+        signal::check()?;
+        let id = params.id();
+        point.time(|| s.point(id))?;
+    }
+    let mut range = Latencies::new();
+    for _ in 0..plan.range {
+        signal::check()?;
+        let (from, to) = params.window();
+        range.time(|| s.range(from, to))?;
+    }
+    let mut rungs = vec![
+        labels.rung(&mut point, Query::PointLookup, "prepared PK lookup".into())?,
+        labels.rung(
+            &mut range,
+            Query::RangeScan,
+            format!(
+                "prepared indexed range scan (~{} rows)",
+                RANGE_WINDOW_S / SECONDS_PER_ORDER
+            ),
+        )?,
+    ];
+    if aggregate {
+        signal::check()?;
+        s.aggregate()?; // untimed: sets hint bits, fills caches
+        let mut agg = Latencies::new();
+        for _ in 0..plan.aggregate {
+            signal::check()?;
+            agg.time(|| s.aggregate())?;
+        }
+        rungs.push(labels.rung(
+            &mut agg,
+            Query::Aggregate,
+            format!(
+                "aggregate JOIN over {} orders (expensive query)",
+                data.orders
+            ),
+        )?);
+    }
+    Ok(rungs)
+}
