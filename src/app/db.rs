@@ -73,8 +73,9 @@ pub(super) fn db_rungs(
         Some(_) => cpu_plan.user_server(),
         None => cpu_plan.managed(),
     };
-    // Two warm-query steps (TCP, socket) per extra placement.
-    let phase = Phase::new("db", 9 + 2 * (placements.len() as u64 - 1), common.quiet);
+    // Two warm-query steps (TCP, socket) per extra placement, and one cold step each
+    // for SQLite and a managed PostgreSQL.
+    let phase = Phase::new("db", 11 + 2 * (placements.len() as u64 - 1), common.quiet);
     let mut step = |what: &str| phase.advance(1, what.to_string());
     let managed = match &asked {
         Some(_) => None,
@@ -84,12 +85,14 @@ pub(super) fn db_rungs(
     let sqlite_cache = if pg_runs { None } else { cache.as_deref_mut() };
     let mut rungs =
         rungs::db::measure_sqlite(data, &plan, keep, &common.out, sqlite_cache, &mut step)?;
-    let server;
+    let mut server = None;
     let target = match (asked, managed) {
         (Some(target), _) => Some(target),
         (None, Some(Ok(_))) => {
-            server = ManagedPostgres::start()?;
-            Some(server.target()?)
+            let started = ManagedPostgres::start()?;
+            let target = started.target()?;
+            server = Some(started);
+            Some(target)
         }
         (None, Some(Err(e))) => {
             if !common.quiet {
@@ -109,6 +112,7 @@ pub(super) fn db_rungs(
             data,
             &plan,
             &target,
+            server.as_mut(),
             &placements,
             cache,
             &mut step,

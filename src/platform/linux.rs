@@ -446,6 +446,30 @@ fn sysfs_caches(dir: &Path) -> Vec<CacheInfo> {
     caches
 }
 
+/// Writes back and drops every cached page of the file at `path`, so its next read
+/// comes from the device (fdatasync, then POSIX_FADV_DONTNEED; no root needed, only
+/// read access). The kernel may keep pages another process holds mapped.
+pub fn evict_file(path: &Path) -> std::io::Result<()> {
+    let file = File::open(path)?;
+    file.sync_data()?;
+    fadvise(&file, 0, 0, libc::POSIX_FADV_DONTNEED);
+    Ok(())
+}
+
+/// Bytes that process `pid` (this thread where `None`) has caused to be read from
+/// storage (`read_bytes` of /proc/<pid>/io), or `None` where that is not readable.
+pub fn storage_read_bytes(pid: Option<u32>) -> Option<u64> {
+    let path = match pid {
+        Some(p) => format!("/proc/{p}/io"),
+        None => "/proc/thread-self/io".to_string(),
+    };
+    std::fs::read_to_string(path)
+        .ok()?
+        .lines()
+        .find_map(|l| l.strip_prefix("read_bytes:"))
+        .and_then(|v| v.trim().parse().ok())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -118,3 +118,16 @@ pub fn drop_cached(_file: &File, _offset: u64, _len: u64) {}
 pub fn cpu_place(cpu: usize) -> CpuPlace {
     CpuPlace::unknown(cpu)
 }
+
+/// Not here: no way to drop one file's cached pages is known on this platform.
+pub fn evict_file(_path: &Path) -> std::io::Result<()> {
+    Err(std::io::Error::new(
+        std::io::ErrorKind::Unsupported,
+        "dropping one file's cached pages is not supported on this platform",
+    ))
+}
+
+/// Unknown here.
+pub fn storage_read_bytes(_pid: Option<u32>) -> Option<u64> {
+    None
+}

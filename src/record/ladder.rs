@@ -25,13 +25,18 @@ pub enum LadderKey {
     DbPointLookup,
     /// Database, the expensive query.
     DbExpensiveQuery,
+    /// Database, a point lookup whose pages are in no cache (a fresh server, its files
+    /// evicted from the page cache).
+    DbPointLookupCold,
+    /// Database, the expensive query with every page read from the device.
+    DbExpensiveQueryCold,
     /// External API.
     ExternalApi,
 }
 
 impl LadderKey {
     /// Every row, in the table's order.
-    pub const ALL: [LadderKey; 9] = [
+    pub const ALL: [LadderKey; 11] = [
         LadderKey::L1,
         LadderKey::L2,
         LadderKey::L3,
@@ -40,6 +45,8 @@ impl LadderKey {
         LadderKey::Ssd,
         LadderKey::DbPointLookup,
         LadderKey::DbExpensiveQuery,
+        LadderKey::DbPointLookupCold,
+        LadderKey::DbExpensiveQueryCold,
         LadderKey::ExternalApi,
     ];
 
@@ -51,7 +58,10 @@ impl LadderKey {
             LadderKey::Ram => "RAM",
             LadderKey::Redis => "Redis",
             LadderKey::Ssd => "SSD",
-            LadderKey::DbPointLookup | LadderKey::DbExpensiveQuery => "Database",
+            LadderKey::DbPointLookup
+            | LadderKey::DbExpensiveQuery
+            | LadderKey::DbPointLookupCold
+            | LadderKey::DbExpensiveQueryCold => "Database",
             LadderKey::ExternalApi => "External API",
         }
     }
@@ -63,6 +73,8 @@ impl LadderKey {
             LadderKey::L3 => "L3",
             LadderKey::DbPointLookup => "point lookup",
             LadderKey::DbExpensiveQuery => "expensive query",
+            LadderKey::DbPointLookupCold => "point lookup, cold",
+            LadderKey::DbExpensiveQueryCold => "expensive query, cold",
             _ => return self.lecture_rung().to_string(),
         };
         format!("{} ({part})", self.lecture_rung())

@@ -224,6 +224,12 @@ pub enum Query {
     RangeScan,
     /// The aggregate JOIN over every order: the lecture's expensive query.
     Aggregate,
+    /// The point lookup, cold: each sample on a server restarted with the tables'
+    /// files evicted from the page cache (SQLite: the file evicted, a new connection),
+    /// the statement prepared before the eviction.
+    PointLookupCold,
+    /// The aggregate, cold, as [`Query::PointLookupCold`].
+    AggregateCold,
     /// A new connection (connect or open).
     Connect,
     /// The first query on a new connection (prepare + point lookup).
@@ -356,6 +362,13 @@ pub struct Rung {
     /// interrupt (absent where they were, and in older records).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub no_irq_placement: Option<NoIrqPlacement>,
+    /// Database rows: the bytes the process that ran the query read from the storage
+    /// device per query (mean; Linux's /proc/<pid>/io `read_bytes`, page-cache hits not
+    /// counted): a cold row's proof that it read the device, a warm row's that it did
+    /// not. Absent where that cannot be read (another host's server, another user's
+    /// process, a platform without it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub storage_read_bytes: Option<f64>,
 }
 
 /// A fixed fact about how a row was measured (the report words it, so `ladder report`

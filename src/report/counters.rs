@@ -313,6 +313,7 @@ mod tests {
             counters: Default::default(),
             placement: None,
             no_irq_placement: None,
+            storage_read_bytes: None,
         };
         rung.counters
             .insert("context-switches".into(), counted(1.0));

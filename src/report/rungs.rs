@@ -24,10 +24,7 @@ impl Section for ComparisonRungs {
                 "{}",
                 Table::new(RUNG_HEADER).rows(rung_rows(&run.rungs))
             );
-            for note in rung_notes(&run.rungs)
-                .into_iter()
-                .chain(super::persistence::lines(&run.rungs))
-            {
+            for note in notes(&run.rungs) {
                 let _ = writeln!(out, "  {note}");
             }
         }
@@ -44,11 +41,7 @@ impl Section for ComparisonRungs {
         );
         md.push_str(&md_table(&RUNG_HEADER, rung_rows(&run.rungs)));
         md.push('\n');
-        for line in rung_notes(&run.rungs)
-            .into_iter()
-            .chain(super::persistence::lines(&run.rungs))
-            .chain(skipped_lines(run))
-        {
+        for line in notes(&run.rungs).into_iter().chain(skipped_lines(run)) {
             let _ = writeln!(md, "- {line}");
         }
         md.push_str(&super::counters::rungs_section(&run.rungs));
@@ -197,6 +190,77 @@ fn storage_placement_lines(rungs: &[crate::record::rung::Rung]) -> Vec<String> {
                 lines.push(line);
             }
         }
+    }
+    lines
+}
+
+/// The lines under the rungs' table: their notes, Redis persistence, cold vs warm.
+fn notes(rungs: &[crate::record::rung::Rung]) -> Vec<String> {
+    rung_notes(rungs)
+        .into_iter()
+        .chain(super::persistence::lines(rungs))
+        .chain(cold_lines(rungs))
+        .collect()
+}
+
+/// One sentence per database engine and transport measured cold: each query warm and
+/// cold, with what it read from the storage device.
+fn cold_lines(rungs: &[crate::record::rung::Rung]) -> Vec<String> {
+    use crate::record::rung::{Query, Rung, RungId};
+    let sql = |r: &Rung| match r.id {
+        RungId::Sql {
+            engine,
+            query,
+            transport,
+        } => Some((engine, query, transport)),
+        _ => None,
+    };
+    let read = |r: &Rung| match r.storage_read_bytes {
+        Some(b) => format!(
+            "{} from the device per query",
+            crate::units::format_size(b as u64)
+        ),
+        None => "device reads unknown".into(),
+    };
+    let mut lines = Vec::new();
+    for cold in rungs {
+        let Some((engine, Query::PointLookupCold, transport)) = sql(cold) else {
+            continue;
+        };
+        let place = cold.placement.as_ref().map(|p| p.kind);
+        let find = |q: Query| {
+            rungs.iter().find(|r| {
+                sql(r) == Some((engine, q, transport))
+                    && r.placement.as_ref().map(|p| p.kind) == place
+            })
+        };
+        let pair = |name: &str, warm: Query, cold: Query| match (find(warm), find(cold)) {
+            (Some(w), Some(c)) => Some(format!(
+                "{name} {} warm ({}) vs {} cold ({})",
+                crate::units::format_ns(w.p50_ns),
+                read(w),
+                crate::units::format_ns(c.p50_ns),
+                read(c)
+            )),
+            _ => None,
+        };
+        let parts: Vec<String> = [
+            pair("PK lookup", Query::PointLookup, Query::PointLookupCold),
+            pair("aggregate", Query::Aggregate, Query::AggregateCold),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
+        let who = match transport {
+            crate::record::rung::Transport::Embedded => cold.rung.clone(),
+            t => format!("{} over {t}", cold.rung),
+        };
+        lines.push(format!(
+            "Cold vs warm, {who} (p50): {}. Cold: {} samples, each on a fresh session with the \
+             tables in no cache, the statement prepared first.",
+            parts.join("; "),
+            cold.samples
+        ));
     }
     lines
 }

@@ -118,6 +118,7 @@ impl Latencies {
             counters,
             placement: None,
             no_irq_placement: None,
+            storage_read_bytes: None,
         })
     }
 }

@@ -180,6 +180,31 @@ impl ManagedProcess {
         }
     }
 
+    /// Sends `signal` and waits up to `within` for the process to exit; an error if it
+    /// is still running then (it is killed).
+    pub fn stop(&mut self, signal: libc::c_int, within: Duration) -> Result<()> {
+        if let Ok(Some(_)) = self.child.try_wait() {
+            return Ok(());
+        }
+        // SAFETY: kill(2) on our own child's pid; no memory is touched.
+        unsafe {
+            libc::kill(self.child.id() as libc::pid_t, signal);
+        }
+        let start = Instant::now();
+        while start.elapsed() < within {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return Ok(());
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        self.kill_now();
+        Err(Error::Unusable(format!(
+            "{} did not stop within {} s",
+            self.name,
+            within.as_secs()
+        )))
+    }
+
     /// An error if the process already exited (it failed to start).
     pub fn check_alive(&mut self) -> Result<()> {
         match self.child.try_wait() {
@@ -194,22 +219,8 @@ impl ManagedProcess {
 
 impl Drop for ManagedProcess {
     fn drop(&mut self) {
-        if let Ok(Some(_)) = self.child.try_wait() {
-            return;
-        }
-        // SAFETY: kill(2) on our own child's pid; no memory is touched.
-        unsafe {
-            libc::kill(self.child.id() as libc::pid_t, libc::SIGTERM);
-        }
-        let start = Instant::now();
-        while start.elapsed() < Duration::from_secs(5) {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(10));
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        // SIGTERM, then SIGKILL after 5 s.
+        let _ = self.stop(libc::SIGTERM, Duration::from_secs(5));
     }
 }
 

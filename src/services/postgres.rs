@@ -12,7 +12,7 @@
 
 use super::{
     as_server_user, detach_but_tie, find_binary, free_port, give_to, install_hint, private_dir,
-    random_password, run_as, wait_until, write_private, ManagedProcess,
+    random_password, run_as, wait_until, write_private, ManagedProcess, RunAs,
 };
 use crate::error::{Error, Result};
 use crate::record::rung::Transport;
@@ -28,13 +28,13 @@ pub const SUPERUSER: &str = "postgres";
 /// A running managed PostgreSQL. Fields drop in order: the server stops, then its dir goes.
 pub struct ManagedPostgres {
     process: ManagedProcess,
+    launch: Launch,
     /// The loopback TCP port (also the unix socket's port number).
     pub port: u16,
     /// The directory holding the unix socket `.s.PGSQL.<port>`.
     pub socket_dir: PathBuf,
     /// The major version, from the binary directory ("15"), or "unknown".
     pub version: String,
-    password: String,
     _dir: tempfile::TempDir,
 }
 
@@ -77,7 +77,7 @@ impl ManagedPostgres {
         let dir = private_dir("pg")?;
         let data = dir.path().join("data");
         let log_path = dir.path().join("postgres.log");
-        let log = File::create(&log_path).map_err(|e| Error::io(&log_path, e))?;
+        File::create(&log_path).map_err(|e| Error::io(&log_path, e))?;
         give_to(dir.path(), run_as)?;
 
         let mut initdb = Command::new(bin.join("initdb"));
@@ -112,50 +112,36 @@ impl ManagedPostgres {
         }
 
         let port = free_port()?;
-        let mut cmd = Command::new(bin.join("postgres"));
-        cmd.arg("-D")
-            .arg(&data)
-            .arg("-p")
-            .arg(port.to_string())
-            .arg("-k")
-            .arg(dir.path())
-            .args(["-c", "listen_addresses=127.0.0.1"])
-            // Room for the most clients a flag may ask for (256: --connections,
-            // --clients) and the run's own sessions beside them.
-            .args(["-c", "max_connections=300"])
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(log);
-        as_server_user(&mut cmd, dir.path(), run_as);
-        let mut process = ManagedProcess::spawn("postgres", &mut cmd)?;
         let socket_dir = dir.path().to_path_buf();
-        let mut probe = ::postgres::Config::new();
-        probe
-            .host_path(&socket_dir)
-            .port(port)
-            .user(SUPERUSER)
-            .password(&password)
-            .dbname("postgres")
-            .connect_timeout(Duration::from_secs(1));
-        let ready = wait_until("the managed postgres", Duration::from_secs(30), || {
-            process.check_alive().is_ok()
-                && probe
-                    .connect(::postgres::NoTls)
-                    .and_then(|mut c| c.simple_query("SELECT 1"))
-                    .is_ok()
-        });
-        if let Err(e) = ready.and_then(|()| process.check_alive()) {
-            let log = std::fs::read_to_string(&log_path).unwrap_or_default();
-            return Err(Error::Unusable(format!("{e}: {}", last_line(&log))));
-        }
+        let launch = Launch {
+            bin,
+            run_as,
+            log_path,
+            port,
+            dir: socket_dir.clone(),
+            password,
+        };
         Ok(ManagedPostgres {
-            process,
+            process: launch.spawn()?,
+            launch,
             port,
             socket_dir,
             version,
-            password,
             _dir: dir,
         })
+    }
+
+    /// The data directory.
+    pub fn data_dir(&self) -> PathBuf {
+        self.socket_dir.join("data")
+    }
+
+    /// Stops the server with a fast shutdown (a checkpoint: nothing is lost) and starts
+    /// it again on the same port, socket and password: its shared buffers start empty.
+    pub fn restart(&mut self) -> Result<()> {
+        self.process.stop(libc::SIGINT, Duration::from_secs(60))?;
+        self.process = self.launch.spawn()?;
+        Ok(())
     }
 
     /// The TCP URL (superuser with the run's password, database `postgres`).
@@ -197,13 +183,71 @@ impl ManagedPostgres {
     fn url(&self, host: &str) -> String {
         format!(
             "postgres://{SUPERUSER}:{}@{host}:{}/postgres",
-            self.password, self.port
+            self.launch.password, self.port
         )
     }
 
     /// The postmaster's process id.
     pub fn pid(&self) -> u32 {
         self.process.pid()
+    }
+}
+
+/// How the managed server is started, kept for [`ManagedPostgres::restart`].
+struct Launch {
+    bin: PathBuf,
+    run_as: Option<RunAs>,
+    log_path: PathBuf,
+    port: u16,
+    dir: PathBuf,
+    password: String,
+}
+
+impl Launch {
+    /// Starts `postgres` on the data directory and waits until it answers.
+    fn spawn(&self) -> Result<ManagedProcess> {
+        let (bin, data, port, dir) = (&self.bin, self.dir.join("data"), self.port, &self.dir);
+        let log_path = &self.log_path;
+        let log = std::fs::OpenOptions::new()
+            .append(true)
+            .open(log_path)
+            .map_err(|e| Error::io(log_path, e))?;
+        let mut cmd = Command::new(bin.join("postgres"));
+        cmd.arg("-D")
+            .arg(&data)
+            .arg("-p")
+            .arg(port.to_string())
+            .arg("-k")
+            .arg(dir)
+            .args(["-c", "listen_addresses=127.0.0.1"])
+            // Room for the most clients a flag may ask for (256: --connections,
+            // --clients) and the run's own sessions beside them.
+            .args(["-c", "max_connections=300"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log);
+        as_server_user(&mut cmd, dir, self.run_as);
+        let mut process = ManagedProcess::spawn("postgres", &mut cmd)?;
+        let mut probe = ::postgres::Config::new();
+        probe
+            .host_path(dir)
+            .port(port)
+            .user(SUPERUSER)
+            .password(&self.password)
+            .dbname("postgres")
+            .connect_timeout(Duration::from_secs(1));
+        let ready = wait_until("the managed postgres", Duration::from_secs(30), || {
+            process.check_alive().is_ok()
+                && probe
+                    .connect(::postgres::NoTls)
+                    .and_then(|mut c| c.simple_query("SELECT 1"))
+                    .is_ok()
+        });
+        if let Err(e) = ready.and_then(|()| process.check_alive()) {
+            let log = std::fs::read_to_string(log_path).unwrap_or_default();
+            return Err(Error::Unusable(format!("{e}: {}", last_line(&log))));
+        }
+        Ok(process)
     }
 }
 

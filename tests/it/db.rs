@@ -55,6 +55,39 @@ fn rungs(run: &serde_json::Value, engine: &str) -> Vec<(String, f64, f64, u64, S
         .collect()
 }
 
+/// The bytes read from the storage device per query of each row of `engine` asking
+/// `query` (kebab-case, as in run.json): one entry per row.
+fn device_reads(run: &serde_json::Value, engine: &str, query: &str) -> Vec<Option<f64>> {
+    run["rungs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["id"]["engine"] == engine && r["id"]["query"] == query)
+        .map(|r| r["storage_read_bytes"].as_f64())
+        .collect()
+}
+
+/// Cold rows read the device (each sample on a fresh session with the tables evicted),
+/// warm rows of the same engine do not.
+fn assert_cold_reads_the_device_and_warm_does_not(run: &serde_json::Value, engine: &str) {
+    for (warm, cold) in [
+        ("point-lookup", "point-lookup-cold"),
+        ("aggregate", "aggregate-cold"),
+    ] {
+        let cold_reads = device_reads(run, engine, cold);
+        assert_eq!(cold_reads.len(), 1, "{engine} {cold}: {cold_reads:?}");
+        assert!(
+            cold_reads[0].is_some_and(|b| b >= 4096.0),
+            "{engine} {cold} read {cold_reads:?} bytes from the device"
+        );
+        let warm_reads = device_reads(run, engine, warm);
+        assert!(!warm_reads.is_empty(), "{engine} {warm} missing");
+        for w in warm_reads {
+            assert_eq!(w, Some(0.0), "{engine} {warm} read the device");
+        }
+    }
+}
+
 fn has_method(rs: &[(String, f64, f64, u64, String)], method: &str) -> bool {
     rs.iter().any(|r| r.0 == method)
 }
@@ -163,6 +196,8 @@ fn ladder_db_measures_managed_postgres_over_both_transports_then_stops_it() {
         .unwrap_or_else(|| panic!("no pid in {note}"));
     assert!(!alive(pid), "postmaster {pid} left running");
     assert!(run["skipped"].as_array().unwrap().is_empty());
+    assert_cold_reads_the_device_and_warm_does_not(&run, "postgres");
+    assert_cold_reads_the_device_and_warm_does_not(&run, "sqlite");
 }
 
 #[test]
@@ -183,6 +218,10 @@ fn a_users_table_survives_and_the_run_schema_is_gone() {
         &rungs(&run, "postgres"),
         "PG prepared PK lookup over TCP"
     ));
+    // A user's server is measured warm only: never restarted, its cache never emptied.
+    assert!(device_reads(&run, "postgres", "point-lookup-cold").is_empty());
+    assert!(device_reads(&run, "postgres", "aggregate-cold").is_empty());
+    assert!(!device_reads(&run, "postgres", "point-lookup").is_empty());
     let rows = c.query("SELECT id, note FROM public.orders", &[]).unwrap();
     assert_eq!(rows.len(), 1);
     assert_eq!(rows[0].get::<_, String>(1), "mine");

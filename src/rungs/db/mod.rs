@@ -51,6 +51,9 @@ pub struct Plan {
     pub fresh: u64,
     /// Untimed point lookups and range scans before timing.
     pub warmup: u64,
+    /// Cold point lookups and cold aggregates: each a restarted server (or a new SQLite
+    /// connection) with the tables' files evicted from the page cache.
+    pub cold: u64,
 }
 
 impl Plan {
@@ -61,6 +64,7 @@ impl Plan {
         aggregate: 10,
         fresh: 20,
         warmup: 500,
+        cold: 10,
     };
     /// A short plan for smoke tests (`--quick`).
     pub const QUICK: Plan = Plan {
@@ -69,6 +73,7 @@ impl Plan {
         aggregate: 3,
         fresh: 5,
         warmup: 50,
+        cold: 3,
     };
 }
 
@@ -82,6 +87,85 @@ trait Session {
     fn aggregate(&mut self) -> Result<usize>;
     /// A one-row update (its own transaction, committed).
     fn update(&mut self, id: i64) -> Result<()>;
+    /// Prepares the point lookup and the aggregate (a cold sample prepares before its
+    /// tables are evicted: the catalogue is not what it times).
+    fn prepare(&mut self) -> Result<()>;
+    /// Bytes the process running this session's queries has read from the storage
+    /// device so far, where that can be read.
+    fn storage_read_bytes(&mut self) -> Option<u64>;
+}
+
+/// Times `n` calls of `op` into `l`, each with an argument from `arg` (made outside
+/// the timing); returns the bytes read from the storage device per call by the process
+/// that ran them, where that can be read.
+fn timed_with_reads<S: Session, A>(
+    s: &mut S,
+    l: &mut Latencies,
+    n: u64,
+    mut arg: impl FnMut() -> A,
+    mut op: impl FnMut(&mut S, A) -> Result<()>,
+) -> Result<Option<f64>> {
+    let before = s.storage_read_bytes();
+    for _ in 0..n {
+        signal::check()?;
+        let a = arg();
+        l.time(|| op(s, a))?;
+    }
+    Ok(reads_per_call(before, s.storage_read_bytes(), n))
+}
+
+/// The bytes read per call between two readings of a process's counter.
+fn reads_per_call(before: Option<u64>, after: Option<u64>, calls: u64) -> Option<f64> {
+    Some(after?.saturating_sub(before?) as f64 / calls.max(1) as f64)
+}
+
+/// How a cold sample is made: a session whose statements are prepared and whose
+/// tables are then in no cache (the engine's, the page cache).
+trait Chill {
+    /// The session type.
+    type S: Session;
+    /// A fresh cold session.
+    fn cold_session(&mut self) -> Result<Self::S>;
+}
+
+/// Times `plan.cold` cold point lookups and cold aggregates, each on its own fresh
+/// session from `chill`, with the bytes each read from the storage device.
+fn measure_cold<C: Chill>(
+    chill: &mut C,
+    data: &DataSet,
+    plan: &Plan,
+    labels: &Labels,
+    how: &str,
+) -> Result<Vec<Rung>> {
+    let mut params = data.params();
+    let mut rows = Vec::new();
+    for query in [Query::PointLookupCold, Query::AggregateCold] {
+        let mut l = Latencies::new();
+        let mut read = Some(0.0);
+        for _ in 0..plan.cold {
+            signal::check()?;
+            let mut s = chill.cold_session()?;
+            let per = timed_with_reads(
+                &mut s,
+                &mut l,
+                1,
+                || params.id(),
+                |s, id| match query {
+                    Query::PointLookupCold => s.point(id),
+                    _ => s.aggregate().map(drop),
+                },
+            )?;
+            read = read.zip(per).map(|(t, p)| t + p);
+        }
+        let what = match query {
+            Query::PointLookupCold => format!("prepared PK lookup, cold ({how})"),
+            _ => format!("aggregate JOIN over {} orders, cold ({how})", data.orders),
+        };
+        let mut rung = labels.rung(&mut l, query, what)?;
+        rung.storage_read_bytes = read.map(|t| t / plan.cold.max(1) as f64);
+        rows.push(rung);
+    }
+    Ok(rows)
 }
 
 /// The rows of one engine and transport: their identity and how they read.
@@ -160,19 +244,23 @@ fn measure_warm<S: Session>(
         s.range(from, to)?;
     }
     let mut point = Latencies::new();
-    for _ in 0..plan.point {
-        signal::check()?;
-        let id = params.id();
-        point.time(|| s.point(id))?;
-    }
+    let point_reads = timed_with_reads(
+        s,
+        &mut point,
+        plan.point,
+        || params.id(),
+        |s, id| s.point(id),
+    )?;
     let mut range = Latencies::new();
     for _ in 0..plan.range {
         signal::check()?;
         let (from, to) = params.window();
         range.time(|| s.range(from, to))?;
     }
+    let mut point_row = labels.rung(&mut point, Query::PointLookup, "prepared PK lookup".into())?;
+    point_row.storage_read_bytes = point_reads;
     let mut rungs = vec![
-        labels.rung(&mut point, Query::PointLookup, "prepared PK lookup".into())?,
+        point_row,
         labels.rung(
             &mut range,
             Query::RangeScan,
@@ -186,18 +274,23 @@ fn measure_warm<S: Session>(
         signal::check()?;
         s.aggregate()?; // untimed: sets hint bits, fills caches
         let mut agg = Latencies::new();
-        for _ in 0..plan.aggregate {
-            signal::check()?;
-            agg.time(|| s.aggregate())?;
-        }
-        rungs.push(labels.rung(
+        let reads = timed_with_reads(
+            s,
+            &mut agg,
+            plan.aggregate,
+            || (),
+            |s, ()| s.aggregate().map(drop),
+        )?;
+        let mut row = labels.rung(
             &mut agg,
             Query::Aggregate,
             format!(
                 "aggregate JOIN over {} orders (expensive query)",
                 data.orders
             ),
-        )?);
+        )?;
+        row.storage_read_bytes = reads;
+        rungs.push(row);
     }
     Ok(rungs)
 }

@@ -5,17 +5,19 @@
 use super::caching::{measure_caching, CacheProbe};
 use super::data::DataSet;
 use super::sql::Sql;
-use super::{measure_fresh, measure_warm, Labels, Plan, Session};
+use super::{measure_cold, measure_fresh, measure_warm, Chill, Labels, Plan, Session};
 use crate::error::{Error, Result};
 use crate::record::placement::Placement;
 use crate::record::rung::Engine;
 use crate::record::rung::Rung;
 use crate::rungs::placement::measure_placed;
+use crate::services::postgres::ManagedPostgres;
 use crate::signal;
 use crate::target::postgres::{connect_within, pg_err, PgTarget};
 use postgres::{Client, NoTls, Statement};
 use std::borrow::BorrowMut;
 use std::io::Write;
+use std::path::{Path, PathBuf};
 use std::rc::Rc;
 use std::time::Instant;
 
@@ -44,6 +46,12 @@ impl SchemaGuard {
             config: config.clone(),
             schema,
         })
+    }
+
+    /// A fresh session in place of the run's (after a restart of the server).
+    fn reconnect(&mut self) -> Result<()> {
+        self.client = Some(connect_within(&self.config, "reconnect after a restart")?);
+        Ok(())
     }
 
     pub(crate) fn client(&mut self) -> &mut Client {
@@ -92,6 +100,8 @@ pub(crate) struct PgSession<C: BorrowMut<Client>> {
     pub(crate) range: Option<Statement>,
     pub(crate) aggregate: Option<Statement>,
     pub(crate) update: Option<Statement>,
+    /// The backend's process id, once asked (None inside: not known).
+    backend: Option<Option<u32>>,
 }
 
 impl<C: BorrowMut<Client>> PgSession<C> {
@@ -103,6 +113,7 @@ impl<C: BorrowMut<Client>> PgSession<C> {
             range: None,
             aggregate: None,
             update: None,
+            backend: None,
         }
     }
 }
@@ -161,6 +172,90 @@ impl<C: BorrowMut<Client>> Session for PgSession<C> {
             .map(drop)
             .map_err(|e| pg_err("update", e))
     }
+
+    fn prepare(&mut self) -> Result<()> {
+        let c = self.client.borrow_mut();
+        prepared(c, &mut self.point, &self.sql.point)?;
+        prepared(c, &mut self.aggregate, &self.sql.aggregate)?;
+        Ok(())
+    }
+
+    /// The backend's /proc/<pid>/io: readable where the server runs on this machine as
+    /// us, or we are root.
+    fn storage_read_bytes(&mut self) -> Option<u64> {
+        if self.backend.is_none() {
+            let pid = self
+                .client
+                .borrow_mut()
+                .query_one("SELECT pg_backend_pid()", &[])
+                .ok()
+                .map(|r| r.get::<_, i32>(0) as u32);
+            self.backend = Some(pid);
+        }
+        crate::platform::storage_read_bytes(Some(self.backend.flatten()?))
+    }
+}
+
+/// Cold sessions on a managed server: each restarts it (empty shared buffers), opens a
+/// session over TCP that prepares its statements, then evicts the run's tables and
+/// indexes from the page cache.
+struct PgChill<'a> {
+    server: &'a mut ManagedPostgres,
+    target: &'a PgTarget,
+    sql: Rc<Sql>,
+    files: Vec<PathBuf>,
+}
+
+impl Chill for PgChill<'_> {
+    type S = PgSession<Client>;
+    fn cold_session(&mut self) -> Result<PgSession<Client>> {
+        self.server.restart()?;
+        let mut s = PgSession::new(self.target.connect(0)?, self.sql.clone());
+        s.prepare()?;
+        // Asked now: the backend's pid is a catalogue-free query, before the eviction.
+        s.storage_read_bytes();
+        for f in &self.files {
+            crate::platform::evict_file(f).map_err(|e| Error::io(f, e))?;
+        }
+        Ok(s)
+    }
+}
+
+/// Every file of the run schema's tables and indexes under the server's data
+/// directory: each relation's main file, its 1 GiB segments (`.1`, `.2`...) and its
+/// free-space and visibility maps.
+fn relation_files(client: &mut Client, schema: &str, data_dir: &Path) -> Result<Vec<PathBuf>> {
+    let rows = client
+        .query(
+            "SELECT pg_relation_filepath(c.oid) FROM pg_class c \
+             JOIN pg_namespace n ON n.oid = c.relnamespace \
+             WHERE n.nspname = $1 AND c.relkind IN ('r', 'i', 't')",
+            &[&schema],
+        )
+        .map_err(|e| pg_err("the run's relation files", e))?;
+    let mut files = Vec::new();
+    for row in rows {
+        let Some(rel) = row.get::<_, Option<String>>(0) else {
+            continue;
+        };
+        let main = data_dir.join(rel);
+        let (Some(dir), Some(name)) = (main.parent(), main.file_name().and_then(|n| n.to_str()))
+        else {
+            continue;
+        };
+        let entries = std::fs::read_dir(dir).map_err(|e| Error::io(dir, e))?;
+        for e in entries.flatten() {
+            let n = e.file_name();
+            let n = n.to_string_lossy();
+            let ours = n == name
+                || n.strip_prefix(name)
+                    .is_some_and(|rest| rest.starts_with('.') || rest.starts_with('_'));
+            if ours {
+                files.push(e.path());
+            }
+        }
+    }
+    Ok(files)
 }
 
 /// Builds the data set in a run-unique schema on `target` and times the queries over
@@ -169,6 +264,7 @@ pub fn measure_postgres(
     data: &DataSet,
     plan: &Plan,
     target: &PgTarget,
+    managed: Option<&mut ManagedPostgres>,
     placements: &[Placement],
     mut cache: Option<&mut CacheProbe>,
     step: &mut dyn FnMut(&str),
@@ -232,6 +328,32 @@ pub fn measure_postgres(
             }
             Ok(rows)
         })?);
+    }
+    // Cold, on a managed server only: a user's server is never restarted, and its page
+    // cache is not ours to empty.
+    if let Some(server) = managed {
+        step("postgres: cold queries (a restart each)");
+        let schema = guard.schema.clone();
+        let files = relation_files(guard.client(), &schema, &server.data_dir())?;
+        let labels = Labels {
+            engine: Engine::Postgres,
+            transport: target.transports[0].0,
+            note: &note,
+        };
+        let mut chill = PgChill {
+            server,
+            target,
+            sql: sql.clone(),
+            files,
+        };
+        let how = "a restarted server, the tables' files evicted from the page cache";
+        rungs.extend(measure_placed(
+            &placements[representative..],
+            &cpus,
+            |_| measure_cold(&mut chill, data, plan, &labels, how),
+        )?);
+        // The restarts closed the run's own session.
+        guard.reconnect()?;
     }
     step("postgres: dropping the run's schema");
     guard.close()?;

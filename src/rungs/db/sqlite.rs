@@ -4,7 +4,7 @@
 use super::caching::{measure_caching, CacheProbe};
 use super::data::DataSet;
 use super::sql::Sql;
-use super::{measure_fresh, measure_warm, Labels, Plan, Session};
+use super::{measure_cold, measure_fresh, measure_warm, Chill, Labels, Plan, Session};
 use crate::error::{Error, Result};
 use crate::record::rung::Rung;
 use crate::record::rung::{Engine, Transport};
@@ -64,6 +64,34 @@ impl Session for SqliteSession {
             .prepare_cached(&self.sql.update)
             .map_err(sqlite_err)?;
         st.execute([id]).map(drop).map_err(sqlite_err)
+    }
+
+    fn prepare(&mut self) -> Result<()> {
+        for text in [&self.sql.point, &self.sql.aggregate] {
+            self.conn.prepare_cached(text).map_err(sqlite_err)?;
+        }
+        Ok(())
+    }
+
+    fn storage_read_bytes(&mut self) -> Option<u64> {
+        // Embedded: the queries run on this thread.
+        crate::platform::storage_read_bytes(None)
+    }
+}
+
+/// Cold SQLite sessions: a new connection prepares its statements, then the file is
+/// evicted from the page cache.
+struct SqliteChill<'a> {
+    path: &'a Path,
+}
+
+impl Chill for SqliteChill<'_> {
+    type S = SqliteSession;
+    fn cold_session(&mut self) -> Result<SqliteSession> {
+        let mut s = sqlite_open(self.path)?;
+        s.prepare()?;
+        crate::platform::evict_file(self.path).map_err(|e| Error::io(self.path, e))?;
+        Ok(s)
     }
 }
 
@@ -149,6 +177,18 @@ pub fn measure_sqlite(
         plan,
         &labels,
     )?);
+    // Cold only where this platform can evict one file from the page cache.
+    if crate::platform::evict_file(&path).is_ok() {
+        step("sqlite: cold queries");
+        let how = "a new connection, the file evicted from the page cache";
+        rungs.extend(measure_cold(
+            &mut SqliteChill { path: &path },
+            data,
+            plan,
+            &labels,
+            how,
+        )?);
+    }
     Ok(rungs)
 }
 
