@@ -8,6 +8,7 @@
 
 pub mod cache_lab;
 pub mod cores;
+pub mod db_sizes;
 pub mod ladder;
 pub mod load;
 pub mod memory;

@@ -119,9 +119,42 @@ pub fn format_ns_round(ns: f64) -> String {
     format!("{} {unit}", (ns / size * 1000.0).round() / 1000.0)
 }
 
+/// A count in short words, three significant digits at most: 950, 12k, 200k, 1.5M.
+pub fn format_count(n: f64) -> String {
+    let (v, unit) = match n.abs() {
+        a if a >= 1e6 => (n / 1e6, "M"),
+        a if a >= 1e3 => (n / 1e3, "k"),
+        _ => (n, ""),
+    };
+    let digits = if v.abs() >= 100.0 || v.fract().abs() < 1e-9 {
+        0
+    } else if v.abs() >= 10.0 {
+        1
+    } else {
+        2
+    };
+    let text = format!("{v:.digits$}");
+    let text = if text.contains('.') {
+        text.trim_end_matches('0').trim_end_matches('.').to_string()
+    } else {
+        text
+    };
+    format!("{text}{unit}")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn counts_read_short() {
+        assert_eq!(format_count(950.0), "950");
+        assert_eq!(format_count(10_000.0), "10k");
+        assert_eq!(format_count(12_345.0), "12.3k");
+        assert_eq!(format_count(1_000_000.0), "1M");
+        assert_eq!(format_count(1_500_000.0), "1.5M");
+        assert_eq!(format_count(186_000.0), "186k");
+    }
 
     #[test]
     fn cpu_lists_are_parsed() {

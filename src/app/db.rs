@@ -6,9 +6,10 @@ use crate::cli::{Common, DbArgs};
 use crate::error::Result;
 use crate::progress::Phase;
 use crate::record::rung::Family;
-use crate::record::rung::{Rung, Skipped};
+use crate::record::rung::Skipped;
 use crate::report;
 use crate::rungs;
+use crate::rungs::db::DbRows;
 use crate::rungs::placement::CpuPlan;
 use std::path::{Path, PathBuf};
 
@@ -65,7 +66,7 @@ pub(super) fn db_rungs(
     asked: Option<crate::target::postgres::PgTarget>,
     mut cache: Option<&mut rungs::db::CacheProbe>,
     skipped: &mut Vec<Skipped>,
-) -> Result<Vec<Rung>> {
+) -> Result<DbRows> {
     use crate::services::postgres::ManagedPostgres;
     let plan = Preset::of(common.quick).db_plan;
     let (cpu_plan, _) = CpuPlan::here()?;
@@ -73,9 +74,9 @@ pub(super) fn db_rungs(
         Some(_) => cpu_plan.user_server(),
         None => cpu_plan.managed(),
     };
-    // Two warm-query steps (TCP, socket) per extra placement, and one cold step each
-    // for SQLite and a managed PostgreSQL.
-    let phase = Phase::new("db", 11 + 2 * (placements.len() as u64 - 1), common.quiet);
+    // Two warm-query steps (TCP, socket) per extra placement; a cold and a size-ladder
+    // step each for SQLite and PostgreSQL.
+    let phase = Phase::new("db", 13 + 2 * (placements.len() as u64 - 1), common.quiet);
     let mut step = |what: &str| phase.advance(1, what.to_string());
     let managed = match &asked {
         Some(_) => None,
@@ -83,7 +84,7 @@ pub(super) fn db_rungs(
     };
     let pg_runs = asked.is_some() || matches!(managed, Some(Ok(_)));
     let sqlite_cache = if pg_runs { None } else { cache.as_deref_mut() };
-    let mut rungs =
+    let mut measured =
         rungs::db::measure_sqlite(data, &plan, keep, &common.out, sqlite_cache, &mut step)?;
     let mut server = None;
     let target = match (asked, managed) {
@@ -108,7 +109,7 @@ pub(super) fn db_rungs(
         (None, None) => unreachable!("managed is looked up whenever nothing was asked for"),
     };
     if let Some(target) = target {
-        rungs.extend(rungs::db::measure_postgres(
+        measured.extend(rungs::db::measure_postgres(
             data,
             &plan,
             &target,
@@ -118,7 +119,7 @@ pub(super) fn db_rungs(
             &mut step,
         )?);
     }
-    Ok(rungs)
+    Ok(measured)
 }
 
 /// Orders in the data set: --rows (bounded by its parser, crate::cli::ROWS_RANGE), else
@@ -134,7 +135,7 @@ pub(super) fn execute(common: &Common, args: &DbArgs) -> Result<()> {
     check_postgres(plan.postgres.as_ref())?;
     let data = rungs::db::DataSet::new(plan.rows, plan.seed);
     let mut skipped = Vec::new();
-    let rungs = db_rungs(
+    let measured = db_rungs(
         common,
         &data,
         plan.sqlite.as_deref(),
@@ -142,7 +143,8 @@ pub(super) fn execute(common: &Common, args: &DbArgs) -> Result<()> {
         None,
         &mut skipped,
     )?;
-    let run = rec.record("db", None, rungs, skipped);
+    let mut run = rec.record("db", None, measured.rungs, skipped);
+    run.db_sizes = measured.sizes;
     write_and_print(common, &run)
 }
 

@@ -174,6 +174,7 @@ impl Recorder {
             patterns: None,
             cores: None,
             caching: Vec::new(),
+            db_sizes: Vec::new(),
             http: None,
             load: None,
             cache_lab: None,

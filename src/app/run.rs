@@ -15,6 +15,7 @@ use crate::error::{Error, Result};
 use crate::record::cache_lab::CacheLabSection;
 use crate::record::caching::CachePatterns;
 use crate::record::cores::CoresSection;
+use crate::record::db::QuerySizes;
 use crate::record::host::Host;
 use crate::record::http::{HttpSection, PhaseRun};
 use crate::record::load::LoadRun;
@@ -147,6 +148,7 @@ struct Gathered {
     skipped: Vec<Skipped>,
     loads: Vec<LoadRun>,
     caching: Vec<CachePatterns>,
+    db_sizes: Vec<QuerySizes>,
     web: Option<HttpSection>,
     user_phases: Vec<PhaseRun>,
     cache_lab: Option<CacheLabSection>,
@@ -212,7 +214,9 @@ fn measure_family(
             let asked = plan.postgres.take();
             let outcome = db_rungs(common, &data, None, asked, probe.as_mut(), &mut g.skipped);
             g.caching = probe.map(|p| p.results).unwrap_or_default();
-            g.rungs.extend(outcome?);
+            let measured = outcome?;
+            g.rungs.extend(measured.rungs);
+            g.db_sizes = measured.sizes;
         }
         Family::Web => {
             let (section, pieces) = web_measure(common, plan.db_rows, crate::cli::DEFAULT_SEED)?;
@@ -268,6 +272,7 @@ pub(super) fn execute(common: &Common, args: &RunArgs) -> Result<()> {
     let mut run = rec.record("run", g.memory, g.rungs, g.skipped);
     run.cache_lab = g.cache_lab;
     run.caching = g.caching;
+    run.db_sizes = g.db_sizes;
     run.cores = g.cores;
     run.http = http_section(g.web, g.user_phases);
     run.load = (!g.loads.is_empty()).then_some(crate::record::load::LoadSection {

@@ -5,6 +5,7 @@
 pub mod cache_lab;
 pub mod caching;
 pub mod cores;
+pub mod db;
 pub mod host;
 pub mod http;
 pub mod ladder;
@@ -61,6 +62,9 @@ pub struct Run {
     /// The lecture's caching patterns measured end to end (`ladder run`).
     #[serde(default)]
     pub caching: Vec<CachePatterns>,
+    /// The expensive query over a ladder of table sizes (`ladder db`, `ladder run`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub db_sizes: Vec<db::QuerySizes>,
     /// The web's caches: origin, edge, request phases, name resolution (`ladder web`,
     /// `ladder run`).
     #[serde(default, skip_serializing_if = "Option::is_none")]

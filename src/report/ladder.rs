@@ -21,6 +21,7 @@ fn notes(run: &Run) -> Vec<String> {
     placement_lines(run)
         .into_iter()
         .chain(comparison_lines(run))
+        .chain(super::db_sizes::crossing_lines(&run.db_sizes))
         .chain(caching_lines(run))
         .collect()
 }

@@ -7,6 +7,7 @@ pub mod cache_lab;
 pub mod compare;
 pub mod cores;
 pub mod counters;
+pub mod db_sizes;
 pub mod host;
 pub mod ladder;
 pub mod load;
@@ -18,7 +19,7 @@ mod section;
 pub mod web;
 pub mod writer;
 
-pub use section::{markdown, terminal, Section, SECTIONS};
+pub use section::{terminal, Section, SECTIONS};
 
 use crate::error::{Error, Result};
 use crate::record::Run;
@@ -58,29 +59,20 @@ pub fn check_writable(out: &Path) -> Result<()> {
     Ok(())
 }
 
-/// Every file of a run folder, rendered from the record: (name, contents).
-fn render_all(run: &Run) -> Result<Vec<(&'static str, Vec<u8>)>> {
-    let json = serde_json::to_vec_pretty(run)
-        .map_err(|e| Error::Internal(format!("cannot serialise the run: {e}")))?;
-    let mut files = vec![
-        ("run.json", json),
-        ("report.md", markdown(run).into_bytes()),
-    ];
-    files.extend(section::files(run)?);
-    Ok(files)
-}
-
-/// Writes every file of a run folder into `dir`: the rendered text files and the
-/// plots. With `with_record` false, run.json is left out (it is the source).
+/// Writes every file of a run folder into `dir`: run.json (unless `with_record` is false:
+/// it is the source), report.md, the sections' data files and charts.
 fn write_files(run: &Run, dir: &Path, with_record: bool) -> Result<()> {
-    for (name, bytes) in render_all(run)? {
-        if name == "run.json" && !with_record {
-            continue;
-        }
+    let (md, files) = section::folder(run, dir)?;
+    let mut all = vec![("report.md", md.into_bytes())];
+    if with_record {
+        let json = serde_json::to_vec_pretty(run)
+            .map_err(|e| Error::Internal(format!("cannot serialise the run: {e}")))?;
+        all.push(("run.json", json));
+    }
+    for (name, bytes) in all.into_iter().chain(files) {
         let p = dir.join(name);
         fs::write(&p, bytes).map_err(|e| Error::io(&p, e))?;
     }
-    section::charts(run, dir)?;
     Ok(())
 }
 

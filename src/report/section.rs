@@ -47,8 +47,11 @@ pub trait Section: Sync {
     }
 }
 
+/// A data file of the run folder: its name and contents.
+pub type DataFile = (&'static str, Vec<u8>);
+
 /// Every section, in report order.
-pub static SECTIONS: [&dyn Section; 10] = [
+pub static SECTIONS: [&dyn Section; 11] = [
     &super::host::HostFacts,
     &super::ladder::LectureTable,
     &super::host::SysfsCaches,
@@ -58,6 +61,7 @@ pub static SECTIONS: [&dyn Section; 10] = [
     &super::cores::BetweenCores,
     &super::web::WebCaches,
     &super::rungs::ComparisonRungs,
+    &super::db_sizes::DatabaseSizes,
     &super::load::FixedRateLoad,
 ];
 
@@ -75,8 +79,10 @@ pub fn terminal(run: &Run) -> String {
         .collect()
 }
 
-/// report.md: a title and the command, then every section in order.
-pub fn markdown(run: &Run) -> String {
+/// A run folder's report.md and data files, every section visited once and in order
+/// (its words, its data files, its charts drawn into `dir`): report.md is a title and
+/// the command, then each section's part.
+pub fn folder(run: &Run, dir: &Path) -> Result<(String, Vec<DataFile>)> {
     let mut md = String::new();
     let _ = writeln!(md, "# latency-ladder run on {}\n", run.host.hostname);
     let _ = writeln!(
@@ -84,28 +90,13 @@ pub fn markdown(run: &Run) -> String {
         "`ladder {}` · {} · ladder {} · {:.1} s\n",
         run.command, run.started_at, run.tool_version, run.wall_seconds
     );
+    let mut files = Vec::new();
     for s in present(run) {
         md.push_str(&s.markdown(run));
+        files.extend(s.files(run)?);
+        s.charts(run, dir)?;
     }
-    md
-}
-
-/// Every section's data files.
-pub fn files(run: &Run) -> Result<Vec<(&'static str, Vec<u8>)>> {
-    let mut all = Vec::new();
-    for s in present(run) {
-        all.extend(s.files(run)?);
-    }
-    Ok(all)
-}
-
-/// Every section's charts, drawn into `dir`.
-pub fn charts(run: &Run, dir: &Path) -> Result<Vec<PathBuf>> {
-    let mut all = Vec::new();
-    for s in present(run) {
-        all.extend(s.charts(run, dir)?);
-    }
-    Ok(all)
+    Ok((md, files))
 }
 
 /// Every section's rows for `ladder compare`, in order.
@@ -142,7 +133,8 @@ mod tests {
         let table = text.find("the lecture's table").unwrap();
         let memory = text.find("memory:").unwrap();
         assert!(memory < table, "{text}");
-        let md = markdown(&run);
+        let dir = tempfile::tempdir().unwrap();
+        let (md, _) = folder(&run, dir.path()).unwrap();
         let (md_table, md_memory) = (
             md.find("## The lecture's table").unwrap(),
             md.find("## Memory hierarchy").unwrap(),
@@ -153,10 +145,11 @@ mod tests {
     #[test]
     fn an_absent_section_adds_nothing() {
         let mut run = fixture();
-        let before = markdown(&run);
+        let dir = tempfile::tempdir().unwrap();
+        let (before, _) = folder(&run, dir.path()).unwrap();
         run.memory = None;
-        let after = markdown(&run);
+        let (after, files) = folder(&run, dir.path()).unwrap();
         assert!(before.contains("## Memory hierarchy") && !after.contains("## Memory hierarchy"));
-        assert!(files(&run).unwrap().iter().all(|(n, _)| *n != "memory.csv"));
+        assert!(files.iter().all(|(n, _)| *n != "memory.csv"));
     }
 }

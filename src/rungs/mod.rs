@@ -77,6 +77,11 @@ impl Latencies {
         Ok(v)
     }
 
+    /// The median recorded so far, ns (0 when nothing was).
+    pub fn p50_ns(&self) -> f64 {
+        self.hist.value_at_quantile(0.5) as f64
+    }
+
     /// Number of recorded samples.
     pub fn len(&self) -> u64 {
         self.hist.len()

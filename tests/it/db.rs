@@ -76,14 +76,20 @@ fn assert_cold_reads_the_device_and_warm_does_not(run: &serde_json::Value, engin
     ] {
         let cold_reads = device_reads(run, engine, cold);
         assert_eq!(cold_reads.len(), 1, "{engine} {cold}: {cold_reads:?}");
+        let cold_bytes = cold_reads[0].unwrap_or(0.0);
         assert!(
-            cold_reads[0].is_some_and(|b| b >= 4096.0),
+            cold_bytes >= 4096.0,
             "{engine} {cold} read {cold_reads:?} bytes from the device"
         );
+        // Warm: nothing, bar a stray page another part of the process read meanwhile.
         let warm_reads = device_reads(run, engine, warm);
         assert!(!warm_reads.is_empty(), "{engine} {warm} missing");
         for w in warm_reads {
-            assert_eq!(w, Some(0.0), "{engine} {warm} read the device");
+            let w = w.expect("warm reads are counted where cold ones are");
+            assert!(
+                w < cold_bytes / 100.0,
+                "{engine} {warm} read {w} B, cold {cold_bytes}"
+            );
         }
     }
 }
@@ -198,6 +204,35 @@ fn ladder_db_measures_managed_postgres_over_both_transports_then_stops_it() {
     assert!(run["skipped"].as_array().unwrap().is_empty());
     assert_cold_reads_the_device_and_warm_does_not(&run, "postgres");
     assert_cold_reads_the_device_and_warm_does_not(&run, "sqlite");
+}
+
+#[test]
+fn the_expensive_query_grows_with_the_orders_it_aggregates() {
+    let out = tempfile::tempdir().unwrap();
+    // 10k to 100k orders: ten times the rows, a tenfold difference in work.
+    let run = db_run(out.path(), &["--rows", "100000"]);
+    let ladders = run["db_sizes"].as_array().expect("db_sizes");
+    assert!(!ladders.is_empty());
+    for l in ladders {
+        let points = l["points"].as_array().unwrap();
+        let orders: Vec<u64> = points
+            .iter()
+            .map(|p| p["orders"].as_u64().unwrap())
+            .collect();
+        assert_eq!(orders, [10_000, 20_000, 50_000, 100_000], "{l}");
+        let warm = |i: usize| points[i]["warm_p50_ns"].as_f64().unwrap();
+        assert!(warm(3) > 2.0 * warm(0), "100k not slower than 10k: {l}");
+        let cold = |i: usize| points[i]["cold_p50_ns"].as_f64();
+        if let (Some(lo), Some(hi)) = (cold(0), cold(3)) {
+            assert!(hi > lo, "cold 100k not slower than cold 10k: {l}");
+        }
+    }
+    assert!(out
+        .path()
+        .read_dir()
+        .unwrap()
+        .flatten()
+        .any(|d| d.path().join("db-sizes.csv").is_file()));
 }
 
 #[test]

@@ -34,9 +34,28 @@ pub use sqlite::{check_sqlite_path, measure_sqlite};
 
 use super::{Latencies, Rung};
 use crate::error::Result;
+use crate::record::db::SizePoint;
 use crate::record::rung::{Engine, Query, RungId, Transport};
 use crate::signal;
 use data::{RANGE_WINDOW_S, SECONDS_PER_ORDER};
+
+/// What a database engine measured: its rows, and the expensive query over the size
+/// ladder.
+#[derive(Debug, Default)]
+pub struct DbRows {
+    /// The rows of the comparison rungs.
+    pub rungs: Vec<Rung>,
+    /// The size ladder, one per engine and transport measured.
+    pub sizes: Vec<crate::record::db::QuerySizes>,
+}
+
+impl DbRows {
+    /// Adds `other`'s rows and sizes after this one's.
+    pub fn extend(&mut self, other: DbRows) {
+        self.rungs.extend(other.rungs);
+        self.sizes.extend(other.sizes);
+    }
+}
 
 /// How many times each query is timed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -85,6 +104,8 @@ trait Session {
     fn range(&mut self, from: i64, to: i64) -> Result<usize>;
     /// The aggregate; the number of groups.
     fn aggregate(&mut self) -> Result<usize>;
+    /// The aggregate over the first `orders` orders; the number of groups.
+    fn aggregate_upto(&mut self, orders: i64) -> Result<usize>;
     /// A one-row update (its own transaction, committed).
     fn update(&mut self, id: i64) -> Result<()>;
     /// Prepares the point lookup and the aggregate (a cold sample prepares before its
@@ -126,6 +147,68 @@ trait Chill {
     type S: Session;
     /// A fresh cold session.
     fn cold_session(&mut self) -> Result<Self::S>;
+}
+
+/// The sizes of the expensive query's ladder: 10k, 20k, 50k, 100k... orders (1-2-5
+/// steps), then the whole data set.
+pub fn sizes(orders: u64) -> Vec<u64> {
+    let mut out = Vec::new();
+    let mut decade = 10_000u64;
+    'outer: loop {
+        for step in [1, 2, 5] {
+            let n = decade * step;
+            if n >= orders {
+                break 'outer;
+            }
+            out.push(n);
+        }
+        decade *= 10;
+    }
+    out.push(orders);
+    out
+}
+
+/// The expensive query at every size of [`sizes`]: warm on `s` (three samples each,
+/// after one untimed), and cold through `chill` where given (two samples each: a
+/// restart or a new connection apiece).
+fn measure_sizes<S: Session, C: Chill>(
+    s: &mut S,
+    chill: Option<&mut C>,
+    data: &DataSet,
+    plan: &Plan,
+) -> Result<Vec<SizePoint>> {
+    let median = |l: &mut Latencies| l.p50_ns();
+    let mut points = Vec::new();
+    for orders in sizes(data.orders) {
+        let n = orders as i64;
+        signal::check()?;
+        s.aggregate_upto(n)?;
+        let mut warm = Latencies::new();
+        for _ in 0..plan.cold.clamp(1, 3) {
+            signal::check()?;
+            warm.time(|| s.aggregate_upto(n))?;
+        }
+        points.push(SizePoint {
+            orders,
+            warm_p50_ns: median(&mut warm),
+            warm_samples: warm.len(),
+            cold_p50_ns: None,
+            cold_samples: 0,
+        });
+    }
+    if let Some(chill) = chill {
+        for p in &mut points {
+            let mut cold = Latencies::new();
+            for _ in 0..plan.cold.min(2) {
+                signal::check()?;
+                let mut c = chill.cold_session()?;
+                cold.time(|| c.aggregate_upto(p.orders as i64))?;
+            }
+            p.cold_p50_ns = (!cold.is_empty()).then(|| median(&mut cold));
+            p.cold_samples = cold.len();
+        }
+    }
+    Ok(points)
 }
 
 /// Times `plan.cold` cold point lookups and cold aggregates, each on its own fresh
@@ -293,4 +376,20 @@ fn measure_warm<S: Session>(
         rungs.push(row);
     }
     Ok(rungs)
+}
+
+#[cfg(test)]
+mod size_tests {
+    use super::sizes;
+
+    #[test]
+    fn sizes_step_1_2_5_and_end_on_the_whole_data_set() {
+        assert_eq!(sizes(20_000), [10_000, 20_000]);
+        assert_eq!(
+            sizes(1_000_000),
+            [10_000, 20_000, 50_000, 100_000, 200_000, 500_000, 1_000_000]
+        );
+        assert_eq!(sizes(30_000), [10_000, 20_000, 30_000]);
+        assert_eq!(sizes(5_000), [5_000]);
+    }
 }

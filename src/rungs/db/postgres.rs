@@ -5,11 +5,13 @@
 use super::caching::{measure_caching, CacheProbe};
 use super::data::DataSet;
 use super::sql::Sql;
-use super::{measure_cold, measure_fresh, measure_warm, Chill, Labels, Plan, Session};
+use super::{
+    measure_cold, measure_fresh, measure_sizes, measure_warm, Chill, DbRows, Labels, Plan, Session,
+};
 use crate::error::{Error, Result};
+use crate::record::db::QuerySizes;
 use crate::record::placement::Placement;
 use crate::record::rung::Engine;
-use crate::record::rung::Rung;
 use crate::rungs::placement::measure_placed;
 use crate::services::postgres::ManagedPostgres;
 use crate::signal;
@@ -100,6 +102,7 @@ pub(crate) struct PgSession<C: BorrowMut<Client>> {
     pub(crate) range: Option<Statement>,
     pub(crate) aggregate: Option<Statement>,
     pub(crate) update: Option<Statement>,
+    aggregate_upto: Option<Statement>,
     /// The backend's process id, once asked (None inside: not known).
     backend: Option<Option<u32>>,
 }
@@ -113,6 +116,7 @@ impl<C: BorrowMut<Client>> PgSession<C> {
             range: None,
             aggregate: None,
             update: None,
+            aggregate_upto: None,
             backend: None,
         }
     }
@@ -164,6 +168,19 @@ impl<C: BorrowMut<Client>> Session for PgSession<C> {
             .map_err(|e| pg_err("aggregate", e))
     }
 
+    fn aggregate_upto(&mut self, orders: i64) -> Result<usize> {
+        let st = prepared(
+            self.client.borrow_mut(),
+            &mut self.aggregate_upto,
+            &self.sql.aggregate_upto,
+        )?;
+        self.client
+            .borrow_mut()
+            .query(&st, &[&orders])
+            .map(|rows| rows.len())
+            .map_err(|e| pg_err("aggregate over a prefix", e))
+    }
+
     fn update(&mut self, id: i64) -> Result<()> {
         let st = prepared(self.client.borrow_mut(), &mut self.update, &self.sql.update)?;
         self.client
@@ -177,6 +194,7 @@ impl<C: BorrowMut<Client>> Session for PgSession<C> {
         let c = self.client.borrow_mut();
         prepared(c, &mut self.point, &self.sql.point)?;
         prepared(c, &mut self.aggregate, &self.sql.aggregate)?;
+        prepared(c, &mut self.aggregate_upto, &self.sql.aggregate_upto)?;
         Ok(())
     }
 
@@ -268,7 +286,7 @@ pub fn measure_postgres(
     placements: &[Placement],
     mut cache: Option<&mut CacheProbe>,
     step: &mut dyn FnMut(&str),
-) -> Result<Vec<Rung>> {
+) -> Result<DbRows> {
     let admin = target.connect(0)?;
     let mut guard = SchemaGuard::create(admin, &target.transports[0].1)?;
     let sql = Rc::new(Sql::new(format!("{}.", guard.schema), "BIGINT"));
@@ -330,34 +348,59 @@ pub fn measure_postgres(
         })?);
     }
     // Cold, on a managed server only: a user's server is never restarted, and its page
-    // cache is not ours to empty.
-    if let Some(server) = managed {
+    // cache is not ours to empty. Then the expensive query over a ladder of sizes, warm
+    // (and cold where cold is measured), in the representative placement.
+    let labels = Labels {
+        engine: Engine::Postgres,
+        transport: target.transports[0].0,
+        note: &note,
+    };
+    let mut chill = match managed {
+        Some(server) => {
+            let schema = guard.schema.clone();
+            let files = relation_files(guard.client(), &schema, &server.data_dir())?;
+            Some(PgChill {
+                server,
+                target,
+                sql: sql.clone(),
+                files,
+            })
+        }
+        None => None,
+    };
+    let placement = &placements[representative];
+    if let Some(chill) = chill.as_mut() {
         step("postgres: cold queries (a restart each)");
-        let schema = guard.schema.clone();
-        let files = relation_files(guard.client(), &schema, &server.data_dir())?;
-        let labels = Labels {
-            engine: Engine::Postgres,
-            transport: target.transports[0].0,
-            note: &note,
-        };
-        let mut chill = PgChill {
-            server,
-            target,
-            sql: sql.clone(),
-            files,
-        };
         let how = "a restarted server, the tables' files evicted from the page cache";
         rungs.extend(measure_placed(
-            &placements[representative..],
+            std::slice::from_ref(placement),
             &cpus,
-            |_| measure_cold(&mut chill, data, plan, &labels, how),
+            |_| measure_cold(chill, data, plan, &labels, how),
         )?);
         // The restarts closed the run's own session.
         guard.reconnect()?;
     }
+    step("postgres: the expensive query over a ladder of sizes");
+    let points = {
+        let _pin = crate::host::Pinned::to(placement.client_cpu, &cpus)?;
+        let mut s = PgSession::new(guard.client(), sql.clone());
+        measure_sizes(&mut s, chill.as_mut(), data, plan)?
+    };
+    if chill.is_some() {
+        guard.reconnect()?;
+    }
+    let sizes = QuerySizes {
+        engine: Engine::Postgres,
+        transport: labels.transport,
+        placement: Some(placement.clone()),
+        points,
+    };
     step("postgres: dropping the run's schema");
     guard.close()?;
-    Ok(rungs)
+    Ok(DbRows {
+        rungs,
+        sizes: vec![sizes],
+    })
 }
 
 pub(crate) fn pg_load(client: &mut Client, sql: &Sql, data: &DataSet) -> Result<()> {

@@ -9,6 +9,9 @@ pub(crate) struct Sql {
     pub(crate) point: String,
     pub(crate) range: String,
     pub(crate) aggregate: String,
+    /// The aggregate over the first `$1` orders (ids are 1..N, so each size is a
+    /// prefix of the next).
+    pub(crate) aggregate_upto: String,
     pub(crate) update: String,
     /// The product page: the aggregate JOIN restricted to one product (a scan of the
     /// orders: there is no index on `product_id`, so it stays the expensive query).
@@ -30,6 +33,11 @@ impl Sql {
                 "SELECT p.category, COUNT(*), SUM(o.quantity * p.price_cents) \
                  FROM {p}orders o JOIN {p}products p ON p.id = o.product_id \
                  GROUP BY p.category ORDER BY p.category"
+            ),
+            aggregate_upto: format!(
+                "SELECT p.category, COUNT(*), SUM(o.quantity * p.price_cents) \
+                 FROM {p}orders o JOIN {p}products p ON p.id = o.product_id \
+                 WHERE o.id <= $1 GROUP BY p.category ORDER BY p.category"
             ),
             update: format!("UPDATE {p}orders SET quantity = quantity + 1 WHERE id = $1"),
             page: format!(

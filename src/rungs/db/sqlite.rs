@@ -4,9 +4,11 @@
 use super::caching::{measure_caching, CacheProbe};
 use super::data::DataSet;
 use super::sql::Sql;
-use super::{measure_cold, measure_fresh, measure_warm, Chill, Labels, Plan, Session};
+use super::{
+    measure_cold, measure_fresh, measure_sizes, measure_warm, Chill, DbRows, Labels, Plan, Session,
+};
 use crate::error::{Error, Result};
-use crate::record::rung::Rung;
+use crate::record::db::QuerySizes;
 use crate::record::rung::{Engine, Transport};
 use crate::signal;
 use std::path::{Path, PathBuf};
@@ -58,6 +60,19 @@ impl Session for SqliteSession {
         Ok(n)
     }
 
+    fn aggregate_upto(&mut self, orders: i64) -> Result<usize> {
+        let mut st = self
+            .conn
+            .prepare_cached(&self.sql.aggregate_upto)
+            .map_err(sqlite_err)?;
+        let mut rows = st.query([orders]).map_err(sqlite_err)?;
+        let mut n = 0;
+        while rows.next().map_err(sqlite_err)?.is_some() {
+            n += 1;
+        }
+        Ok(n)
+    }
+
     fn update(&mut self, id: i64) -> Result<()> {
         let mut st = self
             .conn
@@ -67,7 +82,11 @@ impl Session for SqliteSession {
     }
 
     fn prepare(&mut self) -> Result<()> {
-        for text in [&self.sql.point, &self.sql.aggregate] {
+        for text in [
+            &self.sql.point,
+            &self.sql.aggregate,
+            &self.sql.aggregate_upto,
+        ] {
             self.conn.prepare_cached(text).map_err(sqlite_err)?;
         }
         Ok(())
@@ -136,7 +155,7 @@ pub fn measure_sqlite(
     scratch_in: &Path,
     cache: Option<&mut CacheProbe>,
     step: &mut dyn FnMut(&str),
-) -> Result<Vec<Rung>> {
+) -> Result<DbRows> {
     let scratch =
         crate::ownership::run_dir(scratch_in, &crate::ownership::out_temp_prefix("sqlite"))?;
     let path: PathBuf = keep.map_or_else(|| scratch.path().join("ladder.db"), Path::to_path_buf);
@@ -178,18 +197,24 @@ pub fn measure_sqlite(
         &labels,
     )?);
     // Cold only where this platform can evict one file from the page cache.
-    if crate::platform::evict_file(&path).is_ok() {
+    let mut chill = SqliteChill { path: &path };
+    let cold = crate::platform::evict_file(&path).is_ok();
+    if cold {
         step("sqlite: cold queries");
         let how = "a new connection, the file evicted from the page cache";
-        rungs.extend(measure_cold(
-            &mut SqliteChill { path: &path },
-            data,
-            plan,
-            &labels,
-            how,
-        )?);
+        rungs.extend(measure_cold(&mut chill, data, plan, &labels, how)?);
     }
-    Ok(rungs)
+    step("sqlite: the expensive query over a ladder of sizes");
+    let sizes = QuerySizes {
+        engine: Engine::Sqlite,
+        transport: Transport::Embedded,
+        placement: None,
+        points: measure_sizes(&mut s, cold.then_some(&mut chill), data, plan)?,
+    };
+    Ok(DbRows {
+        rungs,
+        sizes: vec![sizes],
+    })
 }
 
 pub(crate) fn sqlite_load(s: &mut SqliteSession, data: &DataSet) -> Result<()> {
