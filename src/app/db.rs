@@ -145,6 +145,7 @@ pub(super) fn execute(common: &Common, args: &DbArgs) -> Result<()> {
     )?;
     let mut run = rec.record("db", None, measured.rungs, skipped);
     run.db_sizes = measured.sizes;
+    run.db_split = measured.split;
     write_and_print(common, &run)
 }
 

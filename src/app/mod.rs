@@ -175,6 +175,7 @@ impl Recorder {
             cores: None,
             caching: Vec::new(),
             db_sizes: Vec::new(),
+            db_split: Vec::new(),
             http: None,
             load: None,
             cache_lab: None,

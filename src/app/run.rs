@@ -15,7 +15,7 @@ use crate::error::{Error, Result};
 use crate::record::cache_lab::CacheLabSection;
 use crate::record::caching::CachePatterns;
 use crate::record::cores::CoresSection;
-use crate::record::db::QuerySizes;
+use crate::record::db::{LookupSplit, QuerySizes};
 use crate::record::host::Host;
 use crate::record::http::{HttpSection, PhaseRun};
 use crate::record::load::LoadRun;
@@ -149,6 +149,7 @@ struct Gathered {
     loads: Vec<LoadRun>,
     caching: Vec<CachePatterns>,
     db_sizes: Vec<QuerySizes>,
+    db_split: Vec<LookupSplit>,
     web: Option<HttpSection>,
     user_phases: Vec<PhaseRun>,
     cache_lab: Option<CacheLabSection>,
@@ -217,6 +218,7 @@ fn measure_family(
             let measured = outcome?;
             g.rungs.extend(measured.rungs);
             g.db_sizes = measured.sizes;
+            g.db_split = measured.split;
         }
         Family::Web => {
             let (section, pieces) = web_measure(common, plan.db_rows, crate::cli::DEFAULT_SEED)?;
@@ -273,6 +275,7 @@ pub(super) fn execute(common: &Common, args: &RunArgs) -> Result<()> {
     run.cache_lab = g.cache_lab;
     run.caching = g.caching;
     run.db_sizes = g.db_sizes;
+    run.db_split = g.db_split;
     run.cores = g.cores;
     run.http = http_section(g.web, g.user_phases);
     run.load = (!g.loads.is_empty()).then_some(crate::record::load::LoadSection {

@@ -4,7 +4,7 @@
 
 use super::{both, house_style, legend, plot_err, Chart, FONT, GREY, PALETTE};
 use crate::error::Result;
-use crate::record::db::QuerySizes;
+use crate::record::db::{LookupSplit, QuerySizes};
 use plotters::coord::Shift;
 use plotters::prelude::*;
 use std::path::{Path, PathBuf};
@@ -129,6 +129,99 @@ impl Chart for SizesChart<'_> {
             }
         }
         legend(&mut chart, SeriesLabelPosition::UpperLeft).map_err(&e)?;
+        Ok(())
+    }
+}
+
+/// Draws `db-split.png`/`.svg`: one stacked bar per transport, the warm point lookup's
+/// time as the bare round trip, the server's execution and the rest, with the planning
+/// an unprepared statement would add drawn after them in grey.
+pub fn db_split_chart(splits: &[LookupSplit], dir: &Path) -> Result<Vec<PathBuf>> {
+    both(dir, "db-split", &SplitChart { splits })
+}
+
+struct SplitChart<'a> {
+    splits: &'a [LookupSplit],
+}
+
+/// The label of one split: its transport and placement.
+pub fn split_label(s: &LookupSplit) -> String {
+    match &s.placement {
+        Some(p) => format!("PostgreSQL over {} [{}]", s.transport, p.label()),
+        None => format!("PostgreSQL over {}", s.transport),
+    }
+}
+
+impl Chart for SplitChart<'_> {
+    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>, path: &Path) -> Result<()> {
+        let e = plot_err(path);
+        let us = |ns: f64| ns / 1e3;
+        let x_hi = self
+            .splits
+            .iter()
+            .map(|s| us(s.round_trip_ns.max(s.total_ns) + s.execution_ns + s.planning_ns))
+            .fold(1.0, f64::max)
+            * 1.15;
+        let n = self.splits.len();
+        let mut chart = ChartBuilder::on(root)
+            .caption("What a warm PostgreSQL point lookup is made of", (FONT, 26))
+            .margin(20)
+            .x_label_area_size(45)
+            .y_label_area_size(20)
+            .build_cartesian_2d(0.0..x_hi, 0.0..n as f64)
+            .map_err(&e)?;
+        house_style(&mut chart.configure_mesh(), 15)
+            .disable_y_mesh()
+            .y_labels(0)
+            .x_desc("µs (p50 of each part)")
+            .draw()
+            .map_err(&e)?;
+        let parts: [(&str, RGBColor); 4] = [
+            ("round trip (SELECT 1)", PALETTE[0]),
+            ("execution in the server", PALETTE[1]),
+            ("the rest (bind, protocol, row)", PALETTE[2]),
+            ("planning, if not prepared", GREY),
+        ];
+        for (k, (name, color)) in parts.into_iter().enumerate() {
+            let bars = self.splits.iter().enumerate().map(move |(i, s)| {
+                let (lo, width) = match k {
+                    0 => (0.0, s.round_trip_ns),
+                    1 => (s.round_trip_ns, s.execution_ns),
+                    2 => (s.round_trip_ns + s.execution_ns, s.rest_ns()),
+                    _ => (
+                        s.round_trip_ns + s.execution_ns + s.rest_ns(),
+                        s.planning_ns,
+                    ),
+                };
+                let y = (n - 1 - i) as f64;
+                Rectangle::new(
+                    [(us(lo), y + 0.3), (us(lo + width), y + 0.7)],
+                    color.filled(),
+                )
+            });
+            chart
+                .draw_series(bars)
+                .map_err(&e)?
+                .label(name)
+                .legend(move |(x, y)| {
+                    Rectangle::new([(x, y - 6), (x + 16, y + 6)], color.filled())
+                });
+        }
+        for (i, s) in self.splits.iter().enumerate() {
+            let y = (n - 1 - i) as f64 + 0.85;
+            chart
+                .draw_series(std::iter::once(Text::new(
+                    format!(
+                        "{}: {} in all",
+                        split_label(s),
+                        crate::units::format_ns(s.total_ns)
+                    ),
+                    (x_hi * 0.01, y),
+                    (FONT, 16),
+                )))
+                .map_err(&e)?;
+        }
+        legend(&mut chart, SeriesLabelPosition::LowerRight).map_err(&e)?;
         Ok(())
     }
 }

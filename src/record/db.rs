@@ -38,6 +38,37 @@ pub struct SizePoint {
     pub cold_samples: u64,
 }
 
+/// What a warm PostgreSQL point lookup's time is made of, over one transport.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LookupSplit {
+    /// How the client reaches the server.
+    pub transport: Transport,
+    /// Where client and server ran.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub placement: Option<Placement>,
+    /// The prepared lookup as the client times it, p50 ns (its row's figure).
+    pub total_ns: f64,
+    /// `SELECT 1`, prepared, on the same connection: the round trip with no table, p50
+    /// ns.
+    pub round_trip_ns: f64,
+    /// The lookup's execution in the server (EXPLAIN ANALYZE "Execution Time"), median
+    /// ns.
+    pub execution_ns: f64,
+    /// The planning an unprepared lookup pays on top (EXPLAIN ANALYZE "Planning
+    /// Time"), median ns; a prepared statement reuses its plan.
+    pub planning_ns: f64,
+    /// Samples of each part.
+    pub samples: u64,
+}
+
+impl LookupSplit {
+    /// The part of the total that is neither the bare round trip nor the execution:
+    /// binding, the protocol, the row's bytes (0 where the parts add up to more).
+    pub fn rest_ns(&self) -> f64 {
+        (self.total_ns - self.round_trip_ns - self.execution_ns).max(0.0)
+    }
+}
+
 impl QuerySizes {
     /// The orders at which the aggregate's median crosses `ns` (warm, or cold),
     /// interpolated log-log between the two sizes around it; None where no two

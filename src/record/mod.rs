@@ -65,6 +65,10 @@ pub struct Run {
     /// The expensive query over a ladder of table sizes (`ladder db`, `ladder run`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub db_sizes: Vec<db::QuerySizes>,
+    /// What a warm PostgreSQL point lookup is made of, per transport (`ladder db`,
+    /// `ladder run`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub db_split: Vec<db::LookupSplit>,
     /// The web's caches: origin, edge, request phases, name resolution (`ladder web`,
     /// `ladder run`).
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -1,12 +1,13 @@
-//! The expensive query over a ladder of table sizes: a table of p50 per size (warm and
-//! cold, per engine and transport), where it crosses the lecture's 50 ms, db-sizes.csv
-//! and the chart.
+//! The database taken apart: what a warm point lookup is made of (db-split.png), and
+//! the expensive query over a ladder of table sizes (a table of p50 per size, warm and
+//! cold, per engine and transport; where it crosses the lecture's 50 ms; db-sizes.csv
+//! and db-sizes.png).
 
 use super::writer::{md_table, terminal_block, Table};
 use super::Section;
 use crate::error::{Error, Result};
-use crate::plot::db_sizes::{db_sizes_chart, sizes_label};
-use crate::record::db::QuerySizes;
+use crate::plot::db_sizes::{db_sizes_chart, db_split_chart, sizes_label, split_label};
+use crate::record::db::{LookupSplit, QuerySizes};
 use crate::record::Run;
 use crate::units::{format_count, format_ns};
 use std::path::{Path, PathBuf};
@@ -86,6 +87,27 @@ pub fn crossing_lines(sizes: &[QuerySizes]) -> Vec<String> {
         .collect()
 }
 
+/// One sentence per transport: what a warm point lookup is made of.
+pub fn split_lines(splits: &[LookupSplit]) -> Vec<String> {
+    splits
+        .iter()
+        .map(|s| {
+            format!(
+                "{}: a warm PK lookup takes {} = the bare round trip {} (SELECT 1) + \
+                 execution in the server {} + the rest {} (bind, protocol, the row); \
+                 unprepared, planning would add {} ({} samples each)",
+                split_label(s),
+                format_ns(s.total_ns),
+                format_ns(s.round_trip_ns),
+                format_ns(s.execution_ns),
+                format_ns(s.rest_ns()),
+                format_ns(s.planning_ns),
+                s.samples
+            )
+        })
+        .collect()
+}
+
 /// db-sizes.csv: engine, transport, orders, warm and cold p50 (ns) and samples.
 fn sizes_csv(sizes: &[QuerySizes]) -> Result<Vec<u8>> {
     let err = |e: csv::Error| Error::Internal(format!("cannot write db-sizes.csv: {e}"));
@@ -120,23 +142,45 @@ fn sizes_csv(sizes: &[QuerySizes]) -> Result<Vec<u8>> {
 
 impl Section for DatabaseSizes {
     fn present(&self, run: &Run) -> bool {
-        !run.db_sizes.is_empty()
+        !run.db_sizes.is_empty() || !run.db_split.is_empty()
     }
 
     fn terminal(&self, run: &Run) -> String {
-        let (header, rows) = table(&run.db_sizes);
-        let mut out = terminal_block(
-            "the expensive query by size (p50; each size the first N orders):",
-            crossing_lines(&run.db_sizes),
-        );
-        out.push_str(&format!("{}\n", Table::new(header).rows(rows)));
+        let mut out = String::new();
+        if !run.db_split.is_empty() {
+            out.push_str(&terminal_block(
+                "what a warm point lookup is made of:",
+                split_lines(&run.db_split),
+            ));
+        }
+        if !run.db_sizes.is_empty() {
+            let (header, rows) = table(&run.db_sizes);
+            out.push_str(&terminal_block(
+                "the expensive query by size (p50; each size the first N orders):",
+                crossing_lines(&run.db_sizes),
+            ));
+            out.push_str(&format!("{}\n", Table::new(header).rows(rows)));
+        }
         out
     }
 
     fn markdown(&self, run: &Run) -> String {
+        let mut md = String::new();
+        if !run.db_split.is_empty() {
+            md.push_str(
+                "\n## What a warm point lookup is made of\n\n\
+                 ![What a warm point lookup is made of](db-split.png)\n\n",
+            );
+            for line in split_lines(&run.db_split) {
+                md.push_str(&format!("- {line}\n"));
+            }
+        }
+        if run.db_sizes.is_empty() {
+            return md;
+        }
         let (header, rows) = table(&run.db_sizes);
         let header: Vec<&str> = header.iter().map(String::as_str).collect();
-        let mut md = String::from(
+        md.push_str(
             "\n## The expensive query by size\n\nThe aggregate JOIN over the first N orders \
              of one data set (p50; cold: each sample on a fresh session with the tables in \
              no cache).\n\n![The expensive query by size](db-sizes.png)\n\n",
@@ -150,10 +194,20 @@ impl Section for DatabaseSizes {
     }
 
     fn files(&self, run: &Run) -> Result<Vec<(&'static str, Vec<u8>)>> {
+        if run.db_sizes.is_empty() {
+            return Ok(Vec::new());
+        }
         Ok(vec![("db-sizes.csv", sizes_csv(&run.db_sizes)?)])
     }
 
     fn charts(&self, run: &Run, dir: &Path) -> Result<Vec<PathBuf>> {
-        db_sizes_chart(&run.db_sizes, lecture_ns(), dir)
+        let mut files = Vec::new();
+        if !run.db_split.is_empty() {
+            files.extend(db_split_chart(&run.db_split, dir)?);
+        }
+        if !run.db_sizes.is_empty() {
+            files.extend(db_sizes_chart(&run.db_sizes, lecture_ns(), dir)?);
+        }
+        Ok(files)
     }
 }

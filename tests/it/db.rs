@@ -203,6 +203,25 @@ fn ladder_db_measures_managed_postgres_over_both_transports_then_stops_it() {
     assert!(!alive(pid), "postmaster {pid} left running");
     assert!(run["skipped"].as_array().unwrap().is_empty());
     assert_cold_reads_the_device_and_warm_does_not(&run, "postgres");
+    // What a warm lookup is made of: one split per transport, parts that are there and
+    // an execution inside the whole.
+    let splits = run["db_split"].as_array().expect("db_split");
+    let transports: Vec<&str> = splits
+        .iter()
+        .map(|s| s["transport"].as_str().unwrap())
+        .collect();
+    assert_eq!(transports, ["tcp", "unix-socket"]);
+    for s in splits {
+        let part = |k: &str| s[k].as_f64().unwrap();
+        assert!(
+            part("round_trip_ns") > 0.0 && part("planning_ns") > 0.0,
+            "{s}"
+        );
+        assert!(
+            0.0 < part("execution_ns") && part("execution_ns") < part("total_ns"),
+            "{s}"
+        );
+    }
     assert_cold_reads_the_device_and_warm_does_not(&run, "sqlite");
 }
 

@@ -131,6 +131,12 @@ fn quick_run_measures_every_rung_and_leaves_no_server_behind() {
         );
         want.extend(["cache_lab_outage.png", "cache_lab_outage.svg"]);
     }
+    // The database taken apart: the size ladder (SQLite at least), and with PostgreSQL
+    // what a warm lookup is made of.
+    want.extend(["db-sizes.csv", "db-sizes.png", "db-sizes.svg"]);
+    if have_pg {
+        want.extend(["db-split.png", "db-split.svg"]);
+    }
     want.sort();
     assert_files(&out.path().join(&dirs[0]), &want);
     assert_eq!(v["http"]["origin"].as_array().unwrap().len(), 9);

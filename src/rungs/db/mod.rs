@@ -47,6 +47,8 @@ pub struct DbRows {
     pub rungs: Vec<Rung>,
     /// The size ladder, one per engine and transport measured.
     pub sizes: Vec<crate::record::db::QuerySizes>,
+    /// What a warm point lookup is made of, per transport (PostgreSQL).
+    pub split: Vec<crate::record::db::LookupSplit>,
 }
 
 impl DbRows {
@@ -54,6 +56,7 @@ impl DbRows {
     pub fn extend(&mut self, other: DbRows) {
         self.rungs.extend(other.rungs);
         self.sizes.extend(other.sizes);
+        self.split.extend(other.split);
     }
 }
 

@@ -9,9 +9,10 @@ use super::{
     measure_cold, measure_fresh, measure_sizes, measure_warm, Chill, DbRows, Labels, Plan, Session,
 };
 use crate::error::{Error, Result};
-use crate::record::db::QuerySizes;
+use crate::record::db::{LookupSplit, QuerySizes};
 use crate::record::placement::Placement;
 use crate::record::rung::Engine;
+use crate::record::rung::{Query, Rung, RungId, Transport};
 use crate::rungs::placement::measure_placed;
 use crate::services::postgres::ManagedPostgres;
 use crate::signal;
@@ -214,6 +215,69 @@ impl<C: BorrowMut<Client>> Session for PgSession<C> {
     }
 }
 
+/// What the warm point lookup over `transport` is made of: `plan.point / 10` prepared
+/// `SELECT 1` round trips on `client`, and as many EXPLAIN ANALYZE runs of the unprepared
+/// lookup (the server's planning and execution times); `total_ns` is the lookup's row.
+fn lookup_split(
+    client: &mut Client,
+    sql: &Sql,
+    data: &DataSet,
+    plan: &Plan,
+    total_ns: f64,
+    transport: Transport,
+    placement: &Placement,
+) -> Result<LookupSplit> {
+    let n = (plan.point / 10).max(10);
+    let one = client
+        .prepare("SELECT 1")
+        .map_err(|e| pg_err("SELECT 1", e))?;
+    let mut round_trip = crate::rungs::Latencies::new();
+    for _ in 0..n {
+        signal::check()?;
+        round_trip.time(|| {
+            client
+                .query_one(&one, &[])
+                .map(drop)
+                .map_err(|e| pg_err("SELECT 1", e))
+        })?;
+    }
+    let mut params = data.params();
+    let explain = format!("EXPLAIN ANALYZE {}", sql.point);
+    let (mut planning, mut execution) = (Vec::new(), Vec::new());
+    for _ in 0..n {
+        signal::check()?;
+        let rows = client
+            .query(explain.as_str(), &[&params.id()])
+            .map_err(|e| pg_err("EXPLAIN ANALYZE", e))?;
+        // The last lines: "Planning Time: 0.050 ms", "Execution Time: 0.021 ms".
+        let ms = |key: &str| {
+            rows.iter().find_map(|r| {
+                let line: String = r.get(0);
+                let v = line.trim().strip_prefix(key)?.strip_suffix(" ms")?;
+                v.trim().parse::<f64>().ok()
+            })
+        };
+        if let (Some(p), Some(x)) = (ms("Planning Time:"), ms("Execution Time:")) {
+            planning.push(p * 1e6);
+            execution.push(x * 1e6);
+        }
+    }
+    if execution.is_empty() {
+        return Err(Error::Unusable(
+            "PostgreSQL: EXPLAIN ANALYZE gave no planning and execution times".into(),
+        ));
+    }
+    Ok(LookupSplit {
+        transport,
+        placement: Some(placement.clone()),
+        total_ns,
+        round_trip_ns: round_trip.p50_ns(),
+        execution_ns: crate::measure::median(&execution),
+        planning_ns: crate::measure::median(&planning),
+        samples: n,
+    })
+}
+
 /// Cold sessions on a managed server: each restarts it (empty shared buffers), opens a
 /// session over TCP that prepares its statements, then evicts the run's tables and
 /// indexes from the page cache.
@@ -309,6 +373,7 @@ pub fn measure_postgres(
     let cpus = crate::host::allowed_cpus();
     let representative = placements.len().saturating_sub(1);
     let mut rungs = Vec::new();
+    let mut split = Vec::new();
     for (i, &(name, ref config)) in target.transports.iter().enumerate() {
         let labels = Labels {
             engine: Engine::Postgres,
@@ -318,16 +383,38 @@ pub fn measure_postgres(
         rungs.extend(measure_placed(placements, &cpus, |pi| {
             let last = pi == representative;
             step(&format!("postgres: warm queries over {name}"));
+            let split_of = |client: &mut Client, rows: &[Rung]| -> Result<LookupSplit> {
+                let total = rows
+                    .iter()
+                    .find(|r| {
+                        matches!(
+                            r.id,
+                            RungId::Sql {
+                                query: Query::PointLookup,
+                                ..
+                            }
+                        )
+                    })
+                    .map_or(0.0, |r| r.p50_ns);
+                lookup_split(client, &sql, data, plan, total, name, &placements[pi])
+            };
             let mut rows = if i == 0 {
                 let mut s = PgSession::new(guard.client(), sql.clone());
                 let mut warm = measure_warm(&mut s, data, plan, &labels, last)?;
+                if last {
+                    split.push(split_of(s.client.borrow_mut(), &warm)?);
+                }
                 if let (true, Some(probe)) = (last, cache.as_deref_mut()) {
                     warm.extend(measure_caching(&mut s, probe, data, plan, &labels)?);
                 }
                 warm
             } else {
                 let mut s = PgSession::new(target.connect(i)?, sql.clone());
-                measure_warm(&mut s, data, plan, &labels, false)?
+                let warm = measure_warm(&mut s, data, plan, &labels, false)?;
+                if last {
+                    split.push(split_of(&mut s.client, &warm)?);
+                }
+                warm
             };
             if last {
                 step(&format!("postgres: new connections over {name}"));
@@ -400,6 +487,7 @@ pub fn measure_postgres(
     Ok(DbRows {
         rungs,
         sizes: vec![sizes],
+        split,
     })
 }
 

@@ -214,6 +214,7 @@ pub fn measure_sqlite(
     Ok(DbRows {
         rungs,
         sizes: vec![sizes],
+        split: Vec::new(),
     })
 }
 
