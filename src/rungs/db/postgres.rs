@@ -286,13 +286,15 @@ struct PgChill<'a> {
     target: &'a PgTarget,
     sql: Rc<Sql>,
     files: Vec<PathBuf>,
+    /// Which of the target's transports the cold sessions use.
+    transport: usize,
 }
 
 impl Chill for PgChill<'_> {
     type S = PgSession<Client>;
     fn cold_session(&mut self) -> Result<PgSession<Client>> {
         self.server.restart()?;
-        let mut s = PgSession::new(self.target.connect(0)?, self.sql.clone());
+        let mut s = PgSession::new(self.target.connect(self.transport)?, self.sql.clone());
         s.prepare()?;
         // Asked now: the backend's pid is a catalogue-free query, before the eviction.
         s.storage_read_bytes();
@@ -451,6 +453,7 @@ pub fn measure_postgres(
                 target,
                 sql: sql.clone(),
                 files,
+                transport: 0,
             })
         }
         None => None,
@@ -459,11 +462,20 @@ pub fn measure_postgres(
     if let Some(chill) = chill.as_mut() {
         step("postgres: cold queries (a restart each)");
         let how = "a restarted server, the tables' files evicted from the page cache";
-        rungs.extend(measure_placed(
-            std::slice::from_ref(placement),
-            &cpus,
-            |_| measure_cold(chill, data, plan, &labels, how),
-        )?);
+        // Over every transport; the size ladder below over the first.
+        for (i, &(transport, _)) in target.transports.iter().enumerate() {
+            chill.transport = i;
+            let labels = Labels {
+                transport,
+                ..labels
+            };
+            rungs.extend(measure_placed(
+                std::slice::from_ref(placement),
+                &cpus,
+                |_| measure_cold(chill, data, plan, &labels, how),
+            )?);
+        }
+        chill.transport = 0;
         // The restarts closed the run's own session.
         guard.reconnect()?;
     }
