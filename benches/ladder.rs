@@ -17,17 +17,17 @@ mod cycles;
 mod measurement;
 
 use criterion::measurement::Measurement;
-use criterion::{BenchmarkGroup, Criterion, Throughput};
+use criterion::{BatchSize, BenchmarkGroup, Criterion, SamplingMode, Throughput};
 use latency_ladder::memory::patterns::ParallelChains;
 use latency_ladder::memory::{self, Chain};
 use latency_ladder::platform::Bypass;
 use latency_ladder::record::host::Host;
 use latency_ladder::record::memory::{Order, PageKind, SweepConfig};
-use latency_ladder::rungs::db::{DataSet, PointLookups};
+use latency_ladder::rungs::db::{BenchQueries, DataSet};
 use latency_ladder::rungs::storage::{DirectReads, StorageConfig, TestFile};
 use latency_ladder::services::postgres::ManagedPostgres;
 use latency_ladder::services::redis::ManagedRedis;
-use latency_ladder::units::format_size;
+use latency_ladder::units::{format_count, format_size};
 use std::time::Duration;
 
 /// Chase steps per criterion iteration.
@@ -228,34 +228,79 @@ fn ssd<M: Measurement>(c: &mut Criterion<M>) {
 
 fn databases<M: Measurement>(c: &mut Criterion<M>) {
     let data = DataSet::new(DB_ROWS, 5);
-    let mut g = c.benchmark_group("database");
-    configure(&mut g);
-    match PointLookups::sqlite(&data, env!("CARGO_TARGET_TMPDIR").as_ref()) {
-        Ok(mut l) => {
-            g.bench_function("SQLite prepared PK lookup", |b| {
-                b.iter(|| l.lookup().expect("lookup"))
-            });
-        }
+    match BenchQueries::sqlite(&data, env!("CARGO_TARGET_TMPDIR").as_ref()) {
+        Ok(q) => database_group(c, "SQLite", q),
         Err(e) => skip("database/sqlite", e),
     }
-    let server = match ManagedPostgres::bin_dir().and_then(|_| ManagedPostgres::start()) {
+    let mut server = match ManagedPostgres::bin_dir().and_then(|_| ManagedPostgres::start()) {
         Ok(s) => s,
-        Err(e) => {
-            g.finish();
-            return skip("database/postgres", e);
-        }
+        Err(e) => return skip("database/postgres", e),
     };
-    match server
-        .target()
-        .and_then(|t| PointLookups::postgres(&data, &t))
-    {
-        Ok(mut l) => {
-            g.bench_function("PG prepared PK lookup over TCP", |b| {
-                b.iter(|| l.lookup().expect("lookup"))
-            });
-        }
+    let target = match server.target() {
+        Ok(t) => t,
+        Err(e) => return skip("database/postgres", e),
+    };
+    match BenchQueries::postgres(&data, &target, Some(&mut server)) {
+        Ok(q) => database_group(c, "PG over TCP", q),
         Err(e) => skip("database/postgres", e),
+    };
+}
+
+/// One engine's benches: the warm prepared PK lookup, the expensive query over the
+/// ladder of sizes, then the cold PK lookup and cold expensive
+/// query (each sample a fresh cold session, made outside the timing, as in `ladder db`).
+fn database_group<M: Measurement>(c: &mut Criterion<M>, engine: &str, mut q: BenchQueries) {
+    let mut g = c.benchmark_group("database");
+    configure(&mut g);
+    g.bench_function(format!("{engine} prepared PK lookup"), |b| {
+        b.iter(|| q.lookup().expect("lookup"))
+    });
+    g.sample_size(10);
+    for orders in latency_ladder::rungs::db::sizes(DB_ROWS) {
+        g.bench_function(
+            format!(
+                "{engine} aggregate JOIN over {}",
+                format_count(orders as f64)
+            ),
+            |b| b.iter(|| q.aggregate_upto(orders).expect("aggregate")),
+        );
     }
+    if !q.has_cold() {
+        skip(
+            &format!("database/{engine} cold"),
+            "no page-cache eviction here, or not a managed server",
+        );
+        return g.finish();
+    }
+    // A cold sample costs a restart (or a new connection and an eviction): one per
+    // iteration, ten samples.
+    g.sampling_mode(SamplingMode::Flat);
+    g.bench_function(format!("{engine} prepared PK lookup, cold"), |b| {
+        b.iter_batched(
+            || q.cold().expect("cold session"),
+            |mut s| {
+                s.point().expect("cold lookup");
+                s
+            },
+            BatchSize::PerIteration,
+        )
+    });
+    g.bench_function(
+        format!(
+            "{engine} aggregate JOIN over {}, cold",
+            format_count(DB_ROWS as f64)
+        ),
+        |b| {
+            b.iter_batched(
+                || q.cold().expect("cold session"),
+                |mut s| {
+                    s.aggregate().expect("cold aggregate");
+                    s
+                },
+                BatchSize::PerIteration,
+            )
+        },
+    );
     g.finish();
 }
 

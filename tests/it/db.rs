@@ -259,6 +259,42 @@ fn the_expensive_query_grows_with_the_orders_it_aggregates() {
         .any(|d| d.path().join("db-sizes.csv").is_file()));
 }
 
+/// The benches' queries: a cold session restarts the managed server, the next warm
+/// query opens a new session, and dropping them drops the schema. On a server that is
+/// not ours there is no cold session.
+#[test]
+fn the_benches_queries_go_cold_and_warm_again_and_leave_no_schema() {
+    use latency_ladder::rungs::db::{BenchQueries, DataSet};
+    if !pg_installed() {
+        return;
+    }
+    let mut server = ManagedPostgres::start().unwrap();
+    let target = server.target().unwrap();
+    let url = server.tcp_url();
+    let schemas = || run_schemas(&mut postgres::Client::connect(&url, postgres::NoTls).unwrap());
+    let data = DataSet::new(20_000, 3);
+    let mut user = BenchQueries::postgres(&data, &target, None).unwrap();
+    assert!(!user.has_cold());
+    assert_eq!(user.cold().err().unwrap().exit_code(), 2);
+    drop(user);
+    assert_eq!(schemas(), 0);
+
+    let pid = server.pid();
+    let mut q = BenchQueries::postgres(&data, &target, Some(&mut server)).unwrap();
+    assert!(q.has_cold());
+    q.lookup().unwrap();
+    let groups = q.aggregate_upto(20_000).unwrap();
+    assert!(groups > 1);
+    q.cold().unwrap().point().unwrap();
+    assert_eq!(q.cold().unwrap().aggregate().unwrap(), groups);
+    q.lookup().unwrap();
+    assert_eq!(q.aggregate_upto(20_000).unwrap(), groups);
+    assert_eq!(schemas(), 1);
+    drop(q);
+    assert_eq!(schemas(), 0);
+    assert_ne!(server.pid(), pid, "a cold session restarts the server");
+}
+
 #[test]
 fn a_users_table_survives_and_the_run_schema_is_gone() {
     if !pg_installed() {

@@ -19,16 +19,16 @@
 //! (a server that accepts and never answers included), and every session of the run
 //! has a `statement_timeout`.
 
+mod bench;
 mod caching;
 mod data;
-mod lookups;
 pub(crate) mod postgres;
 pub(crate) mod sql;
 pub(crate) mod sqlite;
 
+pub use bench::{BenchQueries, ColdSession};
 pub use caching::{break_even, CacheProbe};
 pub use data::{DataSet, Order, Product};
-pub use lookups::PointLookups;
 pub use postgres::measure_postgres;
 pub use sqlite::{check_sqlite_path, measure_sqlite};
 

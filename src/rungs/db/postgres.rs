@@ -281,13 +281,13 @@ fn lookup_split(
 /// Cold sessions on a managed server: each restarts it (empty shared buffers), opens a
 /// session over TCP that prepares its statements, then evicts the run's tables and
 /// indexes from the page cache.
-struct PgChill<'a> {
-    server: &'a mut ManagedPostgres,
-    target: &'a PgTarget,
-    sql: Rc<Sql>,
-    files: Vec<PathBuf>,
+pub(crate) struct PgChill<'a> {
+    pub(crate) server: &'a mut ManagedPostgres,
+    pub(crate) target: &'a PgTarget,
+    pub(crate) sql: Rc<Sql>,
+    pub(crate) files: Vec<PathBuf>,
     /// Which of the target's transports the cold sessions use.
-    transport: usize,
+    pub(crate) transport: usize,
 }
 
 impl Chill for PgChill<'_> {
@@ -308,7 +308,11 @@ impl Chill for PgChill<'_> {
 /// Every file of the run schema's tables and indexes under the server's data
 /// directory: each relation's main file, its 1 GiB segments (`.1`, `.2`...) and its
 /// free-space and visibility maps.
-fn relation_files(client: &mut Client, schema: &str, data_dir: &Path) -> Result<Vec<PathBuf>> {
+pub(crate) fn relation_files(
+    client: &mut Client,
+    schema: &str,
+    data_dir: &Path,
+) -> Result<Vec<PathBuf>> {
     let rows = client
         .query(
             "SELECT pg_relation_filepath(c.oid) FROM pg_class c \

@@ -100,8 +100,8 @@ impl Session for SqliteSession {
 
 /// Cold SQLite sessions: a new connection prepares its statements, then the file is
 /// evicted from the page cache.
-struct SqliteChill<'a> {
-    path: &'a Path,
+pub(crate) struct SqliteChill<'a> {
+    pub(crate) path: &'a Path,
 }
 
 impl Chill for SqliteChill<'_> {
