@@ -18,8 +18,9 @@ all_modules=$(sed -n 's/^mod \([a-z_]*\);$/\1/p' tests/it/main.rs | grep -vx com
 # row names runs every module: better slow than unchecked.
 map=(
     "tests/it/common.rs tests/it/main.rs Cargo.toml Cargo.lock build.rs :all"
-    "src/report/ src/plot src/ladder.rs src/units.rs tests/fixtures/ :report cli"
-    "src/record/ :report run cli"
+    "src/report/openmetrics src/baseline/ src/plot/baseline src/plot/history src/report/baseline :baseline export report"
+    "src/report/ src/plot src/ladder.rs src/units.rs tests/fixtures/ :report cli baseline export"
+    "src/record/ :report run cli baseline"
     "src/memory/ src/measure/ src/counters src/platform/ src/host.rs src/uarch.rs data/ src/app/memory.rs src/app/stride.rs src/app/host.rs :stride run"
     "src/cores/ src/app/cores.rs :cores"
     "src/rungs/storage src/app/storage.rs :rungs"
@@ -34,7 +35,7 @@ map=(
     "src/cli.rs src/main.rs src/app/mod.rs src/app/preset.rs src/app/shell.rs src/error.rs src/redact.rs src/signal.rs src/progress.rs :cli faults"
     "src/app/run.rs :run"
     "src/ownership/ src/app/clean.rs :faults"
-    "src/app/report.rs :report"
+    "src/app/report.rs :report baseline export"
 )
 
 modules_for() {

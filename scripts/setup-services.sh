@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Installs the servers and tools the comparison rungs and their tests use:
 # redis-server, redis-tools, postgresql (server + pgbench), fio, memcached, nginx (the
-# CDN-style edge) and dnsmasq-base (a local caching resolver). Idempotent: installs
+# CDN-style edge), dnsmasq-base (a local caching resolver), prometheus (for promtool,
+# which checks `ladder export`'s OpenMetrics) and prometheus-node-exporter (the textfile
+# collector the export is written for). Idempotent: installs
 # only what is missing. Nothing is started or enabled: ladder starts its own servers
 # in temp dirs and stops them at the end.
 set -euo pipefail
@@ -17,9 +19,11 @@ have fio || missing+=(fio)
 have memcached || [ -x /usr/bin/memcached ] || missing+=(memcached)
 [ -x /usr/sbin/nginx ] || have nginx || missing+=(nginx)
 [ -x /usr/sbin/dnsmasq ] || have dnsmasq || missing+=(dnsmasq-base)
+have promtool || missing+=(prometheus)
+have prometheus-node-exporter || [ -x /usr/bin/prometheus-node-exporter ] || missing+=(prometheus-node-exporter)
 
 if [ ${#missing[@]} -eq 0 ]; then
-    echo "setup-services: redis-server, redis-tools, postgresql, fio, memcached, nginx and dnsmasq are installed"
+    echo "setup-services: redis-server, redis-tools, postgresql, fio, memcached, nginx, dnsmasq, promtool and node_exporter are installed"
     exit 0
 fi
 

@@ -66,17 +66,40 @@ pub enum Command {
     CacheLab(CacheLabArgs),
     /// Every rung and the lecture's table beside it, written as one run folder.
     Run(RunArgs),
-    /// Several runs side by side: a table, and overlaid curves and ladders.
+    /// Several runs side by side: a table, and overlaid curves and ladders. With
+    /// --baseline, each run judged against the baseline: every figure's change with a
+    /// 95% interval and a verdict (exit 1 when one is slower beyond noise).
     Compare {
         /// Run folders holding run.json (from this machine or copied from others).
-        #[arg(required = true, num_args = 2..)]
+        #[arg(required = true, num_args = 1..)]
         run_dirs: Vec<PathBuf>,
+        /// A run folder to judge the others against: faster, slower, no change beyond
+        /// noise, or not comparable, per figure.
+        #[arg(long, value_name = "RUN_DIR")]
+        baseline: Option<PathBuf>,
+        /// With --baseline: the noise threshold in percent, for every kind of figure
+        /// ("10") or per kind ("rung=20,level=5"; kinds: level, bandwidth, core-pair,
+        /// rung, spaced-rung) [default: per kind, what repeated identical runs showed].
+        #[arg(long, value_name = "PERCENT", requires = "baseline")]
+        threshold: Option<String>,
     },
     /// Database query latency: SQLite and PostgreSQL, cheap and expensive queries.
     Db(DbArgs),
     /// The web's caches: ETag and 304, max-age fresh hits, a CDN-style edge (nginx),
     /// request phases (DNS, connect, TLS, first byte, transfer), DNS caching.
     Web(WebArgs),
+    /// Write a run folder's figures in a format monitoring systems read: OpenMetrics
+    /// text (Prometheus; node_exporter's textfile collector).
+    Export {
+        /// A run folder holding run.json.
+        run_dir: PathBuf,
+        /// The format.
+        #[arg(long, value_enum, default_value = "openmetrics")]
+        format: ExportFormat,
+        /// Write to FILE atomically instead of stdout.
+        #[arg(long, short, value_name = "FILE")]
+        output: Option<PathBuf>,
+    },
     /// Redraw report.md, the CSV files and the plots of a run folder from its run.json.
     Report {
         /// A run folder holding run.json.
@@ -99,6 +122,13 @@ pub enum Command {
     },
     /// Print the man page, roff (e.g. `ladder man > ~/.local/share/man/man1/ladder.1`).
     Man,
+}
+
+/// What `ladder export` writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ExportFormat {
+    /// The OpenMetrics text exposition (Prometheus reads it too).
+    Openmetrics,
 }
 
 /// Flags of `ladder clean`.
@@ -463,6 +493,10 @@ pub struct RunArgs {
     /// A directory on the disk to measure [default: the --out folder's].
     #[arg(long, value_name = "DIR")]
     pub storage_path: Option<PathBuf>,
+    /// Also write the run's figures as OpenMetrics text to FILE, atomically (for
+    /// node_exporter's textfile collector: name a `*.prom` file in its directory).
+    #[arg(long, value_name = "FILE")]
+    pub openmetrics: Option<PathBuf>,
 }
 
 /// Flags of `ladder web`.

@@ -28,6 +28,10 @@ pub enum Error {
     /// Anything else: a bug or an environment we did not expect.
     #[error("{0}")]
     Internal(String),
+    /// `ladder compare --baseline` found figures slower beyond their noise threshold
+    /// (exit 1, as a failed check: the table was printed).
+    #[error("{0}")]
+    Regressed(String),
     /// Stdout's reader went away (a broken pipe: `ladder man | head -1`): the command
     /// stops quietly with exit 0, as the coreutils do.
     #[error("stdout was closed")]
@@ -40,7 +44,7 @@ impl Error {
     pub fn exit_code(&self) -> u8 {
         match self {
             Error::Input(_) | Error::Unusable(_) => 2,
-            Error::Io { .. } | Error::Internal(_) => 1,
+            Error::Io { .. } | Error::Internal(_) | Error::Regressed(_) => 1,
             Error::Interrupted => 130,
             Error::StdoutClosed => 0,
         }

@@ -40,6 +40,9 @@ impl Host {
             pinning_note,
             core_kinds: platform::core_kinds(),
             mem_available_bytes: platform::mem_available(),
+            mem_total_bytes: platform::mem_total(),
+            numa_nodes: platform::numa_nodes(),
+            kernel: kernel(),
             counters: counters::probe(),
             uarch: cpu_id
                 .as_ref()
@@ -49,6 +52,24 @@ impl Host {
             cpus,
         }
     }
+}
+
+/// The kernel's name and release from uname ("Linux 6.1.0-26-amd64", "Darwin 24.1.0").
+fn kernel() -> Option<String> {
+    // SAFETY: uname fills the zeroed struct; its fields are NUL-terminated strings.
+    let mut u: libc::utsname = unsafe { std::mem::zeroed() };
+    if unsafe { libc::uname(&mut u) } != 0 {
+        return None;
+    }
+    let field = |f: &[libc::c_char]| {
+        let bytes: Vec<u8> = f
+            .iter()
+            .take_while(|&&c| c != 0)
+            .map(|&c| c as u8)
+            .collect();
+        String::from_utf8_lossy(&bytes).into_owned()
+    };
+    Some(format!("{} {}", field(&u.sysname), field(&u.release)))
 }
 
 /// The base page size in bytes (sysconf: 4 KiB on x86_64, 4, 16 or 64 KiB on aarch64).

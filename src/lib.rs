@@ -10,6 +10,7 @@
 //! prints; a report never measures.
 
 pub mod app;
+pub mod baseline;
 pub mod cli;
 pub mod cores;
 pub mod counters;

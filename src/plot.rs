@@ -6,9 +6,11 @@
 //! Text is drawn with the DejaVu Sans font embedded in the binary, so a machine without
 //! fonts or fontconfig draws the same pictures.
 
+pub mod baseline;
 pub mod cache_lab;
 pub mod cores;
 pub mod db_sizes;
+pub mod history;
 pub mod ladder;
 pub mod load;
 pub mod memory;
@@ -119,17 +121,27 @@ trait Chart {
 
 /// Draws `chart` into `<stem>.png` and `<stem>.svg` in `dir`; returns both paths.
 fn both(dir: &Path, stem: &str, chart: &impl Chart) -> Result<Vec<PathBuf>> {
+    both_sized(dir, stem, SIZE, chart)
+}
+
+/// [`both`] at another size (a chart of many rows grows downwards).
+fn both_sized(
+    dir: &Path,
+    stem: &str,
+    size: (u32, u32),
+    chart: &impl Chart,
+) -> Result<Vec<PathBuf>> {
     register_fonts();
     let png = dir.join(format!("{stem}.png"));
     {
-        let root = BitMapBackend::new(&png, SIZE).into_drawing_area();
+        let root = BitMapBackend::new(&png, size).into_drawing_area();
         root.fill(&WHITE).map_err(plot_err(&png))?;
         chart.draw(&root, &png)?;
         root.present().map_err(plot_err(&png))?;
     }
     let svg = dir.join(format!("{stem}.svg"));
     {
-        let root = SVGBackend::new(&svg, SIZE).into_drawing_area();
+        let root = SVGBackend::new(&svg, size).into_drawing_area();
         root.fill(&WHITE).map_err(plot_err(&svg))?;
         chart.draw(&root, &svg)?;
         root.present().map_err(plot_err(&svg))?;

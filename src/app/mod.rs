@@ -57,8 +57,20 @@ fn run_command(cli: &Cli) -> Result<()> {
         Command::Run(args) => run::execute(common, args),
         Command::Db(args) => db::execute(common, args),
         Command::Web(args) => web::execute(common, args),
+        Command::Export {
+            run_dir,
+            format: crate::cli::ExportFormat::Openmetrics,
+            output,
+        } => report::export(run_dir, output.as_deref()),
         Command::Report { run_dir, reanalyse } => report::redraw(common, run_dir, *reanalyse),
-        Command::Compare { run_dirs } => report::compare(common, run_dirs),
+        Command::Compare {
+            run_dirs,
+            baseline,
+            threshold,
+        } => match baseline {
+            Some(b) => report::against_baseline(common, b, run_dirs, threshold.as_deref()),
+            None => report::compare(common, run_dirs),
+        },
         Command::Clean(args) => clean::execute(common, args),
         Command::Completions { shell } => shell::completions(*shell),
         Command::Man => shell::man(),

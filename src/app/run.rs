@@ -247,6 +247,9 @@ fn measure_family(
 }
 
 pub(super) fn execute(common: &Common, args: &RunArgs) -> Result<()> {
+    if let Some(path) = &args.openmetrics {
+        crate::report::openmetrics::check_target(path)?;
+    }
     let rec = Recorder::start();
     let mut plan = plan(common, args, &rec.host)?;
     check(common, &plan)?;
@@ -284,6 +287,12 @@ pub(super) fn execute(common: &Common, args: &RunArgs) -> Result<()> {
     });
     run.ladder = crate::ladder::rows(&run);
     run.comparisons = crate::ladder::comparisons(&run.ladder);
+    if let Some(path) = &args.openmetrics {
+        crate::report::openmetrics::write_atomic(
+            path,
+            &crate::report::openmetrics::openmetrics(&run),
+        )?;
+    }
     write_and_print(common, &run)
 }
 

@@ -108,6 +108,27 @@ pub fn mem_available() -> Option<u64> {
     meminfo_kib(&meminfo, "MemAvailable:").map(|kib| kib * 1024)
 }
 
+/// The memory the kernel manages (MemTotal), bytes.
+pub fn mem_total() -> Option<u64> {
+    let meminfo = fs::read_to_string("/proc/meminfo").ok()?;
+    meminfo_kib(&meminfo, "MemTotal:").map(|kib| kib * 1024)
+}
+
+/// The CPUs of each NUMA node, in node order ("0-15"), from sysfs.
+pub fn numa_nodes() -> Option<Vec<String>> {
+    let mut nodes: Vec<(u32, String)> = fs::read_dir("/sys/devices/system/node")
+        .ok()?
+        .flatten()
+        .filter_map(|e| {
+            let n = e.file_name().to_str()?.strip_prefix("node")?.parse().ok()?;
+            let cpus = fs::read_to_string(e.path().join("cpulist")).ok()?;
+            Some((n, cpus.trim().to_string()))
+        })
+        .collect();
+    nodes.sort();
+    (!nodes.is_empty()).then(|| nodes.into_iter().map(|(_, c)| c).collect())
+}
+
 /// Performance and efficiency cores: from the `cpu_core` and `cpu_atom` PMUs (Intel
 /// hybrid), else from `cpu_capacity` (Arm big.LITTLE); empty where every core is alike.
 pub fn core_kinds() -> Vec<CoreKind> {

@@ -160,6 +160,16 @@ pub fn mem_available() -> Option<u64> {
     None
 }
 
+/// The machine's memory (hw.memsize), bytes.
+pub fn mem_total() -> Option<u64> {
+    sysctl_u64("hw.memsize")
+}
+
+/// macOS does not show NUMA nodes (Apple silicon has one).
+pub fn numa_nodes() -> Option<Vec<String>> {
+    None
+}
+
 /// The performance levels (hw.perflevel0 = performance, hw.perflevel1 = efficiency on
 /// Apple silicon); empty where there is one level. macOS counts the CPUs of a level but
 /// does not name them.

@@ -20,8 +20,8 @@ use std::path::{Path, PathBuf};
 pub use os::{
     advise_pages, caches, core_kinds, cpu_id, cpu_model, cpu_place, current_affinity, device_irqs,
     drop_cached, evict_file, huge_fraction, huge_page_bytes, hypervisor, hypervisor_flag,
-    interrupts, mem_available, mount, open_uncached, pin_child, pin_current, restore_affinity,
-    storage_read_bytes, thp, Affinity, NO_HUGE_PAGES, PAGES_UNCHECKED,
+    interrupts, mem_available, mem_total, mount, numa_nodes, open_uncached, pin_child, pin_current,
+    restore_affinity, storage_read_bytes, thp, Affinity, NO_HUGE_PAGES, PAGES_UNCHECKED,
 };
 
 /// How uncached reads bypass the page cache.

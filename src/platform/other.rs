@@ -57,6 +57,16 @@ pub fn mem_available() -> Option<u64> {
 }
 
 /// Unknown here.
+pub fn mem_total() -> Option<u64> {
+    None
+}
+
+/// Unknown here.
+pub fn numa_nodes() -> Option<Vec<String>> {
+    None
+}
+
+/// Unknown here.
 pub fn core_kinds() -> Vec<CoreKind> {
     Vec::new()
 }

@@ -145,6 +145,18 @@ pub struct Host {
     pub core_kinds: Vec<CoreKind>,
     /// Memory available for working sets (MemAvailable), bytes.
     pub mem_available_bytes: Option<u64>,
+    /// The memory the OS manages (Linux MemTotal, macOS hw.memsize), bytes; absent in
+    /// older records.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mem_total_bytes: Option<u64>,
+    /// The CPUs of each NUMA node, in node order ("0-15"); absent where the OS does not
+    /// show nodes, and in older records.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub numa_nodes: Option<Vec<String>>,
+    /// The kernel's name and release (uname: "Linux 6.1.0-26-amd64"); absent in older
+    /// records.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kernel: Option<String>,
     /// Which perf counters can be opened, and why not where they cannot.
     pub counters: Vec<CounterProbe>,
     /// What identifies the CPU's microarchitecture (absent in older records and where

@@ -126,6 +126,11 @@ pub fn utc_now() -> (String, String) {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs())
         .unwrap_or(0);
+    utc_stamp(secs)
+}
+
+/// Unix time `secs` as RFC 3339 UTC and as a date.
+pub fn utc_stamp(secs: u64) -> (String, String) {
     let (y, m, d) = civil_from_days((secs / 86_400) as i64);
     let rem = secs % 86_400;
     let date = format!("{y:04}-{m:02}-{d:02}");
@@ -136,6 +141,30 @@ pub fn utc_now() -> (String, String) {
         rem % 60
     );
     (stamp, date)
+}
+
+/// Unix time of an RFC 3339 UTC stamp as [`utc_now`] writes it
+/// (`2026-11-26T21:46:31Z`); None for anything else.
+pub fn unix_seconds(stamp: &str) -> Option<i64> {
+    let b = stamp.as_bytes();
+    if b.len() != 20 || b[4] != b'-' || b[7] != b'-' || b[10] != b'T' || b[19] != b'Z' {
+        return None;
+    }
+    let num = |r: std::ops::Range<usize>| stamp.get(r)?.parse::<i64>().ok();
+    let (y, m, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
+    let (hh, mm, ss) = (num(11..13)?, num(14..16)?, num(17..19)?);
+    if !(1..=12).contains(&m) || !(1..=31).contains(&d) || hh > 23 || mm > 59 || ss > 60 {
+        return None;
+    }
+    // Days from civil (the inverse of civil_from_days).
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y.rem_euclid(400);
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    Some(days * 86_400 + hh * 3600 + mm * 60 + ss)
 }
 
 /// Days since 1970-01-01 to a (year, month, day) in the proleptic Gregorian calendar.
@@ -155,6 +184,20 @@ fn civil_from_days(z: i64) -> (i64, u32, u32) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn stamps_read_back_as_unix_time() {
+        assert_eq!(unix_seconds("1970-01-01T00:00:00Z"), Some(0));
+        assert_eq!(unix_seconds("2000-02-29T12:00:01Z"), Some(951_825_601));
+        assert_eq!(unix_seconds("2026-11-26T21:46:31Z"), Some(1_795_729_591));
+        let secs = unix_seconds(&utc_now().0).unwrap();
+        assert_eq!(
+            civil_from_days(secs / 86_400).0.to_string(),
+            utc_now().1[..4]
+        );
+        assert_eq!(unix_seconds("2026-13-01T00:00:00Z"), None);
+        assert_eq!(unix_seconds("yesterday"), None);
+    }
 
     #[test]
     fn civil_dates() {

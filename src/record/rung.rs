@@ -369,6 +369,35 @@ pub struct Rung {
     /// process, a platform without it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub storage_read_bytes: Option<f64>,
+    /// Every sample, as an HdrHistogram (1 ns to an hour, 3 significant digits) in its
+    /// V2 deflate serialization, base64: what `ladder compare --baseline` draws its
+    /// confidence intervals from. Absent in older records.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub histogram: Option<String>,
+}
+
+impl Rung {
+    /// `hist` in the form [`Rung::histogram`] stores.
+    pub fn encode_histogram(hist: &hdrhistogram::Histogram<u64>) -> Option<String> {
+        use base64::Engine;
+        use hdrhistogram::serialization::Serializer;
+        let mut bytes = Vec::new();
+        hdrhistogram::serialization::V2DeflateSerializer::new()
+            .serialize(hist, &mut bytes)
+            .ok()?;
+        Some(base64::engine::general_purpose::STANDARD.encode(bytes))
+    }
+
+    /// The stored histogram, where there is one and it reads.
+    pub fn decode_histogram(&self) -> Option<hdrhistogram::Histogram<u64>> {
+        use base64::Engine;
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(self.histogram.as_ref()?)
+            .ok()?;
+        hdrhistogram::serialization::Deserializer::new()
+            .deserialize(&mut bytes.as_slice())
+            .ok()
+    }
 }
 
 /// A fixed fact about how a row was measured (the report words it, so `ladder report`

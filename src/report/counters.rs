@@ -314,6 +314,7 @@ mod tests {
             placement: None,
             no_irq_placement: None,
             storage_read_bytes: None,
+            histogram: None,
         };
         rung.counters
             .insert("context-switches".into(), counted(1.0));

@@ -3,6 +3,7 @@
 //! name); this file writes the results folder that holds the outputs, whole or not at
 //! all. A report never measures.
 
+pub mod baseline;
 pub mod cache_lab;
 pub mod compare;
 pub mod cores;
@@ -12,6 +13,7 @@ pub mod host;
 pub mod ladder;
 pub mod load;
 pub mod memory;
+pub mod openmetrics;
 pub mod patterns;
 mod persistence;
 pub mod rungs;
@@ -123,8 +125,14 @@ fn publish(tmp: tempfile::TempDir, names: impl Iterator<Item = PathBuf>) -> Resu
 pub fn write_compare_dir(runs: &[compare::Named], out: &Path, date: &str) -> Result<PathBuf> {
     fs::create_dir_all(out).map_err(|e| Error::io(out, e))?;
     let tmp = staging(out)?;
+    write_compare_files(runs, tmp.path())?;
+    publish(tmp, run_dir_names(out, date, "compare"))
+}
+
+/// compare.md and the overlaid latency curves and ladders of `runs`, into `dir`.
+fn write_compare_files(runs: &[compare::Named], dir: &Path) -> Result<()> {
     let md = compare::compare_markdown(runs);
-    let p = tmp.path().join("compare.md");
+    let p = dir.join("compare.md");
     fs::write(&p, md).map_err(|e| Error::io(&p, e))?;
     let labelled: Vec<crate::plot::Labelled> = runs
         .iter()
@@ -133,11 +141,45 @@ pub fn write_compare_dir(runs: &[compare::Named], out: &Path, date: &str) -> Res
             run: &r.run,
         })
         .collect();
-    crate::plot::memory::latency_chart(&labelled, tmp.path(), "latency")?;
+    crate::plot::memory::latency_chart(&labelled, dir, "latency")?;
     if runs.iter().all(|r| !r.run.ladder.is_empty()) {
-        crate::plot::ladder::ladder_chart(&labelled, tmp.path(), "ladder")?;
+        crate::plot::ladder::ladder_chart(&labelled, dir, "ladder")?;
     }
-    publish(tmp, run_dir_names(out, date, "compare"))
+    let records: Vec<&Run> = runs.iter().map(|r| &r.run).collect();
+    let history = crate::baseline::history(&records);
+    if !history.is_empty() {
+        crate::plot::history::history_chart(&history, dir)?;
+    }
+    Ok(())
+}
+
+/// `ladder compare --baseline`'s folder: compare.md and the overlaid curves of every run
+/// (the baseline first), baseline.md and baseline.json, and a change chart per run
+/// (`change.png`, or `change-1.png`, `change-2.png`... for several).
+pub fn write_baseline_dir(
+    runs: &[compare::Named],
+    comparisons: &[crate::baseline::Comparison],
+    thresholds: &crate::baseline::Thresholds,
+    out: &Path,
+    date: &str,
+) -> Result<PathBuf> {
+    fs::create_dir_all(out).map_err(|e| Error::io(out, e))?;
+    let tmp = staging(out)?;
+    write_compare_files(runs, tmp.path())?;
+    let p = tmp.path().join("baseline.md");
+    fs::write(&p, baseline::markdown(comparisons, thresholds)).map_err(|e| Error::io(&p, e))?;
+    let p = tmp.path().join("baseline.json");
+    let json = serde_json::to_string_pretty(comparisons)
+        .map_err(|e| Error::Internal(format!("cannot serialise the comparison: {e}")))?;
+    fs::write(&p, json + "\n").map_err(|e| Error::io(&p, e))?;
+    for (i, c) in comparisons.iter().enumerate() {
+        let stem = match comparisons.len() {
+            1 => "change".to_string(),
+            _ => format!("change-{}", i + 1),
+        };
+        crate::plot::baseline::change_chart(c, tmp.path(), &stem)?;
+    }
+    publish(tmp, run_dir_names(out, date, "baseline"))
 }
 
 /// Redraws the files of an existing run folder from its record (for `ladder report`):

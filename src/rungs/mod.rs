@@ -124,6 +124,7 @@ impl Latencies {
             placement: None,
             no_irq_placement: None,
             storage_read_bytes: None,
+            histogram: Rung::encode_histogram(&self.hist),
         })
     }
 }

@@ -2,11 +2,13 @@
 //! the library) against real servers on loopback. `cargo test --test it -- report::`
 //! runs one module; `scripts/dev-check.sh` picks the modules a change touches.
 
+mod baseline;
 mod cache_lab;
 mod cli;
 mod common;
 mod cores;
 mod db;
+mod export;
 mod faults;
 mod load;
 mod memcached;

@@ -37,6 +37,8 @@ fn quick_run_measures_every_rung_and_leaves_no_server_behind() {
     let port = http_server();
     let out = tempfile::tempdir().unwrap();
     let url = format!("http://127.0.0.1:{port}/api");
+    let metrics = tempfile::tempdir().unwrap();
+    let prom = metrics.path().join("ladder.prom");
     let o = ladder(&[
         "run",
         "--quick",
@@ -44,10 +46,18 @@ fn quick_run_measures_every_rung_and_leaves_no_server_behind() {
         "--json",
         "--http-url",
         &url,
+        "--openmetrics",
+        prom.to_str().unwrap(),
         "--out",
         out.path().to_str().unwrap(),
     ]);
     assert!(o.status.success(), "{}", stderr(&o));
+    // --openmetrics: the run's figures beside the folder, the memory levels and the
+    // rungs among them.
+    let text = std::fs::read_to_string(&prom).unwrap();
+    assert!(text.ends_with("# EOF\n"));
+    assert!(text.contains("ladder_memory_latency_seconds{"), "{text}");
+    assert!(text.contains(r#"rung="http""#), "{text}");
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     // The external API is not ours: only the client is placed.
     let http = v["rungs"]
