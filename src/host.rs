@@ -56,18 +56,18 @@ impl Host {
 
 /// The kernel's name and release from uname ("Linux 6.1.0-26-amd64", "Darwin 24.1.0").
 fn kernel() -> Option<String> {
-    // SAFETY: uname fills the zeroed struct; its fields are NUL-terminated strings.
+    // SAFETY: utsname is plain data, valid zeroed.
     let mut u: libc::utsname = unsafe { std::mem::zeroed() };
+    // SAFETY: a valid, writable utsname for uname to fill.
     if unsafe { libc::uname(&mut u) } != 0 {
         return None;
     }
     let field = |f: &[libc::c_char]| {
-        let bytes: Vec<u8> = f
-            .iter()
-            .take_while(|&&c| c != 0)
-            .map(|&c| c as u8)
-            .collect();
-        String::from_utf8_lossy(&bytes).into_owned()
+        // SAFETY: uname's fields are NUL-terminated within their arrays (and the struct
+        // was zeroed before).
+        unsafe { std::ffi::CStr::from_ptr(f.as_ptr()) }
+            .to_string_lossy()
+            .into_owned()
     };
     Some(format!("{} {}", field(&u.sysname), field(&u.release)))
 }

@@ -115,7 +115,11 @@ const CASES: &[Case] = &[
         "larger than 16 MiB",
     ),
     case("report /nonexistent/run", 2, "not a run folder"),
-    case("compare /nonexistent/run", 2, "2 values required"),
+    case(
+        "compare /nonexistent/run",
+        2,
+        "compare needs two run folders",
+    ),
     case("db --sqlite /etc/hostname", 2, "exists"),
     // Secrets in every URL form, in our messages and in clap's echo.
     secret(
