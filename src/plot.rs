@@ -101,17 +101,21 @@ fn rows_chart<'a, DB: DrawingBackend>(
         .x_desc("latency (log scale)")
         .x_label_formatter(&|x| crate::units::format_ns_round(*x))
         .y_labels(labels.len())
-        .y_label_formatter(&|y| {
-            let i = (n - 1.0 - y).round();
-            if (y - y.round()).abs() < 0.01 && i >= 0.0 && (i as usize) < labels.len() {
-                labels[i as usize].to_string()
-            } else {
-                String::new()
-            }
-        })
+        .y_label_formatter(&|y| row_label(labels, *y))
         .draw()
         .map_err(&e)?;
     Ok(chart)
+}
+
+/// The label of the row at `y` in a chart of labelled rows (row i from the top at
+/// y = n - 1 - i); empty between rows.
+fn row_label<S: AsRef<str>>(labels: &[S], y: f64) -> String {
+    let i = (labels.len() as f64 - 1.0 - y).round();
+    if (y - y.round()).abs() < 0.01 && i >= 0.0 && (i as usize) < labels.len() {
+        labels[i as usize].as_ref().to_string()
+    } else {
+        String::new()
+    }
 }
 
 /// A chart that can be drawn on any backend.

@@ -48,16 +48,10 @@ impl Spread {
     fn draw(&self, rng: &mut SmallRng) -> Option<f64> {
         match self {
             Spread::Values(v) if v.len() >= 2 => {
-                let mut s: Vec<f64> = (0..v.len())
+                let s: Vec<f64> = (0..v.len())
                     .map(|_| v[rng.random_range(0..v.len())])
                     .collect();
-                s.sort_by(f64::total_cmp);
-                let n = s.len();
-                Some(if n % 2 == 1 {
-                    s[n / 2]
-                } else {
-                    (s[n / 2 - 1] + s[n / 2]) / 2.0
-                })
+                Some(crate::measure::median(&s))
             }
             Spread::Histogram(cdf) => {
                 // The median of n draws from the samples is the sample at a rank that is
@@ -77,12 +71,10 @@ impl Spread {
 /// The 95% interval of one run's figure (the 2.5th and 97.5th percentiles of the
 /// resampled medians); None where the run kept no repetitions.
 pub fn interval(spread: &Spread, rng: &mut SmallRng) -> Option<(f64, f64)> {
-    let mut medians = (0..DRAWS)
+    let medians = (0..DRAWS)
         .map(|_| spread.draw(rng))
         .collect::<Option<Vec<f64>>>()?;
-    medians.sort_by(f64::total_cmp);
-    let at = |q: f64| medians[((medians.len() - 1) as f64 * q).round() as usize];
-    Some((at(0.025), at(0.975)))
+    Some(central_95(medians))
 }
 
 /// The 95% interval of `after / before` (the 2.5th and 97.5th percentiles of the
@@ -98,9 +90,14 @@ pub fn ratio_interval(before: &Spread, after: &Spread, rng: &mut SmallRng) -> Op
     if ratios.len() < DRAWS / 2 {
         return None;
     }
-    ratios.sort_by(f64::total_cmp);
-    let at = |q: f64| ratios[((ratios.len() - 1) as f64 * q).round() as usize];
-    Some((at(0.025), at(0.975)))
+    Some(central_95(ratios))
+}
+
+/// The 2.5th and 97.5th percentiles of non-empty `draws`.
+fn central_95(mut draws: Vec<f64>) -> (f64, f64) {
+    draws.sort_by(f64::total_cmp);
+    let at = |q: f64| crate::measure::percentile_sorted(&draws, q);
+    (at(0.025), at(0.975))
 }
 
 #[cfg(test)]

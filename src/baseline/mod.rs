@@ -25,7 +25,7 @@ pub mod bootstrap;
 use crate::record::host::Host;
 use crate::record::memory::{LevelName, MemorySection};
 use crate::record::rung::{RungId, Spacing};
-use crate::record::Run;
+use crate::record::{serde_name, Run};
 use bootstrap::Spread;
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -179,10 +179,10 @@ pub fn figures(run: &Run) -> Vec<Figure> {
     if let Some(cores) = &run.cores {
         for b in &cores.bandwidth {
             out.push(Figure {
-                key: format!("bandwidth/{}/{}", b.level, tag(&b.kind)),
+                key: format!("bandwidth/{}/{}", b.level, serde_name(&b.kind)),
                 kind: FigureKind::Bandwidth,
-                label: format!("{} {} bandwidth", b.level, tag(&b.kind)),
-                setup: vec![("ISA", tag(&b.isa))],
+                label: format!("{} {} bandwidth", b.level, serde_name(&b.kind)),
+                setup: vec![("ISA", serde_name(&b.isa))],
                 value: b.gbps,
                 lower_is_better: false,
                 spread: Spread::None,
@@ -196,15 +196,15 @@ pub fn figures(run: &Run) -> Vec<Figure> {
                 (crate::measure::median(&v), Spread::Values(v))
             };
             out.push(Figure {
-                key: format!("core/{}-{}/{}", p.cpu_a, p.cpu_b, tag(&p.handoff)),
+                key: format!("core/{}-{}/{}", p.cpu_a, p.cpu_b, serde_name(&p.handoff)),
                 kind: FigureKind::CorePair,
                 label: format!(
                     "CPU {} <-> {} one-way ({})",
                     p.cpu_a,
                     p.cpu_b,
-                    tag(&p.handoff)
+                    serde_name(&p.handoff)
                 ),
-                setup: vec![("relation", tag(&p.relation))],
+                setup: vec![("relation", serde_name(&p.relation))],
                 value,
                 lower_is_better: true,
                 spread,
@@ -212,7 +212,7 @@ pub fn figures(run: &Run) -> Vec<Figure> {
         }
     }
     for r in &run.rungs {
-        let placement = r.placement.as_ref().map(|p| tag(&p.kind));
+        let placement = r.placement.as_ref().map(|p| serde_name(&p.kind));
         let spread = r
             .decode_histogram()
             .map_or(Spread::None, |h| Spread::histogram(&h));
@@ -346,14 +346,6 @@ pub fn history(runs: &[&Run]) -> Vec<LevelHistory> {
         h.points.sort_by_key(|p| p.0);
     }
     out
-}
-
-/// A value's serde name: "same-cpu", "read", "avx512".
-fn tag<T: Serialize>(v: &T) -> String {
-    match serde_json::to_value(v) {
-        Ok(serde_json::Value::String(s)) => s,
-        _ => "?".into(),
-    }
 }
 
 /// The server's version in a rung's note: "15.18" from "... server 15.18 (Debian ...)",

@@ -9,6 +9,7 @@ pub mod modes;
 pub mod rounds;
 mod stats;
 
+pub(crate) use stats::percentile_sorted;
 pub use stats::{median, Summary};
 
 use std::time::{Duration, Instant};

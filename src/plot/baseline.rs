@@ -4,7 +4,7 @@
 //! The axis is the ratio on a log scale (labelled as a change in percent), so that
 //! +100% and -50% sit equally far from zero; the picture grows with the rows.
 
-use super::{both_sized, house_style, plot_err, Chart, FONT, GREY, PALETTE, SIZE};
+use super::{both_sized, house_style, plot_err, row_label, Chart, FONT, GREY, PALETTE, SIZE};
 use crate::baseline::{Comparison, Row, Verdict};
 use crate::error::Result;
 use plotters::coord::Shift;
@@ -77,14 +77,7 @@ impl Chart for ChangeChart<'_> {
             .x_desc("change against the baseline (log scale of the ratio; positive: larger figure)")
             .x_label_formatter(&|x| format!("{:+.0}%", (x.exp2() - 1.0) * 100.0))
             .y_labels(rows.len())
-            .y_label_formatter(&|y| {
-                let i = (n - 1.0 - y).round();
-                if (y - y.round()).abs() < 0.01 && i >= 0.0 && (i as usize) < labels.len() {
-                    labels[i as usize].clone()
-                } else {
-                    String::new()
-                }
-            })
+            .y_label_formatter(&|y| row_label(&labels, *y))
             .draw()
             .map_err(&e)?;
         for (i, r) in rows.iter().enumerate() {

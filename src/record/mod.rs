@@ -120,6 +120,15 @@ impl Run {
     }
 }
 
+/// A record value's serde name, as run.json spells it ("same-cpu", "read", "avx512");
+/// "unknown" for a value that does not serialise as a string.
+pub fn serde_name<T: Serialize>(v: &T) -> String {
+    match serde_json::to_value(v) {
+        Ok(serde_json::Value::String(s)) => s,
+        _ => "unknown".into(),
+    }
+}
+
 /// The current time as RFC 3339 UTC (`2026-11-26T21:46:31Z`) and as a date.
 pub fn utc_now() -> (String, String) {
     let secs = std::time::SystemTime::now()

@@ -8,7 +8,7 @@
 //! written sees the old file or the new one, never half of one.
 
 use crate::error::{Error, Result};
-use crate::record::Run;
+use crate::record::{serde_name, Run};
 use std::fmt::Write as _;
 use std::io::Write as _;
 use std::path::Path;
@@ -62,14 +62,6 @@ fn labels(base: &[(&str, String)], more: &[(&str, String)]) -> String {
         .map(|(k, v)| format!("{k}=\"{}\"", escape(v)))
         .collect();
     format!("{{{}}}", all.join(","))
-}
-
-/// A value's serde name ("same-cpu", "read").
-fn tag<T: serde::Serialize>(v: &T) -> String {
-    match serde_json::to_value(v) {
-        Ok(serde_json::Value::String(s)) => s,
-        _ => "unknown".into(),
-    }
 }
 
 /// A sample's value: plain where short ("5000", "0.25"), else in exponent form
@@ -163,7 +155,10 @@ pub fn openmetrics(run: &Run) -> String {
         for b in &cores.bandwidth {
             bandwidth.add(
                 "",
-                l(&[("level", b.level.to_string()), ("kind", tag(&b.kind))]),
+                l(&[
+                    ("level", b.level.to_string()),
+                    ("kind", serde_name(&b.kind)),
+                ]),
                 b.gbps * 1e9,
             );
         }
@@ -173,8 +168,8 @@ pub fn openmetrics(run: &Run) -> String {
                 l(&[
                     ("cpu_a", p.cpu_a.to_string()),
                     ("cpu_b", p.cpu_b.to_string()),
-                    ("relation", tag(&p.relation)),
-                    ("handoff", tag(&p.handoff)),
+                    ("relation", serde_name(&p.relation)),
+                    ("handoff", serde_name(&p.handoff)),
                 ]),
                 p.one_way_ns * 1e-9,
             );
@@ -187,7 +182,10 @@ pub fn openmetrics(run: &Run) -> String {
         "Latency of one operation of a rung (storage, key-value stores, databases, HTTP).",
     );
     for r in &run.rungs {
-        let placement = r.placement.as_ref().map_or("none".into(), |p| tag(&p.kind));
+        let placement = r
+            .placement
+            .as_ref()
+            .map_or("none".into(), |p| serde_name(&p.kind));
         let base = [
             ("rung", r.rung.clone()),
             ("method", r.method.clone()),
